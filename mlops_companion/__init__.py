@@ -23,6 +23,7 @@ __all__ = [
     "checks",
     "data",
     "drift",
+    "lifecycle",
     "plots",
     "registry",
     "rollout",
