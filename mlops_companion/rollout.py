@@ -465,7 +465,7 @@ def simulate_rollout(
     >>> good = lambda X: X["x"].to_numpy()
     >>> bad = lambda X: np.clip(X["x"].to_numpy() + 0.15, 0, 1)
     >>> result = simulate_rollout(good, bad, traffic, window_size=1000, rng=0)
-    >>> result.rolled_back, result.rollback_hour, result.timeline["share"].max()
+    >>> result.rolled_back, result.rollback_hour, float(result.timeline["share"].max())
     (True, 5.0, 0.25)
     """
     schedule = CanarySchedule() if schedule is None else schedule
