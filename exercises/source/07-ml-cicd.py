@@ -1,0 +1,133 @@
+# %% [markdown]
+# # Exercises: testing models in CI/CD
+#
+# Two exercises on the gate a model passes before promotion: a validator with a
+# behavioural test, and an accuracy gate that accounts for the size of the test set.
+# Each coding exercise ends with a self-check cell: run it to see whether your function
+# behaves as asked. `checks.hint("name")` gives a nudge.
+
+# %%
+import numpy as np
+from sklearn.dummy import DummyClassifier
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+from mlops_companion import checks, data
+
+scenario = data.make_scenario()
+print(f"{len(scenario.X_train)} training rows, {len(scenario.X_test)} test rows")
+
+# %% [markdown] exercise="validate-model"
+# ## A validation gate with a directional test
+#
+# Write `validate_model(model, X, y, thresholds)`. `thresholds` maps metric names
+# (`"accuracy"`, `"f1"`, `"precision"`, `"recall"`) to the minimum acceptable value. Return a
+# dict with, for each requested metric, `{"value": ..., "passed": value >= threshold}`,
+# plus a behavioural check under the key `"directional"`: add 1 to `error_pct` in every
+# row and report `{"passed": True}` only if the mean predicted probability of an incident
+# goes up. An unknown metric name must raise `ValueError` naming it.
+# Try your gate on the book's pipeline and on a `DummyClassifier` that always predicts
+# the majority class: which checks does each fail, and why?
+
+# %%
+METRICS = {"accuracy": accuracy_score, "f1": f1_score,
+           "precision": precision_score, "recall": recall_score}
+
+
+def validate_model(model, X, y, thresholds):
+    """Score `model` on (X, y) against minimum `thresholds`, plus a directional test."""
+    # BEGIN SOLUTION
+    unknown = sorted(set(thresholds) - set(METRICS))
+    if unknown:
+        raise ValueError(f"`thresholds` must name metrics among {sorted(METRICS)}; got {unknown}.")
+    y_pred = model.predict(X)
+    result = {}
+    for name, minimum in thresholds.items():
+        value = float(METRICS[name](y, y_pred, **({} if name == "accuracy" else {"zero_division": 0})))
+        result[name] = {"value": value, "threshold": minimum, "passed": value >= minimum}
+    riskier = X.copy()
+    riskier["error_pct"] = riskier["error_pct"] + 1.0
+    before = model.predict_proba(X)[:, 1].mean()
+    after = model.predict_proba(riskier)[:, 1].mean()
+    result["directional"] = {"value": float(after - before), "passed": bool(after > before)}
+    return result
+    # END SOLUTION
+
+
+# %%
+checks.validate_model(validate_model)
+
+# %%
+# BEGIN SOLUTION
+def show(result):
+    for name, entry in result.items():
+        value = f"{entry['value']:+.3f}" if name == "directional" else f"{entry['value']:.3f}"
+        print(f"  {name:<12} {value}  {'pass' if entry['passed'] else 'FAIL'}")
+
+
+thresholds = {"accuracy": 0.70, "f1": 0.75}
+dummy = DummyClassifier(strategy="most_frequent").fit(scenario.X_train, scenario.y_train)
+for label, model in [("pipeline", scenario.pipeline), ("dummy", dummy)]:
+    print(label)
+    show(validate_model(model, scenario.X_test, scenario.y_test, thresholds))
+# END SOLUTION
+
+# %% [markdown] tags=["solution"]
+# The dummy always predicts "incident". Its recall is perfect, so its F1 can look
+# respectable; accuracy equals the share of incidents, below the gate. The directional
+# test fails too: a constant probability does not rise with `error_pct` (the change is
+# exactly zero), which is what a behavioural test is for: it catches a model that
+# ignores the signal the domain says matters.
+
+# %% [markdown] exercise="wilson-gate"
+# ## Gate on a confidence interval, not a point estimate
+#
+# A test set of 160 rows measures accuracy with an error bar of several points. Write
+# `wilson_interval(successes, n, *, confidence=0.95)` returning `(low, high)`, the Wilson
+# score interval for a proportion; raise `ValueError` when `n < 1` or `successes` is not
+# in `[0, n]`. Then compare two gates for a threshold of 0.70: on the point estimate and
+# on the interval's lower bound. How many test rows would the pipeline need for the
+# stricter gate to pass at its current accuracy?
+
+# %%
+from scipy.stats import norm
+
+
+def wilson_interval(successes, n, *, confidence=0.95):
+    """Wilson score interval (low, high) for `successes` out of `n`."""
+    # BEGIN SOLUTION
+    if n < 1:
+        raise ValueError(f"`n` must be at least 1; got {n}.")
+    if not 0 <= successes <= n:
+        raise ValueError(f"`successes` must be between 0 and n={n}; got {successes}.")
+    z = norm.ppf(1 - (1 - confidence) / 2)
+    p = successes / n
+    denominator = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denominator
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # END SOLUTION
+
+
+# %%
+checks.wilson_interval(wilson_interval)
+
+# %%
+# BEGIN SOLUTION
+n_test = len(scenario.y_test)
+n_correct = int((scenario.pipeline.predict(scenario.X_test) == scenario.y_test).sum())
+accuracy = n_correct / n_test
+low, high = wilson_interval(n_correct, n_test)
+print(f"accuracy {accuracy:.3f}, 95% interval [{low:.3f}, {high:.3f}] on {n_test} rows")
+print(f"point-estimate gate (>= 0.70): {'pass' if accuracy >= 0.70 else 'FAIL'}")
+print(f"lower-bound gate    (>= 0.70): {'pass' if low >= 0.70 else 'FAIL'}")
+
+for n in [160, 320, 640, 1280, 2560]:
+    low_n, _ = wilson_interval(round(accuracy * n), n)
+    print(f"  n={n:>5}: lower bound {low_n:.3f}")
+# END SOLUTION
+
+# %% [markdown] tags=["solution"]
+# The lower-bound gate asks for evidence, not just a good number: with a small test set
+# a model near the threshold passes the point-estimate gate by luck about half the time.
+# The table shows how the bound tightens with the square root of the number of rows, so
+# quadrupling the test set roughly halves the margin the model needs.
