@@ -511,8 +511,8 @@ def _version_mismatches(recorded: Mapping[str, str], fmt: str) -> dict[str, tupl
 def _check_sha(expected_sha256: Any) -> str:
     if not isinstance(expected_sha256, str) or not _SHA256.fullmatch(expected_sha256.lower()):
         raise ValueError(
-            "`expected_sha256` must be a 64-character hex SHA-256 from a source you trust "
-            f"(a registry, a deployment config); got {expected_sha256!r}."
+            f"`expected_sha256` must be a 64-character hex SHA-256; got {expected_sha256!r}. "
+            "Take it from a source you trust (a registry, a deployment config), not from the manifest."
         )
     return expected_sha256.lower()
 

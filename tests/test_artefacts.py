@@ -1,0 +1,353 @@
+"""Tests for mlops_companion.artefacts: integrity before unpickling, versions, replay, atomicity."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_companion import artefacts, data
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return data.make_scenario()
+
+
+@pytest.fixture()
+def saved(tmp_path, scenario):
+    path = tmp_path / "model.joblib"
+    manifest = artefacts.save_artefact(scenario.pipeline, path, example_input=scenario.X_test.head(5))
+    return path, manifest
+
+
+# ---------------------------------------------------------------- a booby-trapped "model"
+def _rebuild(marker: str):
+    """Runs at unpickling time: leaves a marker file, then returns a working model."""
+    Path(marker).write_text("unpickled")
+    return _Trap(marker)
+
+
+class _Trap:
+    """A tiny classifier whose pickle, when loaded, creates a marker file."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def predict_proba(self, X):
+        p = np.full(len(X), 0.25)
+        return np.column_stack([1 - p, p])
+
+    def __reduce__(self):
+        return (_rebuild, (self.marker,))
+
+
+@pytest.fixture()
+def trap(tmp_path, scenario):
+    marker = tmp_path / "UNPICKLED"
+    path = tmp_path / "trap.joblib"
+    manifest = artefacts.save_artefact(_Trap(str(marker)), path, example_input=scenario.X_test.head(2))
+    return path, manifest, marker
+
+
+def test_trap_marker_proves_unpickling(trap):
+    """Control: loading the untouched trap does unpickle it, so the marker is a valid probe."""
+    path, manifest, marker = trap
+    assert not marker.exists()
+    artefacts.load_artefact(path, expected_sha256=manifest.sha256)
+    assert marker.exists()
+
+
+def test_flipped_byte_refused_before_unpickling(trap):
+    path, manifest, marker = trap
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(artefacts.ArtefactIntegrityError, match="SHA-256 must be the trusted"):
+        artefacts.load_artefact(path, expected_sha256=manifest.sha256)
+    assert not marker.exists()
+
+
+def test_truncated_file_refused_before_unpickling(trap):
+    path, manifest, marker = trap
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(artefacts.ArtefactIntegrityError, match=r"truncated"):
+        artefacts.load_artefact(path, expected_sha256=manifest.sha256)
+    assert not marker.exists()
+
+
+def test_swapped_file_and_manifest_refused(trap, saved):
+    """An attacker who replaces both files still cannot match the hash the caller trusts."""
+    path, manifest, marker = trap
+    good_path, good_manifest = saved
+    with pytest.raises(artefacts.ArtefactIntegrityError, match="SHA-256 must be the trusted"):
+        artefacts.load_artefact(path, expected_sha256=good_manifest.sha256)
+    assert not marker.exists()
+
+
+def test_manifest_from_other_artefact_refused(saved, tmp_path, scenario):
+    path, manifest = saved
+    other = tmp_path / "other.joblib"
+    artefacts.save_artefact(scenario.pipeline, other, example_input=scenario.X_test.head(2), compress=3)
+    artefacts.manifest_path(path).write_bytes(artefacts.manifest_path(other).read_bytes())
+    other_size = json.loads(artefacts.manifest_path(path).read_text())["size_bytes"]
+    assert other_size != manifest.size_bytes
+    with pytest.raises(artefacts.ArtefactIntegrityError, match="bytes as its manifest records"):
+        artefacts.load_artefact(path, expected_sha256=manifest.sha256)
+
+
+def test_manifest_hash_must_match_trusted(saved):
+    path, manifest = saved
+    mpath = artefacts.manifest_path(path)
+    doc = json.loads(mpath.read_text())
+    doc["sha256"] = "0" * 64
+    mpath.write_text(json.dumps(doc))
+    with pytest.raises(artefacts.ArtefactIntegrityError, match="manifest's SHA-256 must match"):
+        artefacts.load_artefact(path, expected_sha256=manifest.sha256)
+
+
+# ---------------------------------------------------------------- round trips
+@pytest.mark.parametrize(("fmt", "level"), [("joblib", 0), ("joblib", 3), ("skops", 0), ("skops", 5)])
+def test_round_trip_identical_predictions(tmp_path, scenario, fmt, level):
+    path = tmp_path / f"m.{fmt}"
+    m = artefacts.save_artefact(scenario.pipeline, path, example_input=scenario.X_test.head(4),
+                                compress=level, format=fmt)
+    assert m.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert m.size_bytes == path.stat().st_size
+    loaded = artefacts.load_artefact(path, expected_sha256=m.sha256.upper())
+    np.testing.assert_array_equal(loaded.model.predict_proba(scenario.X_test),
+                                  scenario.pipeline.predict_proba(scenario.X_test))
+    assert loaded.manifest == m
+    assert loaded.load_seconds > 0
+
+
+def test_manifest_contents(saved, scenario):
+    path, m = saved
+    on_disk = json.loads(artefacts.manifest_path(path).read_text())
+    assert on_disk["sha256"] == m.sha256
+    assert set(on_disk["versions"]) >= {"python", "numpy", "scipy", "scikit-learn", "joblib"}
+    assert tuple(on_disk["feature_names"]) == data.FEATURES
+    assert on_disk["created_utc"].endswith("+00:00")
+    pd.testing.assert_frame_equal(m.example_frame(), scenario.X_test.head(5).reset_index(drop=True))
+    np.testing.assert_array_equal(
+        np.array(on_disk["expected_output"]), scenario.pipeline.predict_proba(scenario.X_test.head(5))[:, 1])
+    assert artefacts.read_manifest(path) == m
+
+
+def test_sha256_file_streams_in_chunks(tmp_path):
+    p = tmp_path / "blob"
+    payload = os.urandom(10_000)
+    p.write_bytes(payload)
+    assert artefacts.sha256_file(p, chunk_size=7) == hashlib.sha256(payload).hexdigest()
+
+
+# ---------------------------------------------------------------- versions
+def _edit_manifest(path: Path, **changes):
+    mpath = artefacts.manifest_path(path)
+    doc = json.loads(mpath.read_text())
+    for key, value in changes.items():
+        doc[key] = value
+    mpath.write_text(json.dumps(doc))
+
+
+def test_version_mismatch_refused_then_allowed_with_warning(saved):
+    path, m = saved
+    _edit_manifest(path, versions={**m.versions, "scikit-learn": "0.24.2"})
+    with pytest.raises(artefacts.ArtefactVersionError, match=r"scikit-learn saved with 0\.24\.2, installed"):
+        artefacts.load_artefact(path, expected_sha256=m.sha256)
+    with pytest.warns(artefacts.ArtefactVersionWarning, match="scikit-learn saved with 0.24.2"):
+        loaded = artefacts.load_artefact(path, expected_sha256=m.sha256, allow_version_mismatch=True)
+    assert loaded.model is not None
+
+
+def test_python_patch_release_is_not_a_mismatch(saved):
+    path, m = saved
+    major, minor, *_ = m.versions["python"].split(".")
+    _edit_manifest(path, versions={**m.versions, "python": f"{major}.{minor}.999"})
+    artefacts.load_artefact(path, expected_sha256=m.sha256)
+
+
+def test_replay_mismatch(saved):
+    path, m = saved
+    _edit_manifest(path, expected_output=[v + 0.01 for v in m.expected_output])
+    with pytest.raises(artefacts.ArtefactReplayError, match="largest difference of 0.01"):
+        artefacts.load_artefact(path, expected_sha256=m.sha256)
+    artefacts.load_artefact(path, expected_sha256=m.sha256, replay=False)
+    artefacts.load_artefact(path, expected_sha256=m.sha256, replay_atol=0.02)
+
+
+# ---------------------------------------------------------------- skops allow-list
+def test_skops_refuses_types_not_on_allow_list(tmp_path, scenario):
+    path = tmp_path / "m.skops"
+    m = artefacts.save_artefact(scenario.pipeline, path, example_input=scenario.X_test.head(2), format="skops")
+    with pytest.raises(artefacts.ArtefactUntrustedTypeError, match=r"sklearn\.tree\._tree\.Tree"):
+        artefacts.load_artefact(path, expected_sha256=m.sha256, trusted_types=())
+
+
+# ---------------------------------------------------------------- atomicity
+def test_crash_mid_write_keeps_previous_artefact(saved, scenario, monkeypatch):
+    path, old = saved
+    old_bytes = path.read_bytes()
+    old_manifest = artefacts.manifest_path(path).read_bytes()
+
+    import joblib
+
+    def exploding_dump(obj, fh, **kwargs):
+        fh.write(b"half a model")
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(joblib, "dump", exploding_dump)
+    with pytest.raises(OSError, match="simulated"):
+        artefacts.save_artefact(scenario.pipeline, path, example_input=scenario.X_test.head(3), compress=3)
+    assert path.read_bytes() == old_bytes
+    assert artefacts.manifest_path(path).read_bytes() == old_manifest
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        [path.name, artefacts.manifest_path(path).name])
+    monkeypatch.undo()
+    artefacts.load_artefact(path, expected_sha256=old.sha256)
+
+
+def test_overwrite_replaces_both_files(saved, scenario):
+    path, old = saved
+    new = artefacts.save_artefact(scenario.pipeline, path, example_input=scenario.X_test.head(3), compress=3)
+    assert new.sha256 != old.sha256
+    assert artefacts.read_manifest(path).sha256 == new.sha256
+    with pytest.raises(artefacts.ArtefactIntegrityError):
+        artefacts.load_artefact(path, expected_sha256=old.sha256)
+
+
+# ---------------------------------------------------------------- compare_formats
+def test_compare_formats_table(scenario):
+    table = artefacts.compare_formats(scenario.pipeline, example_input=scenario.X_test.head(2),
+                                      variants=[("joblib", 0), ("joblib", 9)], n_repeats=2)
+    assert list(table.columns) == ["format", "compress", "size_bytes", "load_ms", "size_ratio", "load_ratio"]
+    assert table.loc[0, "size_ratio"] == 1.0
+    assert table.loc[1, "size_bytes"] < table.loc[0, "size_bytes"]
+    assert (table["load_ms"] > 0).all()
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"format": "pickle"}, ValueError, r"`format` must be one of \['joblib', 'skops'\]; got 'pickle'"),
+        ({"compress": 10}, ValueError, r"`compress` must be an integer from 0 .* got 10"),
+        ({"compress": -1}, ValueError, r"`compress` must be an integer"),
+        ({"compress": "high"}, ValueError, r"`compress` must be an integer"),
+        ({"example_input": np.zeros((2, 5))}, TypeError, r"`example_input` must be a pandas DataFrame"),
+        ({"example_input": "empty"}, ValueError, r"`example_input` must have between 1 and 100 rows; got 0"),
+        ({"example_input": "wrong_columns"}, ValueError, r"`example_input` must have the model's columns"),
+        ({"example_input": "nan"}, ValueError, r"`example_input` must hold finite numbers"),
+        ({"model": object()}, TypeError, r"`model` must be a fitted classifier with predict_proba; got object"),
+        ({"path": ""}, TypeError, r"`path` must be a non-empty str or os.PathLike"),
+        ({"path": "missing_dir/model.joblib"}, artefacts.ArtefactNotFoundError, r"`path` must be in an existing folder"),
+    ],
+)
+def test_save_artefact_bad_input(tmp_path, scenario, kwargs, error, match):
+    X = scenario.X_test.head(3)
+    examples = {"empty": X.iloc[:0], "wrong_columns": X[list(reversed(X.columns))],
+                "nan": X.assign(error_pct=np.nan)}
+    args = {"model": scenario.pipeline, "path": tmp_path / "m.joblib", "example_input": X}
+    args.update(kwargs)
+    if isinstance(args["example_input"], str):
+        args["example_input"] = examples[args["example_input"]]
+    if args["path"] == "missing_dir/model.joblib":
+        args["path"] = tmp_path / "missing_dir" / "model.joblib"
+    model, path = args.pop("model"), args.pop("path")
+    with pytest.raises(error, match=match):
+        artefacts.save_artefact(model, path, **args)
+    assert not (tmp_path / "m.joblib").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"expected_sha256": "abc"}, ValueError, r"`expected_sha256` must be a 64-character hex SHA-256"),
+        ({"expected_sha256": None}, ValueError, r"`expected_sha256` must be a 64-character hex SHA-256; got None"),
+        ({"expected_sha256": "g" * 64}, ValueError, r"`expected_sha256` must be a 64-character hex"),
+        ({"allow_version_mismatch": "yes"}, TypeError, r"`allow_version_mismatch` must be True or False"),
+        ({"replay_atol": -1.0}, ValueError, r"`replay_atol` must be a non-negative number"),
+        ({"trusted_types": "sklearn.tree._tree.Tree"}, TypeError, r"`trusted_types` must be a sequence"),
+    ],
+)
+def test_load_artefact_bad_input(saved, kwargs, error, match):
+    path, m = saved
+    args = {"expected_sha256": m.sha256, **kwargs}
+    with pytest.raises(error, match=match):
+        artefacts.load_artefact(path, **args)
+
+
+def test_load_missing_files(tmp_path, saved):
+    path, m = saved
+    with pytest.raises(artefacts.ArtefactNotFoundError, match="`path` must be an existing artefact file"):
+        artefacts.load_artefact(tmp_path / "nope.joblib", expected_sha256=m.sha256)
+    artefacts.manifest_path(path).unlink()
+    with pytest.raises(artefacts.ArtefactNotFoundError, match="the manifest of `path` must exist"):
+        artefacts.load_artefact(path, expected_sha256=m.sha256)
+    assert issubclass(artefacts.ArtefactNotFoundError, FileNotFoundError)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [("{not json", "must be valid JSON"), ("[1, 2]", "must hold a JSON object"),
+     ('{"sha256": "00"}', "must have the fields")],
+)
+def test_corrupt_manifest(saved, content, match):
+    path, m = saved
+    artefacts.manifest_path(path).write_text(content)
+    with pytest.raises(artefacts.ArtefactIntegrityError, match=match):
+        artefacts.load_artefact(path, expected_sha256=m.sha256)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [({"chunk_size": 0}, ValueError, r"`chunk_size` must be a positive integer; got 0"),
+     ({"path": "does-not-exist.bin"}, artefacts.ArtefactNotFoundError, r"`path` must be an existing file"),
+     ({"path": 42}, TypeError, r"`path` must be a non-empty str or os.PathLike; got 42")],
+)
+def test_sha256_file_bad_input(tmp_path, kwargs, error, match):
+    p = tmp_path / "f"
+    p.write_bytes(b"x")
+    args = {"path": p, **kwargs}
+    if args["path"] == "does-not-exist.bin":
+        args["path"] = tmp_path / "does-not-exist.bin"
+    with pytest.raises(error, match=match):
+        artefacts.sha256_file(args.pop("path"), **args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"n_repeats": 0}, r"`n_repeats` must be a positive integer; got 0"),
+     ({"variants": []}, r"`variants` must name at least one"),
+     ({"variants": [("joblib",)]}, r"each entry of `variants` must be a \(format, compress\) pair"),
+     ({"variants": [("zip", 0)]}, r"`format` must be one of")],
+)
+def test_compare_formats_bad_input(scenario, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        artefacts.compare_formats(scenario.pipeline, example_input=scenario.X_test.head(2), **kwargs)
+
+
+def test_manifest_path_bad_input():
+    with pytest.raises(TypeError, match=r"`path` must be a non-empty str"):
+        artefacts.manifest_path(None)
+
+
+def test_exception_hierarchy():
+    assert issubclass(artefacts.ArtefactIntegrityError, ValueError)
+    assert issubclass(artefacts.ArtefactVersionError, RuntimeError)
+    assert issubclass(artefacts.ArtefactReplayError, ValueError)
+    assert issubclass(artefacts.ArtefactUntrustedTypeError, TypeError)
+
+
+def test_public_surface():
+    assert sorted(artefacts.__all__) == sorted(
+        ["FORMATS", "SKOPS_TRUSTED_TYPES", "ArtefactManifest", "LoadedArtefact", "ArtefactIntegrityError",
+         "ArtefactNotFoundError", "ArtefactVersionError", "ArtefactReplayError", "ArtefactUntrustedTypeError",
+         "ArtefactVersionWarning", "save_artefact", "load_artefact", "read_manifest", "manifest_path",
+         "sha256_file", "library_versions", "compare_formats"])
+    for name in artefacts.__all__:
+        assert hasattr(artefacts, name)
