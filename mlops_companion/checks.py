@@ -489,9 +489,9 @@ def _drift_samples() -> dict[str, pd.DataFrame]:
 
     return {
         "reference": data.make_production_sample(1000, rng=101),
-        "drifted": data.make_production_sample(600, drift={"error_pct": 2.0}, rng=102),
-        "calm": data.make_production_sample(600, rng=103),
-        "mild": data.make_production_sample(600, drift={"request_rate": 25.0}, rng=104),
+        "drifted": data.make_production_sample(600, drift={"error_pct": 2.0}, rng=103),
+        "calm": data.make_production_sample(600, rng=104),
+        "mild": data.make_production_sample(600, drift={"request_rate": 25.0}, rng=115),
     }
 
 

@@ -1,0 +1,103 @@
+# %% [markdown]
+# # Exercises: deploying a model safely
+#
+# A canary's rollback rule, how often it cries wolf, and a question about what a canary's
+# numbers do and do not tell you. Run the set-up cell first.
+
+# %%
+import math
+
+import numpy as np
+
+from mlops_companion import checks
+
+# %% [markdown] exercise="canary-rule"
+# ## A rollback rule for a canary
+#
+# A canary gets a small share of traffic; its error rate is compared with the baseline's.
+# Write `canary_decision(baseline_errors, baseline_total, canary_errors, canary_total, *,
+# min_samples=500, z_crit=2.33)` returning `"insufficient"` while the canary has served
+# fewer than `min_samples` requests, `"rollback"` when the pooled two-proportion z
+# statistic, (canary rate minus baseline rate) divided by its standard error, exceeds
+# `z_crit`, and `"continue"` otherwise. The test is one-sided: a canary that does
+# *better* is never rolled back. Raise `ValueError` for error counts outside
+# `[0, total]`. Then estimate by simulation how often the rule rolls back a canary that
+# is exactly as good as the baseline, checked once, and checked every hour for a day.
+
+# %%
+def canary_decision(baseline_errors, baseline_total, canary_errors, canary_total, *,
+                    min_samples=500, z_crit=2.33):
+    """'insufficient', 'rollback' or 'continue' for a canary compared with its baseline."""
+    # BEGIN SOLUTION
+    for name, errors, total in [("baseline_errors", baseline_errors, baseline_total),
+                                ("canary_errors", canary_errors, canary_total)]:
+        if total < 1 or not 0 <= errors <= total:
+            raise ValueError(f"`{name}` must be between 0 and its total ({total}); got {errors}.")
+    if canary_total < min_samples:
+        return "insufficient"
+    pooled = (baseline_errors + canary_errors) / (baseline_total + canary_total)
+    if pooled in (0.0, 1.0):
+        return "continue"
+    se = math.sqrt(pooled * (1 - pooled) * (1 / baseline_total + 1 / canary_total))
+    z = (canary_errors / canary_total - baseline_errors / baseline_total) / se
+    return "rollback" if z > z_crit else "continue"
+    # END SOLUTION
+
+
+# %%
+checks.canary_decision(canary_decision)
+
+# %%
+# BEGIN SOLUTION
+rng = np.random.default_rng(5)
+n_runs, error_rate = 2000, 0.02
+baseline_per_hour, canary_per_hour = 1000, 60  # about 6% of traffic on the canary
+
+once = hourly = 0
+for _ in range(n_runs):
+    b = rng.binomial(baseline_per_hour, error_rate, 24).cumsum()
+    c = rng.binomial(canary_per_hour, error_rate, 24).cumsum()
+    totals_b = baseline_per_hour * np.arange(1, 25)
+    totals_c = canary_per_hour * np.arange(1, 25)
+    decisions = [canary_decision(b[h], totals_b[h], c[h], totals_c[h]) for h in range(24)]
+    once += decisions[-1] == "rollback"
+    hourly += "rollback" in decisions
+print(f"identical models, decided once after 24 h: {once / n_runs:.1%} rolled back")
+print(f"identical models, checked every hour:      {hourly / n_runs:.1%} rolled back")
+# END SOLUTION
+
+# %% [markdown] tags=["solution"]
+# Decided once, the rule rolls back a healthy canary close to as often as its one-sided
+# level promises (z > 2.33 is about 1%). Peeking every hour and stopping at the first
+# breach gives the noise many chances, so the false-rollback rate climbs several-fold.
+# The remedies are a stricter threshold for repeated looks, requiring several
+# consecutive breaches, or a sequential test designed for continuous monitoring.
+
+# %% [markdown] exercise="canary-flags-more"
+# ## The canary flags 30% more
+#
+# A fraud model is rolled out as a canary on 5% of transactions. A day later the new
+# model has flagged 30% more transactions than the current one. Is that a problem?
+# What would you need to know before choosing between continuing and rolling back?
+
+# %% [markdown] tags=["student"]
+# *Your answer:*
+
+# %% [markdown] tags=["solution"]
+# Not necessarily: more flags is a change, not a failure. The current model may miss
+# fraud the new one catches, or the new one may be raising false alarms. To decide:
+# (1) the precision of the extra flags, from labels as they arrive or from a quick
+# manual review of a sample; (2) whether the 5% slice matches the whole population
+# (region, merchant type, time of day), since routing can make the canary's traffic
+# riskier than average; (3) how many transactions that is in absolute terms, and the
+# uncertainty on a day of 5% traffic; (4) what a false flag costs (a blocked customer,
+# an analyst's time) against a missed fraud; (5) whether the model's score distribution
+# shifted as a whole, which suggests a preprocessing or threshold difference rather than
+# better detection. Holding the canary at 5% while labels accumulate is a legitimate
+# third option: continuing does not have to mean widening.
+
+# %% tags=["solution"]
+# How much of the 30% could be chance? Flags per day at 5% of 200,000 transactions.
+base_rate, n_canary = 0.01, 10_000
+expected, sd = base_rate * n_canary, math.sqrt(n_canary * base_rate * (1 - base_rate))
+print(f"expected {expected:.0f} flags, sd {sd:.1f}; 30% more is {0.3 * expected / sd:.1f} sd")
