@@ -1,0 +1,252 @@
+"""Tests of mlops_companion.registry: versions, aliases, rollback, audit log, hash checks,
+concurrency on SQLite, and the same flow through a real `mlflow server` on 127.0.0.1."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_companion import artefacts, data, registry
+
+NAME = "incident-predictor"
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return data.make_scenario(400, rng=7)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory, scenario):
+    """A registry holding two versions, v1 promoted then v2 promoted."""
+    reg = registry.Registry(tmp_path_factory.mktemp("reg"))
+    s = scenario
+    v1 = reg.register(NAME, s.pipeline, training_data=s.X_train, example_input=s.X_test.head(3),
+                      metrics={"accuracy": 0.8, "f1": 0.84})
+    other = data.fit_pipeline(s.X_train, s.y_train, random_state=1)
+    v2 = reg.register(NAME, other, training_data=s.X_train.iloc[:-1], example_input=s.X_test.head(3),
+                      metrics={"accuracy": 0.7})
+    reg.promote(NAME, 1, reason="first model")
+    reg.promote(NAME, 2, reason="retrained")
+    return reg, v1, v2
+
+
+def test_public_surface():
+    assert set(registry.__all__) == {"Registry", "ModelVersionInfo", "RegistryError", "hash_dataframe",
+                                     "ARTEFACT_FILE"}
+    assert issubclass(registry.RegistryError, LookupError)
+
+
+def test_versions_are_tagged_with_hashes_and_metrics(filled, scenario):
+    reg, v1, v2 = filled
+    assert (v1.version, v2.version) == (1, 2)
+    assert v1.data_sha256 == registry.hash_dataframe(scenario.X_train)
+    assert v2.data_sha256 != v1.data_sha256          # one row fewer, another hash
+    assert v1.metrics == {"accuracy": 0.8, "f1": 0.84}
+    assert len(v1.artefact_sha256) == 64 and v1.artefact_sha256 != v2.artefact_sha256
+    assert [v.version for v in reg.versions(NAME)] == [1, 2]
+    # Stored where we said: SQLite in root, artefacts under root/artifacts, nothing in the cwd.
+    assert (reg.root / "mlflow.db").is_file()
+    assert any((reg.root / "artifacts").rglob(registry.ARTEFACT_FILE))
+
+
+def test_the_mlflow_model_serves_predict_proba(filled, scenario):
+    import mlflow.pyfunc
+    import warnings
+
+    reg, v1, _ = filled
+    prev = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(reg.tracking_uri)
+    try:
+        with warnings.catch_warnings():  # MLflow's own deprecation chatter, see registry._quiet_mlflow
+            warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+            model = mlflow.pyfunc.load_model(v1.model_uri)
+            out = np.asarray(model.predict(scenario.X_test.head(4)))
+    finally:
+        mlflow.set_tracking_uri(prev)
+    np.testing.assert_allclose(out, scenario.pipeline.predict_proba(scenario.X_test.head(4)))
+
+
+def test_promote_rollback_and_audit_log(tmp_path, scenario):
+    reg = registry.Registry(tmp_path)
+    s = scenario
+    for _ in range(3):
+        reg.register(NAME, s.pipeline, training_data=s.X_train, example_input=s.X_test.head(2))
+    reg.promote(NAME, 1, reason="v1")
+    reg.promote(NAME, 2, reason="v2")
+    reg.promote(NAME, 3, reason="v3")
+    reg.promote(NAME, 3, "challenger", reason="shadow it")
+    assert reg.get(NAME, "champion").aliases == ("challenger", "champion")
+    assert reg.rollback(NAME, reason="v3 bad").version == 2
+    assert reg.rollback(NAME, reason="v2 bad too").version == 1     # walks back, not a toggle
+    with pytest.raises(registry.RegistryError, match="Nothing to roll back to"):
+        reg.rollback(NAME, reason="again")
+    log = reg.audit_log(NAME)
+    assert list(log.columns) == ["when", "name", "alias", "action", "from_version", "to_version", "reason", "user"]
+    assert list(log["action"]) == ["promote"] * 4 + ["rollback"] * 2
+    assert log["from_version"].tolist()[:3] == [pd.NA, 1, 2] or pd.isna(log["from_version"].iloc[0])
+    assert log["to_version"].tolist() == [1, 2, 3, 3, 2, 1]
+    assert log["when"].is_monotonic_increasing
+    # Append-only: the table refuses edits and deletions.
+    con = sqlite3.connect(reg.root / "audit.db")
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            con.execute("DELETE FROM alias_moves")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            con.execute("UPDATE alias_moves SET reason = 'x'")
+    finally:
+        con.close()
+
+
+def test_load_by_alias_gives_the_registered_model(filled, scenario):
+    reg, _, v2 = filled
+    model, info = reg.load(NAME, "champion")
+    assert info.version == 2 and info.artefact_sha256 == v2.artefact_sha256
+    model1, info1 = reg.load(NAME, 1)
+    np.testing.assert_array_equal(model1.predict_proba(scenario.X_test),
+                                  scenario.pipeline.predict_proba(scenario.X_test))
+
+
+def test_tampered_artefact_is_refused_before_unpickling(tmp_path, scenario, monkeypatch):
+    reg = registry.Registry(tmp_path)
+    info = reg.register(NAME, scenario.pipeline, training_data=scenario.X_train,
+                        example_input=scenario.X_test.head(2))
+    stored = next((tmp_path / "artifacts").rglob(registry.ARTEFACT_FILE))
+    with open(stored, "ab") as fh:
+        fh.write(b"\x00")                      # one extra byte: a different file
+    calls = []
+    import joblib
+    monkeypatch.setattr(joblib, "load", lambda *a, **k: calls.append(a))
+    with pytest.raises(artefacts.ArtefactIntegrityError, match="SHA-256 must be"):
+        reg.load(NAME, info.version)
+    assert calls == []                         # never unpickled
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda r: r.promote("", 1, reason="x"), ValueError, "`name` must be a non-empty string"),
+        (lambda r: r.promote(NAME, 0, reason="x"), ValueError, "`version` must be a positive integer"),
+        (lambda r: r.promote(NAME, 1, "latest", reason="x"), ValueError, "`alias` must not be"),
+        (lambda r: r.promote(NAME, 1, reason=""), ValueError, "`reason` must be a non-empty string"),
+        (lambda r: r.promote(NAME, 99, reason="x"), registry.RegistryError, "`alias_or_version` must name"),
+        (lambda r: r.get(NAME, "nobody"), registry.RegistryError, "`alias_or_version` must name"),
+        (lambda r: r.rollback(NAME, "nobody", reason="x"), registry.RegistryError, "points nowhere"),
+        (lambda r: r.register(NAME, object(), training_data=pd.DataFrame({"a": [1]}),
+                              example_input=pd.DataFrame({"a": [1]})), TypeError, "`model` must be"),
+        (lambda r: r.register(NAME, data.make_pipeline(), training_data=[1, 2],
+                              example_input=pd.DataFrame({"a": [1]})), TypeError, "`df` must be"),
+    ],
+)
+def test_input_validation(filled, call, error, match):
+    reg, _, _ = filled
+    with pytest.raises(error, match=match):
+        call(reg)
+
+
+def test_constructor_validation(tmp_path):
+    with pytest.raises(TypeError, match="`root` must be a folder path"):
+        registry.Registry(42)
+    with pytest.raises(ValueError, match="`retries` must be a non-negative integer"):
+        registry.Registry(tmp_path, retries=-1)
+    with pytest.raises(ValueError, match="`metrics` must map names to finite numbers"):
+        s = data.make_scenario(100, rng=1)
+        registry.Registry(tmp_path).register(NAME, s.pipeline, training_data=s.X_train,
+                                             example_input=s.X_test.head(1), metrics={"acc": float("nan")})
+
+
+def test_hash_dataframe_is_deterministic_across_processes(scenario):
+    code = ("from mlops_companion import data, registry; "
+            "s = data.make_incidents(50, rng=3); print(registry.hash_dataframe(s))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == registry.hash_dataframe(data.make_incidents(50, rng=3))
+    df = data.make_incidents(50, rng=3)
+    assert registry.hash_dataframe(df) != registry.hash_dataframe(df.astype({"deploy_hour": float}))
+
+
+def _register_some(root: str, n: int) -> list[int]:
+    from sklearn.linear_model import LogisticRegression
+
+    df = data.make_incidents(120, rng=0)
+    X = df[list(data.FEATURES)]
+    model = LogisticRegression(max_iter=500).fit(X, df[data.TARGET])
+    reg = registry.Registry(root)
+    return [reg.register(NAME, model, training_data=X, example_input=X.head(2)).version for _ in range(n)]
+
+
+@pytest.mark.slow
+def test_four_processes_registering_at_once_lose_no_version(tmp_path):
+    registry.Registry(tmp_path)                 # create the schema once, as a deployment would
+    ctx = mp.get_context("fork")                # the parent has already imported everything
+    with ctx.Pool(4) as pool:
+        results = pool.starmap(_register_some, [(str(tmp_path), 2)] * 4, chunksize=1)
+    got = sorted(v for r in results for v in r)
+    assert got == list(range(1, 9))             # eight versions, none lost, none duplicated
+    assert [v.version for v in registry.Registry(tmp_path).versions(NAME)] == got
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_same_flow_through_an_mlflow_tracking_server(tmp_path, scenario):
+    port = _free_port()
+    backend = tmp_path / "server"
+    backend.mkdir()
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    cmd = [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+           "--backend-store-uri", f"sqlite:///{backend / 'mlflow.db'}",
+           "--artifacts-destination", str(backend / "artifacts")]
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not start in 90 s"
+            time.sleep(0.25)
+        reg = registry.Registry(tmp_path / "client", tracking_uri=url)
+        s = scenario
+        v1 = reg.register(NAME, s.pipeline, training_data=s.X_train, example_input=s.X_test.head(2),
+                          metrics={"accuracy": 0.8})
+        v2 = reg.register(NAME, s.pipeline, training_data=s.X_train, example_input=s.X_test.head(2))
+        reg.promote(NAME, v1.version, reason="first")
+        reg.promote(NAME, v2.version, reason="second")
+        assert reg.rollback(NAME, reason="bad").version == 1
+        model, info = reg.load(NAME, "champion")
+        assert info.metrics == {"accuracy": 0.8}
+        np.testing.assert_array_equal(model.predict_proba(s.X_test), s.pipeline.predict_proba(s.X_test))
+        # The artefacts went to the server's store, not to the client's folder.
+        assert any((backend / "artifacts").rglob(registry.ARTEFACT_FILE))
+        assert not (tmp_path / "client" / "mlflow.db").exists()
+    finally:
+        import os
+        import signal
+
+        os.killpg(proc.pid, signal.SIGTERM)     # the server's own process group (gunicorn/uvicorn workers)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        log.close()
