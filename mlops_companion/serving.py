@@ -328,20 +328,19 @@ def create_app(
 
     Examples
     --------
-    Serve an artefact in-process with FastAPI's test client and ask for one prediction:
+    Serve an artefact on 127.0.0.1, ask for one prediction, then send a number as a string:
 
-    >>> import tempfile, pathlib
-    >>> from fastapi.testclient import TestClient
+    >>> import tempfile, pathlib, httpx
     >>> from mlops_companion import artefacts, data
     >>> s = data.make_scenario()
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.joblib"
     >>> manifest = artefacts.save_artefact(s.pipeline, path, example_input=s.X_test.head(3))
     >>> app = create_app(artefact=path, expected_sha256=manifest.sha256, version="v1")
-    >>> with TestClient(app) as client:
-    ...     r = client.post("/predict", json={"request_rate": 120.0, "error_pct": 4.0,
-    ...                     "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0})
-    ...     bad = client.post("/predict", json={"request_rate": "120", "error_pct": 4.0,
-    ...                       "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0})
+    >>> row = {"request_rate": 120.0, "error_pct": 4.0, "p99_latency_ms": 90.0,
+    ...        "deploy_hour": 14, "is_weekend": 0}
+    >>> with run_server(app) as url:
+    ...     r = httpx.post(url + "/predict", json=row)
+    ...     bad = httpx.post(url + "/predict", json={**row, "request_rate": "120"})
     >>> r.status_code, r.json()["model_version"], r.headers["x-model-version"]
     (200, 'v1', 'v1')
     >>> bad.status_code, bad.json()["detail"][0]["field"]
@@ -537,15 +536,14 @@ def create_app_from_registry(registry: Any, name: str, alias: str = "champion", 
 
     Examples
     --------
-    >>> import tempfile
-    >>> from fastapi.testclient import TestClient
+    >>> import tempfile, httpx
     >>> from mlops_companion import data, registry
     >>> s = data.make_scenario()
     >>> reg = registry.Registry(tempfile.mkdtemp())
     >>> _ = reg.register("m", s.pipeline, training_data=s.X_train, example_input=s.X_test.head(2))
     >>> _ = reg.promote("m", 1, reason="first")
-    >>> with TestClient(create_app_from_registry(reg, "m", "champion")) as client:
-    ...     client.get("/readyz").json()["models"]["current"]["model_version"]
+    >>> with run_server(create_app_from_registry(reg, "m", "champion")) as url:
+    ...     httpx.get(url + "/readyz").json()["models"]["current"]["model_version"]
     'm/1'
     """
     if not hasattr(registry, "fetch_artefact"):
@@ -651,8 +649,14 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
         config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                                  name=f"uvicorn-{url}")
+
+        def serve() -> None:
+            try:
+                server.run(sockets=[sock])
+            except SystemExit:  # uvicorn exits when startup fails; the error is in app.state
+                pass
+
+        thread = threading.Thread(target=serve, daemon=True, name=f"uvicorn-{url}")
         thread.start()
         try:
             try:

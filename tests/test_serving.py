@@ -1,0 +1,356 @@
+"""Tests of mlops_companion.serving: the schema, every kind of bad input (TestClient and the
+real server on 127.0.0.1), health/readiness, metrics, shadow and canary modes, a bounded
+load run, tampered artefacts, several workers, and serving from a registry alias."""
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import warnings
+
+import httpx
+import numpy as np
+import pytest
+
+with warnings.catch_warnings():
+    # Starlette now prefers the `httpx2` fork for its test client and says so on import;
+    # the client works the same with httpx, which the book already depends on.
+    warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+from mlops_companion import artefacts, data, rollout, serving
+
+GOOD = {"request_rate": 120.0, "error_pct": 4.0, "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0}
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return data.make_scenario(400, rng=11)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, scenario):
+    """Current and candidate artefacts: (path, sha256) each."""
+    folder = tmp_path_factory.mktemp("serving")
+    s = scenario
+    cur = artefacts.save_artefact(s.pipeline, folder / "current.joblib", example_input=s.X_test.head(3))
+    other = data.fit_pipeline(s.X_train, s.y_train, random_state=3)
+    cand = artefacts.save_artefact(other, folder / "candidate.joblib", example_input=s.X_test.head(3))
+    return (folder / "current.joblib", cur.sha256), (folder / "candidate.joblib", cand.sha256)
+
+
+@pytest.fixture(scope="module")
+def client(saved):
+    (path, sha), _ = saved
+    with TestClient(serving.create_app(artefact=path, expected_sha256=sha, version="v7", max_batch=4)) as c:
+        yield c
+
+
+def _bad_cases():
+    """(name, raw body bytes, expected status, text the error must contain)."""
+    def body(**changes):
+        d = {**GOOD, **changes}
+        return json.dumps({k: v for k, v in d.items() if v is not ...}).encode()
+
+    return [
+        ("missing field", body(is_weekend=...), 422, "is_weekend"),
+        ("wrong type", body(deploy_hour=[1]), 422, "deploy_hour"),
+        ("float for an int", body(deploy_hour=14.0), 422, "deploy_hour"),
+        ("boolean for an int", body(is_weekend=True), 422, "is_weekend"),
+        ("number as string", body(error_pct="4.0"), 422, "error_pct"),
+        ("NaN", body(error_pct=float("nan")), 422, "error_pct"),
+        ("Infinity", body(p99_latency_ms=float("inf")), 422, "p99_latency_ms"),
+        ("-Infinity", body(request_rate=-math.inf), 422, "request_rate"),
+        ("out of range high", body(error_pct=100.5), 422, "error_pct"),
+        ("out of range low", body(request_rate=-1.0), 422, "request_rate"),
+        ("hour 24", body(deploy_hour=24), 422, "deploy_hour"),
+        ("extra field", body(region="eu"), 422, "region"),
+        ("empty body", b"", 400, "empty"),
+        ("whitespace body", b"   ", 400, "empty"),
+        ("malformed JSON", b'{"request_rate": 1,', 400, "valid JSON"),
+        ("not UTF-8", b"\xff\xfe{", 400, "valid JSON"),
+        ("JSON list", b"[1, 2]", 422, "JSON object"),
+        ("JSON null", b"null", 422, "JSON object"),
+        ("1 MB body", b'{"pad": "' + b"x" * (1 << 20) + b'"}', 413, "at most"),
+        ("oversized batch", json.dumps({"instances": [GOOD] * 5}).encode(), 422, "instances"),
+        ("empty batch", json.dumps({"instances": []}).encode(), 422, "instances"),
+        ("bad row in batch", json.dumps({"instances": [GOOD, {**GOOD, "error_pct": -3.0}]}).encode(), 422,
+         "error_pct"),
+        ("batch with extra key", json.dumps({"instances": [GOOD], "x": 1}).encode(), 422, "x"),
+    ]
+
+
+BAD = _bad_cases()
+
+
+def test_public_surface():
+    assert set(serving.__all__) == {"Observation", "make_batch_model", "create_app", "create_app_from_registry",
+                                    "run_server", "main", "MODES"}
+
+
+def test_schema_follows_feature_specs():
+    schema = serving.Observation.model_json_schema()
+    assert list(schema["properties"]) == list(data.FEATURES)
+    assert schema["additionalProperties"] is False
+    for name, spec in data.FEATURE_SPECS.items():
+        prop = schema["properties"][name]
+        assert prop["type"] == ("integer" if spec.dtype == "int" else "number")
+        assert (prop["minimum"], prop["maximum"]) == (spec.low, spec.high)
+
+
+def test_predict_one_and_a_batch(client, scenario):
+    r = client.post("/predict", json=GOOD)
+    assert r.status_code == 200
+    out = r.json()
+    assert out["model_version"] == "v7" and r.headers["x-model-version"] == "v7"
+    assert len(out["model_sha256"]) == 64 and out["answered_by"] == "current"
+    expected = scenario.pipeline.predict_proba(
+        __import__("pandas").DataFrame([GOOD], columns=list(data.FEATURES)))[0, 1]
+    assert out["incident_probability"] == pytest.approx(expected, abs=1e-12)
+    r = client.post("/predict", json={"instances": [GOOD, {**GOOD, "error_pct": 0.0}]})
+    probs = r.json()["incident_probability"]
+    assert r.status_code == 200 and len(probs) == 2 and probs[0] > probs[1]
+
+
+@pytest.mark.parametrize(("name", "raw", "status", "needle"), BAD, ids=[c[0] for c in BAD])
+def test_bad_input_is_a_4xx_json_error_naming_the_problem(client, name, raw, status, needle):
+    r = client.post("/predict", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["error"] and needle in json.dumps(body)
+    if status == 422 and body.get("detail") and needle not in ("JSON object",):
+        assert needle in [d["field"] for d in body["detail"]]
+
+
+def test_health_readiness_rollout_and_metrics(client):
+    assert client.get("/healthz").json() == {"status": "alive"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["models"]["current"]["model_version"] == "v7"
+    assert client.get("/rollout").json()["mode"] == "single"
+    client.post("/predict", json=GOOD)
+    client.post("/predict", json={**GOOD, "error_pct": 101.0})
+    text = client.get("/metrics").text
+    assert 'http_requests_total{path="/predict",status="200"}' in text
+    assert 'http_requests_total{path="/predict",status="422"}' in text
+    assert "http_request_duration_seconds_bucket" in text
+    assert 'predicted_probability_count{model="current"}' in text
+
+
+def test_two_apps_in_one_process_keep_separate_metrics(saved):
+    (path, sha), _ = saved
+    a = serving.create_app(artefact=path, expected_sha256=sha)
+    b = serving.create_app(artefact=path, expected_sha256=sha)
+    with TestClient(a) as ca, TestClient(b) as cb:
+        for _ in range(3):
+            ca.post("/predict", json=GOOD)
+        assert 'status="200"} 3.0' in ca.get("/metrics").text
+        assert 'path="/predict"' not in cb.get("/metrics").text
+
+
+def test_model_loads_at_startup_not_at_creation(saved, monkeypatch):
+    (path, sha), _ = saved
+    calls = []
+    real = artefacts.load_artefact
+    monkeypatch.setattr(artefacts, "load_artefact", lambda *a, **k: calls.append(1) or real(*a, **k))
+    app = serving.create_app(artefact=path, expected_sha256=sha)
+    assert calls == []
+    with TestClient(app):
+        assert calls == [1]
+
+
+def test_tampered_artefact_is_refused_at_startup(saved, tmp_path, monkeypatch):
+    (path, sha), _ = saved
+    bad = tmp_path / "current.joblib"
+    bad.write_bytes(path.read_bytes() + b"\x00")
+    (tmp_path / "current.joblib.manifest.json").write_bytes(
+        artefacts.manifest_path(path).read_bytes())
+    import joblib
+
+    calls = []
+    monkeypatch.setattr(joblib, "load", lambda *a, **k: calls.append(a))
+    app = serving.create_app(artefact=bad, expected_sha256=sha)
+    with pytest.raises(artefacts.ArtefactIntegrityError):
+        with TestClient(app):
+            pass
+    assert calls == []
+    with pytest.raises(artefacts.ArtefactIntegrityError):
+        with serving.run_server(serving.create_app(artefact=bad, expected_sha256=sha), timeout=20):
+            pass
+    assert calls == []
+
+
+def test_shadow_mode_answers_with_current_and_logs_both(saved):
+    (cp, cs), (np_, ns) = saved
+    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=np_, candidate_sha256=ns,
+                             mode="shadow", shadow_log_size=5)
+    gen = np.random.default_rng(0)
+    with TestClient(app) as c:
+        for _ in range(8):
+            row = {**GOOD, "error_pct": float(gen.uniform(0, 6))}
+            r = c.post("/predict", json=row)
+            assert r.json()["answered_by"] == "current"
+        state = c.get("/rollout").json()["shadow"]
+        assert state["n_compared"] == 5                      # bounded log
+        assert 0.0 <= state["agreement"] <= 1.0
+        assert {"current", "candidate", "agree"} <= set(state["recent"][0])
+        text = c.get("/metrics").text
+        assert "shadow_comparisons_total" in text and 'predicted_probability_count{model="candidate"} 8.0' in text
+
+
+def test_canary_mode_routes_and_halts_on_rollback(saved, scenario, tmp_path):
+    (cp, cs), _ = saved
+    # A deliberately bad candidate: scores every row near 1, so the monitor must trip.
+    from sklearn.dummy import DummyClassifier
+
+    X, y = scenario.X_train, np.ones(len(scenario.X_train), dtype=int)
+    y[:3] = 0
+    dummy = DummyClassifier(strategy="prior").fit(X, y)
+    bad = artefacts.save_artefact(dummy, tmp_path / "bad.joblib", example_input=scenario.X_test.head(2))
+    monitor = rollout.CanaryMonitor(k=3.0, min_samples=10, consecutive=2)
+    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=tmp_path / "bad.joblib",
+                             candidate_sha256=bad.sha256, candidate_version="bad", mode="canary",
+                             candidate_share=0.5, monitor=monitor, rng=1)
+    gen = np.random.default_rng(2)
+    answered = []
+    with TestClient(app) as c:
+        for _ in range(120):
+            row = {**GOOD, "error_pct": float(gen.uniform(0, 3)), "request_rate": float(gen.uniform(0, 200))}
+            r = c.post("/predict", json=row)
+            answered.append(r.json()["answered_by"])
+            assert r.headers["x-model-version"] == r.json()["model_version"]
+        state = c.get("/rollout").json()["canary"]
+    assert state["halted"] is True and state["candidate_share"] == 0.0
+    assert any(d["action"] == "rollback" for d in state["decisions"])
+    assert "candidate" in answered
+    first_halt = 2 * 10  # at least two full windows before the rule can trip
+    assert answered[-20:] == ["current"] * 20 and answered.index("candidate") < len(answered) - 20
+    assert answered.count("candidate") >= first_halt // 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"mode": "blue"}, ValueError, "`mode` must be one of"),
+        ({"expected_sha256": "abc"}, ValueError, "`expected_sha256` must be a SHA-256"),
+        ({"artefact": "/nonexistent/model.joblib"}, FileNotFoundError, "`artefact` must be an existing"),
+        ({"artefact": 3}, TypeError, "`artefact` must be a path"),
+        ({"mode": "shadow"}, ValueError, "`candidate` and `candidate_sha256` must be given"),
+        ({"max_batch": 0}, ValueError, "`max_batch` must be a positive integer"),
+        ({"max_body_bytes": 1.5}, ValueError, "`max_body_bytes` must be a positive integer"),
+        ({"threshold": 1.0}, ValueError, "`threshold` must be a probability"),
+    ],
+)
+def test_create_app_validation(saved, kwargs, error, match):
+    (path, sha), _ = saved
+    with pytest.raises(error, match=match):
+        serving.create_app(**{"artefact": path, "expected_sha256": sha, **kwargs})
+
+
+def test_run_server_and_batch_model_validation(saved):
+    (path, sha), _ = saved
+    with pytest.raises(ValueError, match="`workers` must be a positive integer"):
+        with serving.run_server({"artefact": path, "expected_sha256": sha}, workers=0):
+            pass
+    with pytest.raises(ValueError, match="`port` must be an integer"):
+        with serving.run_server({"artefact": path, "expected_sha256": sha}, port=70000):
+            pass
+    with pytest.raises(TypeError, match="`app_or_kwargs` must be the create_app keyword arguments"):
+        with serving.run_server(serving.create_app(artefact=path, expected_sha256=sha), workers=2):
+            pass
+    with pytest.raises(ValueError, match="`max_batch` must be a positive integer"):
+        serving.make_batch_model(-1)
+
+
+# ----------------------------------------------------------------------------- real server
+@pytest.fixture(scope="module")
+def live(saved):
+    (path, sha), _ = saved
+    with serving.run_server({"artefact": path, "expected_sha256": sha, "version": "v7", "max_batch": 4}) as url:
+        assert url.startswith("http://127.0.0.1:")
+        yield url
+
+
+@pytest.mark.server
+def test_real_server_refuses_every_bad_input_and_keeps_answering(live):
+    with httpx.Client(base_url=live, timeout=10) as c:
+        for name, raw, status, needle in BAD:
+            r = c.post("/predict", content=raw, headers={"content-type": "application/json"})
+            assert r.status_code == status, (name, r.text)
+            assert r.headers["content-type"].startswith("application/json"), name
+            assert needle in r.text, name
+            ok = c.post("/predict", json=GOOD)              # still answering after each one
+            assert ok.status_code == 200, name
+        # A 1 MB body declared honestly is refused from its Content-Length, before reading it;
+        # one sent chunked (no Content-Length) is refused while streaming.
+        def chunks():
+            for _ in range(64):
+                yield b"x" * (1 << 14)
+        r = c.post("/predict", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413
+        assert c.get("/healthz").status_code == 200
+        metrics = c.get("/metrics").text
+    assert 'status="500"' not in metrics
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_bounded_load_run_has_no_errors(live):
+    duration, n_clients = 10.0, 8
+    counts = [0] * n_clients
+    errors: list[str] = []
+    stop = time.monotonic() + duration
+
+    def worker(i: int) -> None:
+        gen = np.random.default_rng(i)
+        with httpx.Client(base_url=live, timeout=10) as c:
+            while time.monotonic() < stop and counts[i] < 5000:
+                row = {**GOOD, "error_pct": float(gen.uniform(0, 10)), "deploy_hour": int(gen.integers(0, 24))}
+                try:
+                    r = c.post("/predict", json=row)
+                    if r.status_code != 200:
+                        errors.append(f"{r.status_code}: {r.text[:100]}")
+                except httpx.HTTPError as exc:   # timeouts, resets: all count as errors
+                    errors.append(repr(exc))
+                counts[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n_clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=duration + 30)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    assert sum(counts) > 100 and min(counts) > 0
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_two_worker_processes(saved):
+    (path, sha), _ = saved
+    with serving.run_server({"artefact": path, "expected_sha256": sha}, workers=2) as url:
+        with httpx.Client(base_url=url, timeout=10) as c:
+            rs = [c.post("/predict", json=GOOD) for _ in range(20)]
+    assert all(r.status_code == 200 for r in rs)
+    assert len({r.json()["incident_probability"] for r in rs}) == 1
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_serve_a_registry_alias(tmp_path, scenario):
+    from mlops_companion import registry
+
+    reg = registry.Registry(tmp_path)
+    s = scenario
+    reg.register("m", s.pipeline, training_data=s.X_train, example_input=s.X_test.head(2))
+    reg.register("m", data.fit_pipeline(s.X_train, s.y_train, random_state=5), training_data=s.X_train,
+                 example_input=s.X_test.head(2))
+    reg.promote("m", 1, reason="first")
+    reg.promote("m", 2, "challenger", reason="try it")
+    app = serving.create_app_from_registry(reg, "m", "champion", candidate_alias="challenger", mode="shadow")
+    with serving.run_server(app) as url:
+        r = httpx.post(url + "/predict", json=GOOD, timeout=10)
+        state = httpx.get(url + "/rollout", timeout=10).json()
+    assert r.json()["model_version"] == "m/1"
+    assert state["candidate"] == "m/2" and state["shadow"]["n_compared"] == 1
