@@ -2,12 +2,12 @@
 
 Code tests ask whether the program is right; these ask whether the *model* is fit to
 ship. They train the candidate the way the training job does, then check it on fresh
-labelled data (2,000 rows, so that a metric's interval is a few points wide, not
-fourteen), on its behaviour, and on the artefact it will ship as.
+labelled data (2,000 rows, so that a metric's interval is narrow enough to decide
+anything), on its behaviour, and on the artefact it will ship as.
 
-Thresholds come from two reference points, not from a round number: the majority-class
-baseline (about 0.61 accuracy in this scenario) and the best any model can do (about
-0.72, the accuracy of the true incident probabilities). Every gate is on the lower
+Thresholds come from two reference points, not from a round number: the accuracy of
+always predicting the majority class, and the best any model can do (the accuracy of
+the true incident probabilities); chapter 07 measures both. Every gate is on the lower
 bound of a 95% interval, so a pass means "good enough, even if we were unlucky".
 """
 import numpy as np
