@@ -230,6 +230,7 @@ class _Kernel:
         self.client = nbclient.NotebookClient(
             self.nb, config=config, kernel_name=kernel_name, timeout=timeout, allow_errors=True,
             startup_timeout=120, record_timing=False,
+            extra_arguments=["--HistoryManager.enabled=False"],
             resources={"metadata": {"path": str(cwd)}})
         self.timeout = timeout
         self._context = self.client.setup_kernel(env=_kernel_env())
@@ -270,13 +271,13 @@ def _inline_pass(text_lines: list[tuple[str, bool, qmd.Origin]], kernel: _Kernel
                  evaluate: bool, root: Path | None) -> tuple[str, ChapterError | None]:
     out = []
     for text, in_code, origin in text_lines:
-        if in_code or qmd.INLINE_EXPR.search(text) is None:
+        found = [] if in_code else qmd.find_inline(text)
+        if not found:
             out.append(text)
             continue
         pieces, last = [], 0
-        for match in qmd.INLINE_EXPR.finditer(text):
-            pieces.append(text[last:match.start()])
-            expr = match.group(1).strip()
+        for begin, end, expr in found:
+            pieces.append(text[last:begin])
             if not evaluate or kernel is None:
                 pieces.append(f"`{expr}`")
             else:
@@ -290,7 +291,7 @@ def _inline_pass(text_lines: list[tuple[str, bool, qmd.Origin]], kernel: _Kernel
                         _relative(origin.file, root), origin.line, value.get("ename", "Error"),
                         f"in inline expression `{expr}`: {value.get('evalue', '')}")
                 pieces.append(render_inline_value(value.get("data", {})))
-            last = match.end()
+            last = end
         pieces.append(text[last:])
         out.append("".join(pieces))
     return "\n".join(out), None

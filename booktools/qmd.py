@@ -149,8 +149,8 @@ class Document:
                         yield line, cond
 
     def inline_expressions(self) -> list[InlineExpression]:
-        return [InlineExpression(m.group(1).strip(), line.origin)
-                for line, _ in self.markdown_lines() for m in INLINE_EXPR.finditer(line.text)]
+        return [InlineExpression(expr, line.origin)
+                for line, _ in self.markdown_lines() for _, _, expr in find_inline(line.text)]
 
     def labels(self) -> list[Label]:
         """Every label: ``{#id}`` attributes in Markdown and ``#| label:`` of cells."""
@@ -190,8 +190,8 @@ class Document:
 
 
 INCLUDE = re.compile(r"\{\{<\s*include\s+(\S+?)\s*>\}\}")
-INLINE_EXPR = re.compile(r"`\{python\}\s+([^`]+?)`")
-CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
+CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.*?)(?<!`)\1(?!`)")
+INLINE_EXPR = re.compile(r"^\{python\}\s+(.+?)\s*$")
 ATTR_ID = re.compile(r"\{[^{}]*?(?<![\w-])#([^\s}]+)")
 REFERENCE = re.compile(r"(?<![\w.@/])-?@((?:%s)-[\w-]*\w)" % "|".join(CROSSREF_PREFIXES))
 FENCE_OPEN = re.compile(r"^\s*(`{3,}|~{3,})\s*(.*?)\s*$")
@@ -199,6 +199,17 @@ PYTHON_CELL = re.compile(r"^\{python(?:\s[^}]*)?\}$")
 DIV_OPEN = re.compile(r"^\s*(:{3,})\s*(\{.*\}|[\w-]+)\s*$")
 DIV_CLOSE = re.compile(r"^\s*:{3,}\s*$")
 OPTION_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
+
+
+def find_inline(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, expr)`` of each inline expression: a single-backtick code span
+    holding ``{python} expr`` (in a longer code span it is only shown, as in Quarto).
+
+    >>> find_inline("n = `{python} n`, shown: `` `{python} n` ``")
+    [(4, 16, 'n')]
+    """
+    return [(m.start(), m.end(), inner.group(1)) for m in CODE_SPAN.finditer(text)
+            if len(m.group(1)) == 1 and (inner := INLINE_EXPR.match(m.group(2)))]
 
 
 def strip_code_spans(text: str) -> str:
