@@ -581,7 +581,9 @@ def load_artefact(
     replay_atol : float, default=1e-12
         Largest absolute difference accepted by the replay.
     trusted_types : sequence of str, default=SKOPS_TRUSTED_TYPES
-        For skops files: the types, beyond skops' defaults, you accept.
+        For skops files: the types, beyond skops' defaults, you accept. Write this list
+        down in advance; never build it from ``skops.io.get_untrusted_types`` of the
+        file being loaded, which would trust whatever the file's author put in it.
 
     Returns
     -------
