@@ -320,6 +320,8 @@ def _check_example(model: Any, example_input: Any) -> pd.DataFrame:
 
 
 def _positive_proba(model: Any, X: pd.DataFrame) -> np.ndarray:
+    if hasattr(model, "n_features_in_") and getattr(model, "feature_names_in_", None) is None:
+        X = X.to_numpy()  # fitted on a plain array: scikit-learn would warn about names
     return np.asarray(model.predict_proba(X), dtype=float)[:, 1]
 
 

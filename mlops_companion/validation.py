@@ -245,6 +245,11 @@ def _check_directional(directional: Any, frame: pd.DataFrame) -> tuple[Direction
     return tuple(checks)
 
 
+def _model_input(model: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    """A model fitted on a plain array gets a plain array (scikit-learn warns otherwise)."""
+    return frame if getattr(model, "feature_names_in_", None) is not None else frame.to_numpy()
+
+
 # --------------------------------------------------------------------------- metrics
 def _point_metric(name: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray) -> float:
     if name == "accuracy":
@@ -399,8 +404,8 @@ def validate_model(
     if "roc_auc" in limits and len(np.unique(y_arr)) < 2:
         raise ValueError("`y` must contain both classes to compute roc_auc; got a single class.")
 
-    pred = np.asarray(model.predict(frame)).astype(int)
-    proba = np.asarray(model.predict_proba(frame), dtype=float)[:, 1]
+    pred = np.asarray(model.predict(_model_input(model, frame))).astype(int)
+    proba = np.asarray(model.predict_proba(_model_input(model, frame)), dtype=float)[:, 1]
 
     rows: list[dict[str, Any]] = []
     details: dict[str, Mapping[str, Any]] = {}
@@ -428,7 +433,7 @@ def validate_model(
                 if pd.api.types.is_integer_dtype(reference[col]):
                     probe[col] = probe[col].round().astype(reference[col].dtype)
             probe[c.feature] = [c.low, c.high]
-            p_low, p_high = np.asarray(model.predict_proba(probe), dtype=float)[:, 1]
+            p_low, p_high = np.asarray(model.predict_proba(_model_input(model, probe)), dtype=float)[:, 1]
             change = (p_high - p_low) if c.direction == "increase" else (p_low - p_high)
             outcomes.append({"feature": c.feature, "low": c.low, "high": c.high, "direction": c.direction,
                              "p_low": float(p_low), "p_high": float(p_high), "change": float(change),

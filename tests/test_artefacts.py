@@ -180,6 +180,16 @@ def test_replay_mismatch(saved):
     artefacts.load_artefact(path, expected_sha256=m.sha256, replay_atol=0.02)
 
 
+def test_model_fitted_on_arrays_round_trips(tmp_path, scenario):
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression().fit(scenario.X_train.to_numpy(), scenario.y_train)
+    path = tmp_path / "lr.joblib"
+    m = artefacts.save_artefact(lr, path, example_input=scenario.X_test.head(3))
+    loaded = artefacts.load_artefact(path, expected_sha256=m.sha256)
+    assert np.array_equal(loaded.model.coef_, lr.coef_)
+
+
 # ---------------------------------------------------------------- skops allow-list
 def test_skops_refuses_types_not_on_allow_list(tmp_path, scenario):
     path = tmp_path / "m.skops"

@@ -151,6 +151,13 @@ def test_numpy_input_is_named_after_the_model(scenario):
     assert res.n_samples == len(scenario.X_test)
 
 
+def test_model_fitted_on_arrays_gets_arrays(scenario):
+    """No feature-name warning (an error under filterwarnings) for a model fitted on numpy."""
+    lr = LogisticRegression().fit(scenario.X_train.to_numpy(), scenario.y_train)
+    res = validation.validate_model(lr, scenario.X_test, scenario.y_test, {"accuracy": 0.5, "roc_auc": 0.5})
+    assert res["directional"]["passed"]
+
+
 def test_x_reference_defines_range(scenario):
     narrow = scenario.X_train[scenario.X_train["error_pct"].between(1.0, 3.0)]
     with pytest.raises(ValueError, match=r"`directional` values for 'error_pct' must lie within the observed range"):
