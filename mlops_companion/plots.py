@@ -218,7 +218,8 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
                     label="too few canary requests")
     if k is not None:
         bottom.axhline(k, color=_colour(3), linestyle=":", linewidth=1.5)
-        bottom.text(hours[0], k, f" k = {k:g}", va="bottom", color=_colour(3))
+        bottom.text(hours[-1] + 1, k, f"threshold k = {k:g}", ha="right", va="bottom",
+                    color=_colour(3))
     rolled = (timeline["decision"] == "rollback").to_numpy()
     if rolled.any():
         i = int(np.flatnonzero(rolled)[0])
@@ -405,7 +406,7 @@ def plot_lifecycle():
     fig, ax = _new_figure(figsize=(6.2, 5.6))
     n = len(_STAGES)
     angles = np.pi / 2 - 2 * np.pi * np.arange(n) / n  # clockwise from the top
-    radius = 1.0
+    radius = 1.15
     xy = np.column_stack([radius * np.cos(angles), radius * np.sin(angles)])
     fills = ("sky_blue", "orange", "bluish_green", "reddish_purple", "yellow")
     for (name, detail), (x, y), fill in zip(_STAGES, xy, fills):
@@ -416,16 +417,17 @@ def plot_lifecycle():
         ax.text(x, y + 0.07, name, ha="center", va="center", fontweight="bold", fontsize=11)
         ax.text(x, y - 0.08, detail, ha="center", va="center", fontsize=7.5)
     for i in range(n):
-        start, end = xy[i], xy[(i + 1) % n]
+        here, there = xy[i], xy[(i + 1) % n]
         ax.add_patch(FancyArrowPatch(
-            start, end, connectionstyle="arc3,rad=-0.25", arrowstyle="-|>",
+            here + 0.36 * (there - here), here + 0.64 * (there - here),
+            connectionstyle="arc3,rad=-0.2", arrowstyle="-|>",
             mutation_scale=14, color=OKABE_ITO["black"], linewidth=1.3,
-            shrinkA=30, shrinkB=30,
+            shrinkA=0, shrinkB=0,
         ))
     ax.text(0, 0, "the loop never\nstops: production\nfeeds training", ha="center",
             va="center", fontsize=9, style="italic")
-    ax.set_xlim(-1.5, 1.5)
-    ax.set_ylim(-1.35, 1.35)
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.35, 1.45)
     ax.set_aspect("equal")
     ax.axis("off")
     fig.tight_layout()
