@@ -74,7 +74,8 @@ class ChapterError:
     traceback: str = ""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.exception}: {self.message}"
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file
+        return f"{where}: {self.exception}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -321,8 +322,8 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
         doc = qmd.parse_qmd(path, project_root=root)
     except qmd.QmdError as exc:
         return failed(_origin_error(exc, path, root, "QmdError"))
-    except FileNotFoundError as exc:
-        return failed(ChapterError(rel, 0, "FileNotFoundError", str(exc)))
+    except FileNotFoundError:
+        return failed(ChapterError(rel, 0, "FileNotFoundError", "the file does not exist."))
     counts = Counter(label.name for label in doc.labels())
     for label in doc.labels():
         if counts[label.name] > 1:

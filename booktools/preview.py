@@ -197,6 +197,11 @@ class _Walker:
     def _output(self, output: dict, cell: ExecutedCell, label: str, number: str | None,
                 figure_no: int) -> None:
         kind = output.get("output_type")
+        if cell.options.get("output") == "asis" and (
+                kind == "stream" or "text/plain" in output.get("data", {})):
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            self.out += ["", "".join(text), ""]  # `output: asis`: the text is Markdown
+            return
         if kind == "stream":
             self._code_output("".join(output.get("text", "")), f"cell-output-{output.get('name')}")
             return
