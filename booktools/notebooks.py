@@ -266,7 +266,22 @@ def solution_notebook(ex: ExerciseSet, repo_url: str, *, execute: bool = True,
         NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                        resources={"metadata": {"path": str(folder)}}).execute()
         nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = _coalesce_streams(cell.outputs)
     return nb
+
+
+def _coalesce_streams(outputs):
+    """Merge consecutive pieces of the same stream: how a kernel chunks them varies by run."""
+    merged = []
+    for output in outputs:
+        if (output.output_type == "stream" and merged and merged[-1].output_type == "stream"
+                and merged[-1].name == output.name):
+            merged[-1].text += output.text
+        else:
+            merged.append(output)
+    return merged
 
 
 def _dumps(nb) -> str:

@@ -105,7 +105,8 @@ def load_verified(path, *, expected_sha256):
 checks.load_verified(load_verified)
 
 # %% tags=["solution"]
-recorded = hashlib.sha256(open(info["path"], "rb").read()).hexdigest()
+with open(info["path"], "rb") as handle:
+    recorded = hashlib.sha256(handle.read()).hexdigest()
 model = load_verified(info["path"], expected_sha256=recorded)
 print("loaded:", type(model).__name__)
 with open(info["path"], "ab") as handle:

@@ -1,0 +1,270 @@
+"""Tests of the exercise notebooks and their generator (booktools.notebooks).
+
+* generated files equal what the sources generate (and the check notices when not);
+* student notebooks hold stubs, no solutions and no outputs; the self-checks say
+  "not attempted yet" there;
+* the contract: every solution's functions pass their self-check;
+* solution outputs are stable: a fresh execution reproduces the stored text outputs.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from booktools import notebooks
+from mlops_companion import checks
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "exercises" / "source").glob("[0-9][0-9]-*.py"))
+STEMS = [p.stem for p in SOURCES]
+EXPECTED_STEMS = ["01-artefacts", "02-registry", "03-patterns", "04-serving",
+                  "05-safe-deployment", "06-monitoring", "07-ml-cicd", "08-lifecycle"]
+LABEL = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+
+
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _text_outputs(nb) -> list[list[str]]:
+    """Every code cell's text outputs (streams, plain-text results, errors), in order."""
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        texts = []
+        for o in cell.outputs:
+            if o.output_type == "stream":
+                if texts and texts[-1].startswith(f"{o.name}: "):  # streams arrive in pieces
+                    texts[-1] += o.text
+                else:
+                    texts.append(f"{o.name}: {o.text}")
+            elif o.output_type in ("execute_result", "display_data"):
+                texts.append(o.get("data", {}).get("text/plain", ""))
+            elif o.output_type == "error":
+                texts.append(f"error: {o.ename}")
+        out.append(texts)
+    return out
+
+
+def test_one_exercise_set_per_chapter():
+    assert STEMS == EXPECTED_STEMS
+
+
+def test_every_self_checked_exercise_has_a_source():
+    assert set(checks.EXERCISES.values()) <= set(STEMS)
+
+
+# --------------------------------------------------------------------------- generated == committed
+
+def test_committed_files_match_their_sources(capsys):
+    assert notebooks.main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_generation_is_deterministic():
+    first = notebooks.generate(ROOT, execute=False)
+    second = notebooks.generate(ROOT, execute=False)
+    assert first == second
+    for path, text in first.items():
+        if path.suffix == ".ipynb":
+            for cell in json.loads(text)["cells"]:
+                assert "execution" not in cell["metadata"]
+
+
+@pytest.fixture
+def copy_of_book(tmp_path):
+    for name in ["_quarto.yml"]:
+        shutil.copy(ROOT / name, tmp_path / name)
+    for folder in ["exercises", "solutions", "chapters/_exercises"]:
+        shutil.copytree(ROOT / folder, tmp_path / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    (tmp_path / "appendices").mkdir()
+    shutil.copy(ROOT / "appendices" / "solutions.qmd", tmp_path / "appendices")
+    return tmp_path
+
+
+@pytest.mark.parametrize("relative", [
+    "exercises/07-ml-cicd.ipynb",
+    "solutions/06-monitoring.ipynb",
+    "chapters/_exercises/02-registry.qmd",
+    "appendices/solutions.qmd",
+])
+def test_check_mode_names_a_stale_file(copy_of_book, relative, capsys):
+    assert notebooks.main(["--check", "--root", str(copy_of_book)]) == 0
+    capsys.readouterr()
+    path = copy_of_book / relative
+    if path.suffix == ".ipynb":
+        nb = _read(path)
+        nb.cells[2].source += "\n# edited by hand"
+        nbformat.write(nb, path)
+    else:
+        path.write_text(path.read_text() + "\nedited by hand\n")
+    assert notebooks.main(["--check", "--root", str(copy_of_book)]) == 1
+    assert f"{relative}: differs from what its source generates" in capsys.readouterr().err
+
+
+def test_check_mode_ignores_solution_outputs(copy_of_book, capsys):
+    path = copy_of_book / "solutions" / "02-registry.ipynb"
+    nb = _read(path)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, path)
+    assert notebooks.main(["--check", "--root", str(copy_of_book)]) == 0
+
+
+def test_a_source_breaking_the_conventions_is_refused(tmp_path):
+    bad = tmp_path / "09-broken.py"
+    bad.write_text('# %% [markdown] exercise="Bad_Name"\n# ## Title\n')
+    with pytest.raises(notebooks.SourceError, match="lowercase letters, digits and hyphens"):
+        notebooks.parse_source(bad)
+    bad.write_text('# %% [markdown] exercise="ok"\n# Title without heading\n')
+    with pytest.raises(notebooks.SourceError, match="must start with '## Title'"):
+        notebooks.parse_source(bad)
+    bad.write_text('# %% [markdown] exercise="ok"\n# ## T\n\n# %%\n# BEGIN SOLUTION\nx = 1\n')
+    with pytest.raises(notebooks.SourceError, match="needs an '# END SOLUTION'"):
+        notebooks.parse_source(bad)
+    with pytest.raises(notebooks.SourceError, match="must be named NN-topic.py"):
+        notebooks.parse_source(tmp_path / "broken.py")
+
+
+def test_unknown_stem_is_an_error(capsys):
+    assert notebooks.main(["--check", "99-nothing"]) == 2
+    assert "`stems` must name sources" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- student notebooks
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_student_notebook_has_stubs_and_no_solutions(stem):
+    nb = _read(ROOT / "exercises" / f"{stem}.ipynb")
+    solution = _read(ROOT / "solutions" / f"{stem}.ipynb")
+    nbformat.validate(nb)
+    first = nb.cells[0]
+    assert "import mlops_companion" in first.source and "except ImportError" in first.source
+    assert "%pip install" in first.source
+    text = "\n".join(c.source for c in nb.cells)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+        tagged = "raises-exception" in cell.metadata.get("tags", [])
+        assert tagged == ("raise NotImplementedError(" in cell.source)
+    solution_only = {c.id for c in solution.cells} - {c.id for c in nb.cells}
+    ex = notebooks.parse_source(ROOT / "exercises" / "source" / f"{stem}.py")
+    for exercise in ex.exercises:
+        if exercise.kind == "coding":
+            assert any(c.source.startswith("checks.") for c in nb.cells), exercise.name
+        else:
+            prompts = [c for c in exercise.cells if "student" in c.tags]
+            assert prompts, f"{exercise.name}: a conceptual exercise needs a reflection prompt"
+    answers = [c for e in ex.exercises for c in e.cells if "solution" in c.tags]
+    assert {c.cell_id for c in answers} <= solution_only
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_solution_notebook_is_executed_in_order(stem):
+    nb = _read(ROOT / "solutions" / f"{stem}.ipynb")
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert all(o.output_type != "error" for o in cell.outputs)
+            if cell.source.startswith("checks."):
+                assert "passed all" in "".join(o.get("text", "") for o in cell.outputs)
+
+
+def test_every_exercise_set_has_a_new_exercise_and_the_source_ones():
+    names = {}
+    for path in SOURCES:
+        ex = notebooks.parse_source(path)
+        names[path.stem] = {e.name: e.kind for e in ex.exercises}
+    assert names["07-ml-cicd"]["validate-model"] == "coding"
+    assert names["06-monitoring"]["detect-drift"] == "coding"
+    assert names["06-monitoring"]["weekly-retraining"] == "conceptual"
+    assert names["01-artefacts"]["save-load-verify"] == "coding"
+    assert names["05-safe-deployment"]["canary-flags-more"] == "conceptual"
+    assert all(any(kind == "coding" for kind in set_.values()) for set_ in names.values())
+
+
+# --------------------------------------------------------------------------- book pages
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_chapter_blocks_have_labels_links_and_an_instructor_reference(stem):
+    text = (ROOT / "chapters" / "_exercises" / f"{stem}.qmd").read_text()
+    appendix = (ROOT / "appendices" / "solutions.qmd").read_text()
+    topic = stem[3:]
+    labels = re.findall(r"^::::: \{#exr-(" + LABEL + r")\}$", text, flags=re.M)
+    assert labels and all(label.startswith(f"{topic}-") for label in labels)
+    for label in labels:
+        assert f"See @sol-{label}." in text
+        assert f"::::: {{#sol-{label}}}" in appendix
+    assert text.count('::: {.content-visible when-profile="instructor"}') == len(labels)
+    assert f"](../exercises/{stem}.ipynb)" in text
+    assert (f"https://colab.research.google.com/github/mlops-book/mlops-book/blob/main/"
+            f"exercises/{stem}.ipynb") in text
+    assert (f"https://mybinder.org/v2/gh/mlops-book/mlops-book/HEAD?labpath="
+            f"exercises%2F{stem}.ipynb") in text
+    assert text.count(":::::") == 2 * len(labels)
+
+
+def test_solutions_appendix_front_matter_and_solution_cells():
+    text = (ROOT / "appendices" / "solutions.qmd").read_text()
+    assert text.startswith("---\njupyter: python3\n---\n")
+    assert "\n# Solutions {#sec-solutions}\n" in text
+    assert "BEGIN SOLUTION" not in text
+    assert "```{python}" in text
+    sols = re.findall(r"^::::: \{#sol-(" + LABEL + r")\}$", text, flags=re.M)
+    exrs = [label for stem in STEMS for label in re.findall(
+        r"#exr-(" + LABEL + r")\}", (ROOT / "chapters" / "_exercises" / f"{stem}.qmd").read_text())]
+    assert sols == exrs
+
+
+# --------------------------------------------------------------------------- contract and execution
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", sorted(set(checks.EXERCISES.values())))
+def test_solution_functions_pass_their_self_checks(stem):
+    namespace = notebooks.solution_namespace(stem)
+    for name, owner in checks.EXERCISES.items():
+        if owner == stem:
+            result = getattr(checks, name)(namespace[name], verbose=False)
+            assert result.passed, result.message
+
+
+# Executing notebooks costs seconds each, and `make test` already runs every notebook under
+# nbval (solutions strict, exercises lax); these two tests cover the sets most at risk:
+# simulations and warnings (05, 06), and a stub inside a class factory (04) or beside
+# top-level usage code (07).
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", ["05-safe-deployment", "06-monitoring"])
+def test_solution_outputs_are_stable(stem, tmp_path):
+    ex = notebooks.parse_source(ROOT / "exercises" / "source" / f"{stem}.py")
+    fresh = notebooks.solution_notebook(ex, "https://github.com/mlops-book/mlops-book", cwd=tmp_path)
+    stored = _read(ROOT / "solutions" / f"{stem}.ipynb")
+    assert _text_outputs(fresh) == _text_outputs(stored)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", ["04-serving", "07-ml-cicd"])
+def test_student_notebook_runs_and_reports_not_attempted(stem, tmp_path):
+    from nbclient import NotebookClient
+
+    nb = _read(ROOT / "exercises" / f"{stem}.ipynb")
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if errors:
+            assert "raises-exception" in cell.metadata.get("tags", [])
+            assert errors[0].ename == "NotImplementedError"
+        if cell.source.startswith("checks."):
+            text = "".join(o.get("text", "") for o in cell.outputs)
+            assert "not attempted yet" in text and "FAILED" not in text
