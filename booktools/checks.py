@@ -10,7 +10,8 @@ and line it comes from:
   book and use only lowercase letters, digits and hyphens;
 - every cross-reference (``@sec-``, ``@fig-``, ``@tbl-``, ``@exr-``, ``@sol-``, ``@eq-``,
   ``@lst-``) outside code resolves to exactly one label of the same profile; what sits in a
-  ``.content-visible when-profile="instructor"`` div counts only for the instructor edition;
+  ``.content-visible when-profile="instructor"`` div counts only for the instructor edition,
+  and no solution (``sol-`` label) shows in the default edition;
 - every ``fig-`` labelled cell has ``fig-cap`` and ``fig-alt``;
 - every ``#|`` option is one Quarto accepts for Python cells (a typo is an error, with the
   nearest valid name suggested).
@@ -129,6 +130,10 @@ def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
                                          "lowercase letters, digits and single hyphens."))
             if qmd.is_visible(label.conditions, profile):
                 labels[label.name].append(label)
+                if profile is None and label.name.startswith("sol-"):
+                    problems.append(_problem(label.origin, root, f"solution {label.name!r} is "
+                                             "visible in the default edition; solutions belong "
+                                             "to the instructor profile only."))
         for cell in doc.cells:
             for key in cell.options:
                 if key not in CELL_OPTIONS:

@@ -145,6 +145,15 @@ def test_instructor_only_reference_outside_its_block_dangles_in_default(make_boo
     assert problems_of(make_book, files, profile="instructor") == []
 
 
+def test_solution_visible_in_default_edition(make_book):
+    files = dict(GOOD)
+    files["chapters/01-a.qmd"] += "\n::: {#sol-leak}\nThe answer.\n:::\n"
+    assert problems_of(make_book, files) == [
+        "chapters/01-a.qmd:22: solution 'sol-leak' is visible in the default edition; "
+        "solutions belong to the instructor profile only."]
+    assert problems_of(make_book, files, profile="instructor") == []
+
+
 def test_cli_check_exit_status_and_messages(make_book, capsys):
     files = dict(GOOD)
     files["chapters/01-a.qmd"] += "\nAs @fig-missing shows.\n"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
@@ -207,3 +208,19 @@ def test_cli_build_without_quarto(make_book, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "Quarto not found on PATH: built the preview site in" in out
     assert (root / "_book/index.html").is_file()
+
+
+def test_cli_build_with_quarto_runs_quarto_render(make_book, tmp_path, monkeypatch, capsys):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "quarto.log"
+    fake = bin_dir / "quarto"
+    fake.write_text(f'#!/bin/sh\necho "$* | $QUARTO_PYTHON" > {log}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    root = make_book({"index.qmd": "# Preface {.unnumbered}\n"},
+                     config="project:\n  type: book\nbook:\n  chapters: [index.qmd]\n")
+    (root / "_quarto-instructor.yml").write_text("book:\n  title: Instructor\n")
+    assert main(["build", "--root", str(root), "--profile", "instructor"]) == 0
+    assert log.read_text().strip() == f"render --profile instructor | {sys.executable}"
+    assert not (root / "_book").exists()  # Quarto writes the site, not the preview
