@@ -339,9 +339,8 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
     except ValueError as exc:
         return failed(ChapterError(rel, 1, "ValueError", str(exc)), front=doc.front_matter)
 
-    needs_kernel = defaults["eval"] is not False and (
-        any(c.options.get("eval", True) is not False for c in doc.cells)
-        or bool(doc.inline_expressions()))
+    needs_kernel = any({**defaults, **c.options}.get("eval") is not False for c in doc.cells) or (
+        defaults["eval"] is not False and bool(doc.inline_expressions()))
     kernel = None
     blocks: list[ExecutedCell | ExecutedMarkdown] = []
     try:

@@ -187,6 +187,23 @@ CHAPTERS = {
         raise KeyError("allowed")
         ```
         """,
+    "chapters/13-doc-eval-false.qmd": """\
+        ---
+        jupyter: python3
+        execute:
+          eval: false
+        ---
+        # Nothing runs unless a cell asks
+
+        ```{python}
+        raise RuntimeError("the document says eval: false")
+        ```
+
+        ```{python}
+        #| eval: true
+        print("this cell asked")
+        ```
+        """,
 }
 
 
@@ -295,10 +312,18 @@ def test_document_level_error_true(book):
     assert book[1]["12"].status == "ok", book[1]["12"].error
 
 
+def test_document_level_eval_false_with_cell_override(book):
+    result = book[1]["13"]
+    assert result.status == "ok", result.error
+    skipped, asked = result.cells
+    assert skipped.executed is False
+    assert asked.outputs[0]["text"] == "this cell asked\n"
+
+
 def test_progress_lines(book):
     _, _, lines = book
-    assert len(lines) == 12
-    assert any(re.fullmatch(r"\[\d+/12\] chapters/11-figure\.qmd  ok  \d+\.\d s  1 figure", s)
+    assert len(lines) == 13
+    assert any(re.fullmatch(r"\[\d+/13\] chapters/11-figure\.qmd  ok  \d+\.\d s  1 figure", s)
                for s in lines), lines
     assert any(s.endswith("chapters/01-fails.qmd:10: ValueError: threshold must be positive")
                and "FAILED" in s for s in lines), lines
