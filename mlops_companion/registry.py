@@ -334,20 +334,30 @@ class Registry:
 
     @contextlib.contextmanager
     def _fluent(self) -> Iterator[Any]:
-        """Point MLflow's process-wide fluent API at this registry, then put it back."""
+        """Point MLflow's process-wide fluent API at this registry, then put everything back.
+
+        ``mlflow.set_tracking_uri`` changes module globals *and* environment variables (so
+        that subprocesses inherit them); restoring through the same setters would leave the
+        default URIs pinned in the environment, so we save and restore both verbatim.
+        """
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
         mlflow = self._mlflow
-        before = os.environ.get("MLFLOW_TRACKING_URI")
-        prev_tracking = mlflow.get_tracking_uri()
-        prev_registry = mlflow.get_registry_uri()
+        names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+        env = {k: os.environ.get(k) for k in names}
+        saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         try:
             yield mlflow
         finally:
-            mlflow.set_tracking_uri(prev_tracking)
-            mlflow.set_registry_uri(prev_registry)
-            if before is None:
-                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            tracking_utils._tracking_uri, registry_utils._registry_uri = saved
+            for k, v in env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
     def _info(self, mv) -> ModelVersionInfo:
         tags = dict(mv.tags or {})

@@ -36,6 +36,7 @@ import contextlib
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -599,8 +600,8 @@ def _free_socket(host: str, port: int | None) -> socket.socket:
 
 @contextlib.contextmanager
 def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0.0.1",
-               port: int | None = None, workers: int = 1, timeout: float = 60.0,
-               log_level: str = "warning") -> Iterator[str]:
+               port: int | None = None, workers: int = 1, isolated: bool = False,
+               timeout: float = 60.0, log_level: str = "warning") -> Iterator[str]:
     """Start the server in the background, yield its base URL once ready, then stop it.
 
     Parameters
@@ -615,6 +616,9 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
     workers : int, default=1
         1 runs uvicorn in a thread of this process; more starts ``uvicorn --workers N`` as a
         subprocess (the processes share the port; each has its own metrics).
+    isolated : bool, default=False
+        Run even a single worker as a subprocess, so that a client in this process does
+        not compete with the server for the GIL (what a benchmark wants).
     timeout : float, default=60
         Seconds to wait for ``/readyz``.
 
@@ -642,7 +646,7 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536):
         raise ValueError(f"`port` must be an integer in [0, 65535] or None; got {port!r}.")
     shown = f"[{host}]" if ":" in host else host
-    if workers == 1:
+    if workers == 1 and not isolated:
         app = app_or_kwargs if isinstance(app_or_kwargs, FastAPI) else create_app(**dict(app_or_kwargs))
         sock = _free_socket(host, port)
         url = f"http://{shown}:{sock.getsockname()[1]}"
@@ -674,18 +678,20 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
         return
     if isinstance(app_or_kwargs, FastAPI):
         raise TypeError("`app_or_kwargs` must be the create_app keyword arguments (a mapping) when "
-                        f"`workers` > 1; got a FastAPI app. Each worker process builds its own app.")
+                        f"`workers` > 1 or `isolated`; got a FastAPI app. Each worker process builds its own app.")
     kwargs = {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in dict(app_or_kwargs).items()}
     create_app(**kwargs)  # validate the arguments here, where the error is readable
-    if port is None:
-        with _free_socket(host, None) as probe:
-            port = probe.getsockname()[1]
-    url = f"http://{shown}:{port}"
+    # The parent binds the listening socket (with TCP_NODELAY, which accepted connections
+    # inherit) and hands it to uvicorn with --fd; its workers all accept on it.
+    sock = _free_socket(host, port)
+    sock.set_inheritable(True)
+    url = f"http://{shown}:{sock.getsockname()[1]}"
     env = {**os.environ, _ENV_KWARGS: json.dumps(kwargs)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", _FACTORY,
-           "--host", host, "--port", str(port), "--workers", str(workers),
-           "--no-access-log", "--log-level", log_level, "--timeout-graceful-shutdown", "5"]
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", _FACTORY, "--fd", str(sock.fileno()),
+           "--workers", str(workers), "--no-access-log", "--log-level", log_level,
+           "--timeout-graceful-shutdown", "5"]
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, pass_fds=(sock.fileno(),),
+                            start_new_session=True)
     try:
         _wait_ready(url, time.monotonic() + timeout, lambda: proc.poll() is None)
         yield url
@@ -695,8 +701,9 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+        sock.close()
 
 
 # ----------------------------------------------------------------------------- CLI
