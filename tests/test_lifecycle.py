@@ -119,3 +119,21 @@ def test_labels_available_respects_delay():
 def test_labels_available_validation(traffic, kwargs, error, match):
     with pytest.raises(error, match=match):
         lifecycle.labels_available(traffic, **kwargs)
+
+
+def test_the_chapters_drift_hurts_a_static_model_and_retraining_recovers():
+    # The closing chapter's lesson rests on this: under its end-of-year world the book's
+    # pipeline loses accuracy, and a model refitted on recent weeks wins most of it back.
+    scenario = data.make_scenario()
+    traffic = lifecycle.make_weekly_traffic(
+        6, n_per_week=1000, onset=1, drift={"error_pct": 2.0},
+        coefficients={"intercept": -5.0, "error_pct": 0.3, "p99_latency_ms": 0.06}, rng=3,
+    )
+    features = list(data.FEATURES)
+    first, recent, last = (traffic[traffic["week"] == w] for w in (0, 4, 5))
+    acc_first = scenario.pipeline.score(first[features], first[data.TARGET])
+    acc_last = scenario.pipeline.score(last[features], last[data.TARGET])
+    refit = data.fit_pipeline(recent[features], recent[data.TARGET])
+    acc_refit = refit.score(last[features], last[data.TARGET])
+    assert acc_first - acc_last > 0.08
+    assert acc_refit - acc_last > 0.08
