@@ -396,6 +396,13 @@ def _progress_line(done: int, total: int, result: ChapterResult, root: Path | No
     return f"[{done}/{total}] {name}  FAILED  {result.seconds:.1f} s  {result.error}"
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def execute_book(paths: list[Path | str], *, project_root: Path | str | None = None,
                  profile: str | None = None, jobs: int | None = None, timeout: float = 300,
                  progress: Callable[[str], Any] | None = print) -> list[ChapterResult]:
@@ -416,7 +423,10 @@ def execute_book(paths: list[Path | str], *, project_root: Path | str | None = N
     kwargs = dict(project_root=project_root, profile=profile, timeout=timeout)
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
     with cf.ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
-        futures = {pool.submit(execute_chapter, p, **kwargs): i for i, p in enumerate(paths)}
+        # Longest first (file size as the estimate), so that a long chapter started last
+        # does not leave the other cores idle at the end.
+        order = sorted(range(len(paths)), key=lambda i: -_size(paths[i]))
+        futures = {pool.submit(execute_chapter, paths[i], **kwargs): i for i in order}
         for future in cf.as_completed(futures):
             i = futures[future]
             try:
