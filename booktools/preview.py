@@ -226,8 +226,10 @@ class _Walker:
                              f"{caption}", ":::", ""]
             self.out += ["```{=html}", "</figure>", "```", ""]
         elif "text/html" in data:
-            self.out += ["", "```{=html}", "<div class=\"cell-output-display\">",
-                         "".join(data["text/html"]), "</div>", "```", ""]
+            body = "".join(data["text/html"])
+            fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", body)), default=0) + 1)
+            self.out += ["", fence + "{=html}", "<div class=\"cell-output-display\">",
+                         body, "</div>", fence, ""]
         elif "text/markdown" in data:
             self.out += ["", "".join(data["text/markdown"]), ""]
         elif "text/plain" in data:
