@@ -188,6 +188,18 @@ def _execute_dir(config: dict[str, Any], path: Path, root: Path) -> Path:
     return path.parent
 
 
+def _kernel_of(front_matter: dict[str, Any], config: dict[str, Any]) -> str:
+    for source in (front_matter, config):
+        value = source.get("jupyter")
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            name = (value.get("kernelspec") or {}).get("name")
+            if name:
+                return str(name)
+    return "python3"
+
+
 def _kernel_env() -> dict[str, str]:
     env = dict(os.environ)
     env["MPLBACKEND"] = MPL_INLINE  # plt.show() and open figures become PNG display_data
@@ -300,8 +312,11 @@ def _inline_pass(text_lines: list[tuple[str, bool, qmd.Origin]], kernel: _Kernel
 
 def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
                     profile: str | None = None, timeout: float = 300,
-                    kernel_name: str = "python3") -> ChapterResult:
+                    kernel_name: str | None = None) -> ChapterResult:
     """Execute one ``.qmd`` in a fresh kernel and report what happened.
+
+    The kernel is the one the front matter names (``jupyter: python3``), else the one
+    ``_quarto.yml`` names, else ``python3``, unless ``kernel_name`` is given.
 
     Never raises for a problem in the chapter: the returned :class:`ChapterResult` has
     ``status == "failed"`` and an ``error`` naming file, line and exception.
@@ -346,7 +361,8 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
     try:
         if needs_kernel:
             cwd = _execute_dir(config, path, root if root is not None else path.parent)
-            kernel = _Kernel(cwd.resolve(), kernel_name, timeout)
+            kernel = _Kernel(cwd.resolve(), kernel_name or _kernel_of(doc.front_matter, config),
+                             timeout)
         for block in doc.blocks:
             if isinstance(block, qmd.Markdown):
                 lines = [(ln.text, code, ln.origin)
