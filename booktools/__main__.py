@@ -22,8 +22,16 @@ from pathlib import Path
 from . import checks, execute, preview, qmd
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be a positive integer; got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m booktools", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m booktools",
+        description="Check, execute and build the book, with Quarto or without it.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in [("check", "static checks: files, labels, references, cell options"),
                        ("execute", "execute chapters in fresh kernels, in parallel"),
@@ -33,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--profile", default=None, help="Quarto profile, e.g. instructor")
         p.add_argument("--root", default=None, help="project root (default: nearest _quarto.yml)")
         if name != "check":
-            p.add_argument("--jobs", type=int, default=None,
+            p.add_argument("--jobs", type=_positive_int, default=None,
                            help="parallel chapters (default: number of CPUs)")
             p.add_argument("--timeout", type=float, default=300,
                            help="seconds a cell may run before its chapter fails (default 300)")
