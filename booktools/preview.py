@@ -74,7 +74,7 @@ def _attrs(text: str | None) -> tuple[str | None, list[str]]:
 
 
 def _div_condition(attrs: str) -> qmd.Condition | None:
-    return qmd._div_conditions(attrs)
+    return qmd.div_condition(attrs)
 
 
 def output_dir(root: Path, config: dict[str, Any]) -> Path:

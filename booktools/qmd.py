@@ -312,7 +312,8 @@ def _parse_options(body: list[Line], fence: Origin) -> tuple[dict[str, Any], dic
     return {str(k): v for k, v in options.items()}, origins, n
 
 
-def _div_conditions(attrs: str) -> Condition | None:
+def div_condition(attrs: str) -> Condition | None:
+    """The profile or format condition of a `.content-visible`/`.content-hidden` div."""
     classes = re.findall(r"(?<![\w-])\.([\w-]+)", attrs)
     kind = next((c for c in classes if c in ("content-visible", "content-hidden")), None)
     if kind is None:
@@ -390,7 +391,7 @@ def parse_qmd(path: Path | str, *, project_root: Path | None = None) -> Document
             continue
         opened = DIV_OPEN.match(line.text)
         if opened:
-            divs.append(_div_conditions(opened.group(2)))
+            divs.append(div_condition(opened.group(2)))
         elif DIV_CLOSE.match(line.text) and divs:
             divs.pop()
         md.lines.append(line)
