@@ -49,6 +49,7 @@ __all__ = [
     "load_verified",
     "rollback_version",
     "predict_in_batches",
+    "shadow_report",
     "make_request_schema",
     "canary_decision",
     "first_alarm",
@@ -123,6 +124,8 @@ def _call_recording(func: Callable[..., Any], *args: Any, **kwargs: Any) -> tupl
 
 
 def _short(value: Any, limit: int = 160) -> str:
+    if isinstance(value, np.generic):  # show 0.8, not np.float64(0.8)
+        value = value.item()
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -199,6 +202,7 @@ EXERCISES: Mapping[str, str] = {
     "load_verified": "01-artefacts",
     "rollback_version": "02-registry",
     "predict_in_batches": "03-patterns",
+    "shadow_report": "03-patterns",
     "make_request_schema": "04-serving",
     "canary_decision": "05-safe-deployment",
     "first_alarm": "08-lifecycle",
@@ -241,6 +245,11 @@ _HINTS: Mapping[str, str] = {
     "predict_in_batches": (
         "for start in range(0, len(X), batch_size): predict X.iloc[start:start + batch_size] "
         "(or X[start:...] for arrays); np.concatenate the pieces. Check batch_size first."
+    ),
+    "shadow_report": (
+        "Turn both probability arrays into decisions first (proba >= threshold), then compare "
+        "the decisions: agreement is their mean equality; primary_only counts rows where only "
+        "the primary says 1. mean_abs_diff compares the probabilities themselves."
     ),
     "make_request_schema": (
         "Inside the function, define a pydantic BaseModel with "
@@ -877,6 +886,69 @@ def predict_in_batches(func: Callable[..., np.ndarray], *, verbose: bool = True)
     ...
     """
     return _run("predict_in_batches", func, _batching_cases(), verbose=verbose)
+
+
+def _shadow_cases() -> list[_Case]:
+    primary = [0.2, 0.7, 0.6, 0.4, 0.9]
+    shadow = [0.3, 0.4, 0.8, 0.45, 0.95]
+
+    def case(p, q, expected, **kwargs):
+        def run(func):
+            given = f"primary_proba={p}, shadow_proba={q}" + "".join(
+                f", {k}={v}" for k, v in kwargs.items())
+            got = _call(func, np.array(p), np.array(q), **kwargs)
+            _expect(isinstance(got, Mapping), given, "a dict", type(got).__name__)
+            for key, value in expected.items():
+                ok = key in got and abs(float(got[key]) - value) < 1e-9
+                _expect(ok, given, f"{key} = {value:g}", got.get(key, f"no key {key!r}"))
+        return run
+
+    def mismatch(func):
+        error = _expect_raises(func, ValueError, "arrays of lengths 3 and 2",
+                               np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2]))
+        _expect("3" in str(error) and "2" in str(error), "arrays of lengths 3 and 2",
+                "the message to give both lengths", str(error))
+
+    return [
+        _Case("two identical models agree everywhere", case(
+            primary, primary, {"n": 5, "agreement": 1.0, "primary_only": 0, "shadow_only": 0,
+                               "mean_abs_diff": 0.0})),
+        _Case("decisions, not probabilities, are compared", case(
+            primary, shadow, {"n": 5, "agreement": 0.8, "primary_only": 1, "shadow_only": 0,
+                              "mean_abs_diff": 0.14})),
+        _Case("the threshold is used", case(
+            primary, shadow, {"agreement": 0.6, "primary_only": 1, "shadow_only": 1},
+            threshold=0.42)),
+        _Case("arrays of different lengths are an error", mismatch),
+    ]
+
+
+def shadow_report(func: Callable[..., Mapping], *, verbose: bool = True) -> CheckResult:
+    """Check an exercise's ``shadow_report(primary_proba, shadow_proba, *, threshold=0.5)``.
+
+    Given the incident probabilities the primary and the shadow model gave the same
+    requests, it must return a dict with ``n``, ``agreement`` (share of requests where the
+    two *decisions*, ``proba >= threshold``, agree), ``primary_only`` and ``shadow_only``
+    (requests only that model flags) and ``mean_abs_diff`` (mean absolute difference of
+    the probabilities); and raise ``ValueError`` giving both lengths when they differ.
+
+    Examples
+    --------
+    Comparing probabilities instead of decisions finds no agreement at all:
+
+    >>> import numpy as np
+    >>> def exact(primary_proba, shadow_proba, *, threshold=0.5):
+    ...     same = np.asarray(primary_proba) == np.asarray(shadow_proba)
+    ...     return {"n": len(same), "agreement": same.mean(), "primary_only": 0,
+    ...             "shadow_only": 0, "mean_abs_diff": 0.0}
+    >>> result = shadow_report(exact)
+    shadow_report: FAILED on case 2 of 4, "decisions, not probabilities, are compared".
+      input:    primary_proba=[0.2, 0.7, 0.6, 0.4, 0.9], shadow_proba=[0.3, 0.4, 0.8, 0.45, 0.95]
+      expected: agreement = 0.8
+      got:      0.0
+    ...
+    """
+    return _run("shadow_report", func, _shadow_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- 04 serving

@@ -205,6 +205,35 @@ def batches_empty_tail(model, X, *, batch_size=256):
     return np.concatenate(parts)
 
 
+def shadow_exact(primary_proba, shadow_proba, *, threshold=0.5):
+    same = np.asarray(primary_proba) == np.asarray(shadow_proba)
+    return {"n": len(same), "agreement": float(same.mean()), "primary_only": 0,
+            "shadow_only": 0, "mean_abs_diff": 0.0}
+
+
+def _shadow(p, q, threshold):
+    p, q = np.asarray(p), np.asarray(q)
+    if len(p) != len(q):
+        raise ValueError(f"lengths {len(p)} and {len(q)} differ")
+    a, b = p >= threshold, q >= threshold
+    return {"n": len(p), "agreement": float((a == b).mean()),
+            "primary_only": int((a & ~b).sum()), "shadow_only": int((b & ~a).sum()),
+            "mean_abs_diff": float(np.abs(p - q).mean())}
+
+
+def shadow_fixed_threshold(primary_proba, shadow_proba, *, threshold=0.5):
+    return _shadow(primary_proba, shadow_proba, 0.5)
+
+
+def shadow_swapped(primary_proba, shadow_proba, *, threshold=0.5):
+    return _shadow(shadow_proba, primary_proba, threshold)
+
+
+def shadow_truncating(primary_proba, shadow_proba, *, threshold=0.5):
+    n = min(len(primary_proba), len(shadow_proba))
+    return _shadow(primary_proba[:n], shadow_proba[:n], threshold)
+
+
 def _schema(config, ranges=True):
     from pydantic import BaseModel, ConfigDict, Field
 
@@ -321,6 +350,10 @@ WRONG = [
     ("predict_in_batches", batches_floor, "partial batch"),
     ("predict_in_batches", batches_whole, "partial batch"),
     ("predict_in_batches", batches_empty_tail, "divide evenly"),
+    ("shadow_report", shadow_exact, "decisions, not probabilities"),
+    ("shadow_report", shadow_fixed_threshold, "the threshold is used"),
+    ("shadow_report", shadow_swapped, "decisions, not probabilities"),
+    ("shadow_report", shadow_truncating, "different lengths"),
     ("make_request_schema", schema_lax, "string is rejected"),
     ("make_request_schema", schema_allowing_extra, "extra field"),
     ("make_request_schema", schema_without_ranges, "out-of-range"),
