@@ -170,3 +170,18 @@ def test_cli_check_exit_status_and_messages(make_book, capsys):
                                            "code-fold", "lst-label", "layout-ncol"]))
 def test_documented_options_are_accepted(option):
     assert option in checks.CELL_OPTIONS
+
+
+def test_cli_notebooks_dispatches_to_the_notebooks_module(monkeypatch):
+    import sys
+    import types
+
+    import booktools
+
+    seen = []
+    fake = types.ModuleType("booktools.notebooks")
+    fake.main = lambda argv: seen.append(list(argv)) or 3
+    monkeypatch.setitem(sys.modules, "booktools.notebooks", fake)
+    monkeypatch.setattr(booktools, "notebooks", fake, raising=False)
+    assert main(["notebooks", "--check", "x"]) == 3
+    assert seen == [["--check", "x"]]
