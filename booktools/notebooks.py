@@ -155,6 +155,9 @@ def parse_source(path: str | os.PathLike) -> ExerciseSet:
                                       statement_id=cell.cell_id))
         elif exercises:
             exercises[-1].cells.append(cell)
+        elif cell.has_solution or cell.tags:
+            raise SourceError(f"{path.name}, cell {index}: the set-up before the first exercise "
+                              "must not hold solutions or tagged cells; move it into an exercise.")
         else:
             preamble.append(cell)
     if not exercises:
@@ -230,9 +233,7 @@ def _notebook(ex: ExerciseSet, repo_url: str, *, student: bool):
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     skip = "solution" if student else "student"
     cells = [_install_cell(ex, repo_url)]
-    for cell in ex.preamble:
-        if skip not in cell.tags:
-            cells.append(_new_cell(cell, cell.source if student else _unmark(cell.source)))
+    cells += [_new_cell(cell, cell.source) for cell in ex.preamble]
     for exercise in ex.exercises:
         statement = Cell("markdown", f"## {exercise.title}\n\n{exercise.statement}", (),
                          exercise.statement_id)
@@ -349,9 +350,7 @@ def solutions_appendix(sets: Sequence[ExerciseSet]) -> str:
     ]
     for ex in sets:
         parts.append(f"## {ex.title}")
-        for cell in ex.preamble:
-            if cell.cell_type == "code" and "student" not in cell.tags:
-                parts.append(code(_unmark(cell.source)))
+        parts += [code(cell.source) for cell in ex.preamble if cell.cell_type == "code"]
         for exercise in ex.exercises:
             body = [f"::::: {{#sol-{ex.topic}-{exercise.name}}}", f"## {exercise.title}", ""]
             for cell in exercise.cells:

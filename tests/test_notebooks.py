@@ -129,6 +129,9 @@ def test_a_source_breaking_the_conventions_is_refused(tmp_path):
     bad.write_text('# %% [markdown] exercise="ok"\n# ## T\n\n# %%\n# BEGIN SOLUTION\nx = 1\n')
     with pytest.raises(notebooks.SourceError, match="needs an '# END SOLUTION'"):
         notebooks.parse_source(bad)
+    bad.write_text('# %%\n# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n\n# %% [markdown] exercise="ok"\n# ## T\n')
+    with pytest.raises(notebooks.SourceError, match="set-up before the first exercise"):
+        notebooks.parse_source(bad)
     with pytest.raises(notebooks.SourceError, match="must be named NN-topic.py"):
         notebooks.parse_source(tmp_path / "broken.py")
 
