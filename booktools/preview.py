@@ -178,7 +178,14 @@ class _Walker:
         if echo:
             fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", cell.source)),
                                      default=0) + 1)
+            fold = options.get("code-fold")
+            if fold in (True, "show"):  # Quarto folds the code into a <details> element
+                summary = html.escape(str(options.get("code-summary") or "Code"))
+                out += ["", "```{=html}", f"<details{' open' if fold == 'show' else ''}>"
+                        f"<summary>{summary}</summary>", "```"]
             out += ["", f"{fence} {{.python .cell-code}}", cell.source, fence, ""]
+            if fold in (True, "show"):
+                out += ["```{=html}", "</details>", "```", ""]
         if cell.shows_output:
             figure_no = 0
             for output in cell.outputs:

@@ -36,6 +36,12 @@ FILES = {
         print("only the output")
         ```
 
+        ```{python}
+        #| code-fold: true
+        #| code-summary: "Show the set-up"
+        folded = True
+        ```
+
         The value is `{python} hidden_value`; @fig-line is in @sec-alpha-plot.
 
         ::: {.callout-warning}
@@ -173,6 +179,8 @@ def test_echo_include_inline_and_callout(sites):
     assert "hidden_value = 7" not in alpha  # include: false
     assert "only the output" in alpha and "print(" not in alpha.split("only the output")[0][-400:]
     assert "The value is 7;" in alpha
+    assert re.search(r"<details><summary>Show the set-up</summary>\s*<div[^>]*><pre[^>]*><code"
+                     r"[^>]*><span[^>]*><a[^>]*></a>folded", alpha)
     assert re.search(r'<div class="callout callout-warning">\s*<p><span class="callout-title">'
                      r'Mind the gap</span>', alpha)
 
