@@ -354,7 +354,7 @@ def plot_drift_over_time(over: pd.DataFrame, *, features: Sequence[str] | None =
         y = rows[value].to_numpy(float)
         ax.plot(x, y, color=_colour(i), linestyle=LINESTYLES[i % len(LINESTYLES)],
                 marker=_MARKERS[i % len(_MARKERS)], markersize=4, label=name)
-        ax.annotate(name, (x[-1], y[-1]), xytext=(4, 0), textcoords="offset points",
+        ax.annotate(name, (x[-1], y[-1]), xytext=(9, 0), textcoords="offset points",
                     va="center", color=_colour(i), fontsize=8)
         if "drifted" in rows:
             hit = rows["drifted"].to_numpy(bool)
@@ -366,6 +366,7 @@ def plot_drift_over_time(over: pd.DataFrame, *, features: Sequence[str] | None =
                 label="drifted (circled)")
     if not numeric:
         ax.set_xticks(range(len(windows)), [str(w) for w in windows])
+    ax.margins(x=0.15)  # room for the direct labels at the right end
     ax.set_xlabel(xlabel)
     ax.set_ylabel("KS statistic" if value == "statistic" else value)
     ax.legend(loc="upper left", ncols=2, fontsize=8)
