@@ -204,8 +204,12 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
                                      gridspec_kw={"height_ratios": [1, 1.3]})
     hours = timeline["hour"].to_numpy(float)
     share = 100 * timeline["share"].to_numpy(float)
-    top.step(np.r_[hours, hours[-1] + 1], np.r_[share, share[-1]], where="post",
-             color=_colour(1), linestyle="--")
+    rolled = (timeline["decision"] == "rollback").to_numpy()
+    if rolled.any():  # after the last window the share drops to 0
+        xs, ys = np.r_[hours, hours[-1] + 1, hours[-1] + 1.5], np.r_[share, 0.0, 0.0]
+    else:
+        xs, ys = np.r_[hours, hours[-1] + 1], np.r_[share, share[-1]]
+    top.step(xs, ys, where="post", color=_colour(1), linestyle="--")
     top.set_ylabel("Canary share (%)")
     monitored = timeline["statistic"].notna().to_numpy()
     bottom.plot(hours[monitored] + 0.5, timeline["statistic"].to_numpy(float)[monitored],
@@ -220,7 +224,6 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
         bottom.axhline(k, color=_colour(3), linestyle=":", linewidth=1.5)
         bottom.text(hours[-1] + 1, k, f"threshold k = {k:g}", ha="right", va="bottom",
                     color=_colour(3))
-    rolled = (timeline["decision"] == "rollback").to_numpy()
     if rolled.any():
         i = int(np.flatnonzero(rolled)[0])
         stat = float(timeline["statistic"].iloc[i])
@@ -229,9 +232,10 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
                     color=_colour(3), label="rollback")
         bottom.annotate(f"rollback at hour {hours[i] + 1:g}", (hours[i] + 0.5, y),
                         xytext=(12, -4), textcoords="offset points", color=_colour(3))
-        top.annotate("share back to 0%", (hours[i] + 1, 0), xytext=(8, 10),
+        top.annotate("share back to 0%", (hours[i] + 1.25, 0), xytext=(8, 14),
                      textcoords="offset points", color=_colour(3),
                      arrowprops={"arrowstyle": "->", "color": _colour(3)})
+    bottom.set_ylim(bottom=0)
     bottom.set_xlabel("Hours since rollout start")
     bottom.set_ylabel("Statistic (standard errors)")
     bottom.legend(loc="upper left")
