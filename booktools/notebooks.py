@@ -59,6 +59,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 STUB_MESSAGE = "Your code here: replace this line (see the exercise above)."
+TRY_MESSAGE = "Your turn: try your function as the exercise asks, then delete this line."
 LABEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 STEM = re.compile(r"^(\d\d)-([a-z0-9-]+)$")
 #: Extras of the companion package an exercise set needs beyond the core ones.
@@ -184,7 +185,8 @@ def _stub(source: str) -> str:
         if stripped.startswith(BEGIN):
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
-            out.append(f"{indent}raise NotImplementedError({STUB_MESSAGE!r})")
+            message = STUB_MESSAGE if indent else TRY_MESSAGE  # inside a function, or top level
+            out.append(f"{indent}raise NotImplementedError({message!r})")
         elif stripped.startswith(END):
             inside = False
         elif not inside:
