@@ -233,3 +233,19 @@ def test_bad_inputs():
         drift.DriftReference.fit(ref, n_bins=1)
     with pytest.raises(ValueError, match=r"`reference_props` and `current_props` must be 1-D"):
         drift.psi([0.5, 0.5], [1.0])
+
+
+def test_benchmark_script_runs_and_agrees_with_scipy():
+    """Smoke test of benchmarks/bench_drift.py at a small size (the full run takes ~15 s)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_drift.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--n-reference", "20000", "--n-current", "12000",
+         "--n-features", "4", "--repeat", "1"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    assert out.count("statistics identical to scipy: True") == 2
+    assert "ratio" in out and "extra peak memory" in out
