@@ -45,6 +45,7 @@ __all__ = [
     "validate_model",
     "wilson_interval",
     "detect_drift",
+    "chi_square_drift",
     "save_load_verify",
     "load_verified",
     "rollback_version",
@@ -198,6 +199,7 @@ EXERCISES: Mapping[str, str] = {
     "validate_model": "07-ml-cicd",
     "wilson_interval": "07-ml-cicd",
     "detect_drift": "06-monitoring",
+    "chi_square_drift": "06-monitoring",
     "save_load_verify": "01-artefacts",
     "load_verified": "01-artefacts",
     "rollback_version": "02-registry",
@@ -227,6 +229,11 @@ _HINTS: Mapping[str, str] = {
         "For each column, scipy.stats.ks_2samp(reference[col], current[col]) gives "
         "(statistic, pvalue). Build one row per column, set drifted = pvalue < alpha, and "
         "call warnings.warn(...) once, naming every drifted column, only if there is one."
+    ),
+    "chi_square_drift": (
+        "Count every category of the UNION of both samples in each sample (np.unique on the "
+        "concatenation gives the categories), stack the two rows of counts into a 2 x k "
+        "table, and pass it to scipy.stats.chi2_contingency; it scales for the sample sizes."
     ),
     "save_load_verify": (
         "joblib.dump(model, path); os.path.getsize(path) is the size on disk; time "
@@ -596,6 +603,80 @@ def detect_drift(func: Callable[..., pd.DataFrame], *, verbose: bool = True) -> 
     ...
     """
     return _run("detect_drift", func, _drift_cases(), verbose=verbose)
+
+
+def _chi_square_cases() -> list[_Case]:
+    from scipy.stats import chi2_contingency
+
+    rng = np.random.default_rng(61)
+    hours = rng.integers(0, 24, 1500)
+    hours_later = rng.integers(0, 24, 700)
+    office_hours = rng.integers(9, 18, 400)
+    plans = np.array(["free"] * 500 + ["team"] * 300 + ["enterprise"] * 200)
+    plans_new = np.array(["free"] * 100 + ["team"] * 90 + ["enterprise"] * 60 + ["trial"] * 50)
+    weekend = rng.binomial(1, 2 / 7, 1000)
+    weekend_later = rng.binomial(1, 0.45, 500)
+
+    def expected_of(reference, current):
+        categories = np.unique(np.concatenate([reference, current]))
+        table = np.array([[np.sum(sample == c) for c in categories] for sample in (reference, current)])
+        return [(r.statistic, r.pvalue) for r in
+                (chi2_contingency(table), chi2_contingency(table, correction=False))]
+
+    def case(reference, current, description):
+        def run(func):
+            given = description
+            got = _call(func, reference.copy(), current.copy())
+            if hasattr(got, "statistic") and hasattr(got, "pvalue"):
+                got = (got.statistic, got.pvalue)
+            _expect(isinstance(got, (tuple, list)) and len(got) == 2, given,
+                    "(statistic, pvalue)", got)
+            statistic, pvalue = float(got[0]), float(got[1])
+            options = expected_of(reference, current)
+            ok = any(math.isclose(statistic, s, rel_tol=1e-6, abs_tol=1e-9)
+                     and math.isclose(pvalue, p, rel_tol=1e-6, abs_tol=1e-300) for s, p in options)
+            s0, p0 = options[0]
+            _expect(ok, given, f"statistic {s0:.4f}, pvalue {p0:.4g} (chi-square test of the "
+                    "2 x k table of counts)", f"statistic {statistic:.4f}, pvalue {pvalue:.4g}")
+        return run
+
+    return [
+        _Case("the same distribution of hours", case(
+            hours, hours_later, "deploy hours 0-23 (1500 rows) vs deploy hours 0-23 (700 rows)")),
+        _Case("deploys moved to office hours", case(
+            hours, office_hours, "deploy hours 0-23 (1500 rows) vs hours 9-17 only (400 rows)")),
+        _Case("a category that only the current data has", case(
+            plans, plans_new, "plans free/team/enterprise (1000 rows) vs the same plus 'trial' (300 rows)")),
+        _Case("a binary feature", case(
+            weekend, weekend_later, "is_weekend at 2/7 (1000 rows) vs at 0.45 (500 rows)")),
+    ]
+
+
+def chi_square_drift(func: Callable[..., tuple[float, float]], *, verbose: bool = True) -> CheckResult:
+    """Check an exercise's ``chi_square_drift(reference, current)`` for one discrete feature.
+
+    Given two 1-D arrays of category values (of any size), it must return
+    ``(statistic, pvalue)`` (or an object with those attributes) of the chi-square test of
+    homogeneity on the 2 x k table of counts over *every* category seen in either sample,
+    as :func:`scipy.stats.chi2_contingency` computes it (with or without its continuity
+    correction for a 2 x 2 table).
+
+    Examples
+    --------
+    Using only the categories of the reference misses what is new:
+
+    >>> import numpy as np
+    >>> from scipy.stats import chi2_contingency
+    >>> def reference_only(reference, current):
+    ...     categories = np.unique(reference)
+    ...     table = [[np.sum(s == c) for c in categories] for s in (reference, current)]
+    ...     result = chi2_contingency(table)
+    ...     return result.statistic, result.pvalue
+    >>> result = chi_square_drift(reference_only)
+    chi_square_drift: FAILED on case 3 of 4, "a category that only the current data has".
+    ...
+    """
+    return _run("chi_square_drift", func, _chi_square_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- 01 artefacts

@@ -120,6 +120,25 @@ def drift_inverted(reference, current, *, alpha=0.01):
     return report.assign(drifted=report["pvalue"] > alpha)
 
 
+def chi2_reference_categories(reference, current):
+    categories = np.unique(reference)
+    table = [[np.sum(s == c) for c in categories] for s in (reference, current)]
+    result = stats.chi2_contingency(table)
+    return result.statistic, result.pvalue
+
+
+def chi2_unscaled(reference, current):
+    categories = np.unique(np.concatenate([reference, current]))
+    ref = np.array([np.sum(reference == c) for c in categories], dtype=float)
+    cur = np.array([np.sum(current == c) for c in categories], dtype=float)
+    return tuple(stats.chisquare(cur, ref))
+
+
+def chi2_ks_instead(reference, current):
+    result = stats.ks_2samp(reference, current)
+    return result.statistic, result.pvalue
+
+
 def roundtrip_trusting(model, X, directory):
     path = os.path.join(directory, "m.joblib")
     joblib.dump(model, path)
@@ -337,6 +356,9 @@ WRONG = [
     ("detect_drift", drift_silent, "named in a warning"),
     ("detect_drift", drift_fixed_alpha, "alpha is the significance level"),
     ("detect_drift", drift_inverted, "one drifted feature"),
+    ("chi_square_drift", chi2_reference_categories, "only the current data has"),
+    ("chi_square_drift", chi2_unscaled, "the same distribution of hours"),
+    ("chi_square_drift", chi2_ks_instead, "the same distribution of hours"),
     ("save_load_verify", roundtrip_trusting, "changes on loading"),
     ("save_load_verify", roundtrip_self_compare, "changes on loading"),
     ("save_load_verify", roundtrip_memory_size, "survives a round trip"),

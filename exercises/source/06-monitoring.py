@@ -76,6 +76,47 @@ print("warnings:", [str(w.message) for w in caught])
 # `warnings` module rather than `print`, so a CI job can turn it into an error and a
 # notebook can record it, as the cell above does.
 
+# %% [markdown] exercise="chi-square-drift"
+# ## Drift in a discrete feature
+#
+# The KS test assumes a continuous distribution; for a feature with a handful of values
+# (an hour, a flag, a plan name) the chi-square test of homogeneity fits better. Write
+# `chi_square_drift(reference, current)` for two 1-D arrays of category values, of any
+# sizes, returning `(statistic, pvalue)` of that test on the table of counts of *every*
+# category seen in either sample. Then ask it whether deployments have moved to office
+# hours.
+
+# %%
+def chi_square_drift(reference, current):
+    """Chi-square test of homogeneity of two samples of a discrete feature."""
+    # BEGIN SOLUTION
+    reference, current = np.asarray(reference), np.asarray(current)
+    categories = np.unique(np.concatenate([reference, current]))
+    table = np.array([[np.sum(sample == c) for c in categories] for sample in (reference, current)])
+    result = stats.chi2_contingency(table)
+    return float(result.statistic), float(result.pvalue)
+    # END SOLUTION
+
+
+# %%
+checks.chi_square_drift(chi_square_drift)
+
+# %%
+# BEGIN SOLUTION
+office = np.random.default_rng(4).integers(9, 18, 300)  # deploys now only between 9 and 17
+for label, current_hours in [("same policy", data.make_production_sample(300, rng=5)["deploy_hour"]),
+                             ("office hours only", office)]:
+    statistic, pvalue = chi_square_drift(reference["deploy_hour"], current_hours)
+    print(f"{label:<18} chi2 {statistic:7.1f}  p {pvalue:.3g}")
+# END SOLUTION
+
+# %% [markdown] tags=["solution"]
+# Counting over the union of categories matters: a value never seen in training (a new
+# plan, a new region) is exactly the drift a model cannot handle, and a test built on the
+# reference's categories alone would not even see it. `chi2_contingency` also takes care
+# of the two samples' different sizes, which a hand-rolled `chisquare(current_counts,
+# reference_counts)` gets wrong.
+
 # %% [markdown] exercise="weekly-retraining"
 # ## "We retrain every week, so drift does not matter"
 #
