@@ -1,0 +1,104 @@
+"""The package's public surface, asserted (httpx's test_exported_members, in spirit).
+
+A name added to or removed from a module's ``__all__`` must be a deliberate change to this
+file too, because readers of the book import these names.
+"""
+import importlib
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+import mlops_companion
+
+PUBLIC_API = {
+    "artefacts": {
+        "ArtefactIntegrityError", "ArtefactManifest", "ArtefactNotFoundError",
+        "ArtefactReplayError", "ArtefactUntrustedTypeError", "ArtefactVersionError",
+        "ArtefactVersionWarning", "FORMATS", "LoadedArtefact", "SKOPS_TRUSTED_TYPES",
+        "compare_formats", "library_versions", "load_artefact", "manifest_path",
+        "read_manifest", "save_artefact", "sha256_file",
+    },
+    "checks": {
+        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED", "canary_decision",
+        "chi_square_drift", "detect_drift", "first_alarm", "hint", "load_verified",
+        "make_request_schema", "predict_in_batches", "rollback_version", "save_load_verify",
+        "shadow_report", "validate_model", "wilson_interval",
+    },
+    "data": {
+        "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES",
+        "FEATURE_SPECS", "FeatureSpec", "Scenario", "TARGET", "check_rng", "fit_pipeline",
+        "incident_probability", "make_incidents", "make_pipeline", "make_production_sample",
+        "make_scenario",
+    },
+    "drift": {"CORRECTIONS", "DriftReference", "DriftWarning", "detect_drift",
+              "drift_over_time", "psi"},
+    "lifecycle": {"drift_ramp", "labels_available", "make_weekly_traffic"},
+    "plots": {
+        "LINESTYLES", "OKABE_ITO", "plot_accuracy_over_time", "plot_canary_schedule",
+        "plot_drift_histograms", "plot_drift_over_time", "plot_lifecycle",
+        "plot_rollout_timeline", "use_book_style",
+    },
+    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError",
+                 "hash_dataframe"},
+    "rollout": {
+        "AgreementResult", "BlueGreen", "CanaryMonitor", "CanarySchedule",
+        "FalseRollbackResult", "MonitorDecision", "RolloutResult", "ShadowDeployment",
+        "TrafficSplit", "false_rollback_rate", "false_rollback_table", "simulate_rollout",
+    },
+    "serving": {"MODES", "Observation", "create_app", "create_app_from_registry", "main",
+                "make_batch_model", "run_server"},
+    "validation": {"DEFAULT_DIRECTIONAL", "DirectionalCheck", "METRICS", "ValidationResult",
+                   "validate_model", "wilson_interval"},
+}
+
+
+def test_package_lists_every_module():
+    assert set(mlops_companion.__all__) == set(PUBLIC_API)
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_API))
+def test_module_exports_exactly_its_public_api(module_name):
+    module = importlib.import_module(f"mlops_companion.{module_name}")
+    assert set(module.__all__) == PUBLIC_API[module_name]
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.__all__ names missing {name!r}"
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_API))
+def test_public_functions_have_numpydoc_examples(module_name):
+    module = importlib.import_module(f"mlops_companion.{module_name}")
+    assert module.__doc__, f"module {module_name} has no docstring"
+    missing = [
+        name for name in module.__all__
+        if inspect.isfunction(getattr(module, name))
+        and getattr(module, name).__module__ == module.__name__
+        and "Examples" not in (getattr(module, name).__doc__ or "")
+    ]
+    assert not missing, f"{module_name}: public functions without an Examples section: {missing}"
+
+
+def test_import_has_no_side_effects():
+    # A fresh interpreter: importing the package and its core modules must not import the
+    # optional heavy extras, start anything, or change matplotlib's global style.
+    code = (
+        "import sys, matplotlib\n"
+        "before = dict(matplotlib.rcParams)\n"
+        "import mlops_companion\n"
+        "from mlops_companion import data, artefacts, validation, drift, rollout, plots, checks\n"
+        "assert 'mlflow' not in sys.modules, 'mlflow imported'\n"
+        "assert 'fastapi' not in sys.modules, 'fastapi imported'\n"
+        "assert 'uvicorn' not in sys.modules, 'uvicorn imported'\n"
+        "changed = [k for k, v in matplotlib.rcParams.items() if before.get(k) != v]\n"
+        "assert not changed, f'rcParams changed on import: {changed[:5]}'\n"
+        "print('clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "clean"
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        mlops_companion.nope  # noqa: B018
