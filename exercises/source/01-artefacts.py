@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import io
 import os
+import shutil
 import tempfile
 import time
 
@@ -61,7 +62,8 @@ for level in [0, 3, 9]:
     print(f"compress={level}: {os.path.getsize(path) / 1024:.0f} KiB")
 small = data.make_pipeline().set_params(model__n_estimators=40, model__max_depth=3)
 small.fit(scenario.X_train, scenario.y_train)
-small_info = save_load_verify(small, scenario.X_test, tempfile.mkdtemp(prefix="small-"))
+os.makedirs(os.path.join(workdir, "small"), exist_ok=True)
+small_info = save_load_verify(small, scenario.X_test, os.path.join(workdir, "small"))
 print(f"40 shallower trees: {small_info['size_bytes'] / 1024:.0f} KiB, "
       f"accuracy {small.score(scenario.X_test, scenario.y_test):.3f} vs "
       f"{scenario.pipeline.score(scenario.X_test, scenario.y_test):.3f}")
@@ -115,3 +117,7 @@ try:
     load_verified(info["path"], expected_sha256=recorded)
 except IntegrityError as error:
     print("refused:", type(error).__name__)
+
+# %%
+# Tidy up: remove the temporary folder the exercises wrote into.
+shutil.rmtree(workdir, ignore_errors=True)
