@@ -495,7 +495,7 @@ def create_app(
             checks[served.role] = {"ready": ok, "reason": why, "model_version": served.version,
                                    "model_sha256": served.sha256}
         ready = all(c["ready"] for c in checks.values())
-        return _json({"ready": ready, "models": checks}, 200 if ready else 503)
+        return _json({"ready": ready, "models": checks, "pid": os.getpid()}, 200 if ready else 503)
 
     @app.get("/metrics")
     async def metrics_endpoint() -> Response:
@@ -587,10 +587,12 @@ def _wait_ready(url: str, deadline: float, alive) -> None:
     raise TimeoutError(f"the server did not become ready in time ({last}).")
 
 
-def _free_socket(host: str, port: int | None) -> socket.socket:
+def _free_socket(host: str, port: int | None, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     # Accepted connections inherit TCP_NODELAY on Linux. Without it, a response written
     # in two pieces (headers, then body) waits for the client's delayed ACK: ~40 ms each.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -614,8 +616,10 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
     port : int, default=None
         None picks a free port.
     workers : int, default=1
-        1 runs uvicorn in a thread of this process; more starts ``uvicorn --workers N`` as a
-        subprocess (the processes share the port; each has its own metrics).
+        1 runs uvicorn in a thread of this process; more starts one uvicorn process per
+        worker, all listening on the port with ``SO_REUSEPORT`` so that the kernel spreads
+        connections across them (each has its own metrics; nothing restarts a worker that
+        dies, which is the job of a process manager or an orchestrator).
     isolated : bool, default=False
         Run even a single worker as a subprocess, so that a client in this process does
         not compete with the server for the GIL (what a benchmark wants).
@@ -681,29 +685,63 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
                         f"`workers` > 1 or `isolated`; got a FastAPI app. Each worker process builds its own app.")
     kwargs = {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in dict(app_or_kwargs).items()}
     create_app(**kwargs)  # validate the arguments here, where the error is readable
-    # The parent binds the listening socket (with TCP_NODELAY, which accepted connections
-    # inherit) and hands it to uvicorn with --fd; its workers all accept on it.
-    sock = _free_socket(host, port)
-    sock.set_inheritable(True)
-    url = f"http://{shown}:{sock.getsockname()[1]}"
+    # One single-process uvicorn per worker, each on its own listening socket bound to the
+    # same port with SO_REUSEPORT, so the kernel spreads connections across the workers.
+    # (Workers sharing one socket, as `uvicorn --workers` does, let whichever process wakes
+    # first accept a burst of connections: with keep-alive clients one worker can end up
+    # with most of them.) Sockets carry TCP_NODELAY, which accepted connections inherit.
+    socks = [_free_socket(host, port, reuse_port=True)]
+    port = socks[0].getsockname()[1]
+    socks += [_free_socket(host, port, reuse_port=True) for _ in range(workers - 1)]
+    url = f"http://{shown}:{port}"
     env = {**os.environ, _ENV_KWARGS: json.dumps(kwargs)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", _FACTORY, "--fd", str(sock.fileno()),
-           "--workers", str(workers), "--no-access-log", "--log-level", log_level,
-           "--timeout-graceful-shutdown", "5"]
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, pass_fds=(sock.fileno(),),
-                            start_new_session=True)
+    procs = []
+    for sock in socks:
+        sock.set_inheritable(True)
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", _FACTORY, "--fd", str(sock.fileno()),
+               "--no-access-log", "--log-level", log_level, "--timeout-graceful-shutdown", "5"]
+        procs.append(subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, pass_fds=(sock.fileno(),),
+                                      start_new_session=True))
     try:
-        _wait_ready(url, time.monotonic() + timeout, lambda: proc.poll() is None)
+        _wait_all_workers(url, procs, time.monotonic() + timeout)
         yield url
     finally:
-        if proc.poll() is None:
-            proc.terminate()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
-        sock.close()
+        for sock in socks:
+            sock.close()
+
+
+def _wait_all_workers(url: str, procs: list[subprocess.Popen], deadline: float) -> None:
+    """Wait until every worker process has answered ``/readyz`` (it reports its pid).
+
+    Each probe opens a new connection, which the kernel hashes to one of the listening
+    sockets, so a handful of probes reaches every worker."""
+    import httpx
+
+    def alive() -> bool:
+        return all(p.poll() is None for p in procs)
+
+    _wait_ready(url, deadline, alive)
+    waiting = {p.pid for p in procs}
+    while waiting:
+        if not alive():
+            raise RuntimeError("a worker process exited during startup.")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"worker processes {sorted(waiting)} did not become ready in time.")
+        try:
+            r = httpx.get(url + "/readyz", timeout=2.0, headers={"Connection": "close"})
+            if r.status_code == 200:
+                waiting.discard(r.json().get("pid"))
+        except httpx.TransportError:
+            time.sleep(0.02)
 
 
 # ----------------------------------------------------------------------------- CLI

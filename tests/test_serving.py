@@ -354,3 +354,51 @@ def test_serve_a_registry_alias(tmp_path, scenario):
         state = httpx.get(url + "/rollout", timeout=10).json()
     assert r.json()["model_version"] == "m/1"
     assert state["candidate"] == "m/2" and state["shadow"]["n_compared"] == 1
+
+
+@pytest.mark.server
+def test_no_nagle_delay_on_loopback(live):
+    # Without TCP_NODELAY on the listening socket each response waited ~40 ms for the
+    # client's delayed ACK; a healthy loopback round trip is far below that.
+    with httpx.Client(base_url=live, timeout=10) as c:
+        for _ in range(5):
+            c.post("/predict", json=GOOD)
+        lat = []
+        for _ in range(30):
+            t = time.perf_counter()
+            c.post("/predict", json=GOOD)
+            lat.append(time.perf_counter() - t)
+    assert np.median(lat) < 0.030
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_command_line_serves_in_the_foreground(saved):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    (path, sha), _ = saved
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "mlops_companion.serving", "--artefact", str(path),
+                             "--sha256", sha, "--port", str(port), "--version", "cli"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            try:
+                r = httpx.post(f"http://127.0.0.1:{port}/predict", json=GOOD, timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the CLI server did not start in 60 s"
+                time.sleep(0.1)
+        assert r.status_code == 200 and r.json()["model_version"] == "cli"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        proc.stderr.close()
