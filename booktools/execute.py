@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import re
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -246,8 +247,16 @@ class _Kernel:
             extra_arguments=["--HistoryManager.enabled=False"],
             resources={"metadata": {"path": str(cwd)}})
         self.timeout = timeout
-        self._context = self.client.setup_kernel(env=_kernel_env())
+        # The kernel's own log (start-up, shutdown, crashes) goes to a file, not the console;
+        # its tail is reported when the kernel dies.
+        self.log = tempfile.TemporaryFile(mode="w+b")
+        self._context = self.client.setup_kernel(env=_kernel_env(), stderr=self.log)
         self._context.__enter__()
+
+    def log_tail(self, n: int = 5) -> str:
+        self.log.seek(0)
+        lines = self.log.read().decode("utf-8", "replace").strip().splitlines()
+        return "\n".join(lines[-n:])
 
     def run(self, source: str) -> list[dict[str, Any]]:
         cell = self._nbformat.v4.new_code_cell(source)
@@ -273,7 +282,10 @@ class _Kernel:
                 return reply["content"]["user_expressions"]["value"]
 
     def close(self) -> None:
-        self._context.__exit__(None, None, None)
+        try:
+            self._context.__exit__(None, None, None)
+        finally:
+            self.log.close()
 
 
 def _error_output(outputs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -381,9 +393,9 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
                 cell.outputs = kernel.run(block.source)
             except Exception as exc:  # timeout, dead kernel: the chapter fails, never hangs
                 name = "TimeoutError" if "Timeout" in type(exc).__name__ else type(exc).__name__
+                message = str(exc).strip().splitlines()[-1] if str(exc).strip() else name
                 return failed(ChapterError(_relative(block.origin.file, root), block.origin.line,
-                                           name, str(exc).strip().splitlines()[-1]
-                                           if str(exc).strip() else name),
+                                           name, message, kernel.log_tail()),
                               blocks, doc.front_matter)
             cell.executed = True
             error = _error_output(cell.outputs)

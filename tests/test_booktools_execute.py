@@ -204,6 +204,17 @@ CHAPTERS = {
         print("this cell asked")
         ```
         """,
+    "chapters/14-dies.qmd": """\
+        ---
+        jupyter: python3
+        ---
+        # The kernel dies
+
+        ```{python}
+        import os
+        os._exit(3)
+        ```
+        """,
 }
 
 
@@ -320,10 +331,16 @@ def test_document_level_eval_false_with_cell_override(book):
     assert asked.outputs[0]["text"] == "this cell asked\n"
 
 
+def test_dead_kernel_fails_the_chapter_with_its_line(book):
+    result = book[1]["14"]
+    assert result.status == "failed"
+    assert (result.error.line, result.error.exception) == (6, "DeadKernelError")
+
+
 def test_progress_lines(book):
     _, _, lines = book
-    assert len(lines) == 13
-    assert any(re.fullmatch(r"\[\d+/13\] chapters/11-figure\.qmd  ok  \d+\.\d s  1 figure", s)
+    assert len(lines) == 14
+    assert any(re.fullmatch(r"\[\d+/14\] chapters/11-figure\.qmd  ok  \d+\.\d s  1 figure", s)
                for s in lines), lines
     assert any(s.endswith("chapters/01-fails.qmd:10: ValueError: threshold must be positive")
                and "FAILED" in s for s in lines), lines
