@@ -3,6 +3,7 @@ concurrency on SQLite, and the same flow through a real `mlflow server` on 127.0
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import socket
 import sqlite3
 import subprocess
@@ -64,15 +65,14 @@ def test_the_mlflow_model_serves_predict_proba(filled, scenario):
     import warnings
 
     reg, v1, _ = filled
-    prev = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(reg.tracking_uri)
-    try:
-        with warnings.catch_warnings():  # MLflow's own deprecation chatter, see registry._quiet_mlflow
-            warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
-            model = mlflow.pyfunc.load_model(v1.model_uri)
-            out = np.asarray(model.predict(scenario.X_test.head(4)))
-    finally:
-        mlflow.set_tracking_uri(prev)
+    env_before = os.environ.get("MLFLOW_TRACKING_URI")
+    # The registry's own context points MLflow's fluent API at it and restores the
+    # process-wide URIs (and environment variables) afterwards.
+    with reg._fluent(), warnings.catch_warnings():  # MLflow's own chatter, see registry._quiet_mlflow
+        warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
+        model = mlflow.pyfunc.load_model(v1.model_uri)
+        out = np.asarray(model.predict(scenario.X_test.head(4)))
+    assert os.environ.get("MLFLOW_TRACKING_URI") == env_before
     np.testing.assert_allclose(out, scenario.pipeline.predict_proba(scenario.X_test.head(4)))
 
 
@@ -240,7 +240,6 @@ def test_same_flow_through_an_mlflow_tracking_server(tmp_path, scenario):
         assert any((backend / "artifacts").rglob(registry.ARTEFACT_FILE))
         assert not (tmp_path / "client" / "mlflow.db").exists()
     finally:
-        import os
         import signal
 
         os.killpg(proc.pid, signal.SIGTERM)     # the server's own process group (gunicorn/uvicorn workers)
