@@ -116,7 +116,11 @@ def _concurrent(port: int, path: str, body: bytes, clients: int, seconds: float)
     """`clients` concurrent keep-alive connections sending back to back for `seconds`."""
     import asyncio
 
-    return _summary(asyncio.run(_async_clients(port, path, body, clients, seconds)), seconds)
+    cpu = time.process_time()
+    lat = asyncio.run(_async_clients(port, path, body, clients, seconds))
+    cpu = time.process_time() - cpu
+    # The client's own CPU per request: on two shared cores it competes with the workers.
+    return _summary(lat, seconds) | {"client_cpu_ms_per_request": 1e3 * cpu / max(len(lat), 1)}
 
 
 def _interleaved_c1(port: int, path: str, body: bytes, X1: pd.DataFrame, model, n: int,
@@ -292,6 +296,8 @@ def main() -> None:
     print(f"  same, httpx as the client:          {ratios['http_p50_over_in_process_p50_httpx_client']:.2f}x")
     print(f"2 workers / 1 worker req/s (c8):      {b:.2f}x  (target >= 1.8x: {verdict(b >= 1.8)}); "
           f"rounds {[round(x) for x in r2['c8']['rounds_rps']]} vs {[round(x) for x in r1['c8']['rounds_rps']]}")
+    print(f"client CPU per request at c8: {r1['c8']['client_cpu_ms_per_request']:.3f} ms; "
+          f"CPUs: {os.cpu_count()} shared by the client, the workers and other jobs")
     print(f"mlflow models serve p50 / in-process: {ratios['mlflow_p50_over_in_process_p50']:.2f}x; "
           f"started in {results['mlflow_startup_s']:.1f} s")
     probe = results["mlflow_probe"]
