@@ -49,6 +49,7 @@ DIV_OPEN = re.compile(r"^\s*(:{3,})\s*(\{.*\}|[\w-]+)\s*$")
 DIV_CLOSE = re.compile(r"^\s*:{3,}\s*$")
 EQ_LABEL = re.compile(r"\$\$\s*\{#(eq-[^\s}]+)\}")
 IMAGE_FIG = re.compile(r"^(\s*!\[)(.*?)(\]\([^)]*\)\{[^}]*#(fig-[^\s}]+)[^}]*\}\s*)$")
+TABLE_CAPTION = re.compile(r"^(\s*(?:Table)?:\s+)(.*?)\s*(\{[^{}]*#(tbl-[^\s}]+)[^{}]*\})\s*$")
 QMD_LINK = re.compile(r"(\]\()([^)\s#]+)\.qmd([#)])")
 REF = re.compile(r"(?<![\w.@/\\])(-?)@((?:%s)-[\w-]*\w)" % "|".join(qmd.CROSSREF_PREFIXES))
 
@@ -324,6 +325,13 @@ class _Walker:
                 number = self._ref_text(eq.group(1))
                 line = line[:eq.start()] + f"\\tag{{{number}}}$$[]{{#{eq.group(1)}}}" + \
                     line[eq.end():]
+            caption = TABLE_CAPTION.match(line)
+            if caption:  # a pipe table's caption, `: Caption {#tbl-x}`
+                number = self._ref_text(caption.group(4))
+                line = (f"{caption.group(1)}Table {number}: {self._refs(caption.group(2))} "
+                        f"{caption.group(3)}")
+                self.out.append(line)
+                continue
             figure = IMAGE_FIG.match(line)
             if figure:
                 number = self._ref_text(figure.group(4))

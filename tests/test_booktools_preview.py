@@ -91,7 +91,13 @@ FILES = {
         pd.DataFrame({"n": [1, 2]})
         ```
 
-        Back to @fig-line, @exr-alpha-first and @sec-alpha; see @tbl-numbers.
+        Back to @fig-line, @exr-alpha-first and @sec-alpha; see @tbl-numbers and @tbl-pipe.
+
+        | a | b |
+        |---|---|
+        | 1 | 2 |
+
+        : A pipe table, after @tbl-numbers. {#tbl-pipe}
         """,
     "appendices/solutions.qmd": """\
         ---
@@ -159,6 +165,9 @@ def test_numbered_sections_and_cross_reference_links(sites):
     assert '<a href="01-alpha.html#exr-alpha-first">Exercise 1.1</a>' in beta
     assert '<a href="01-alpha.html#sec-alpha">Chapter 1</a>' in beta
     assert '<a href="02-beta.html#tbl-numbers">Table 2.1</a>' in beta
+    assert '<a href="02-beta.html#tbl-pipe">Table 2.2</a>' in beta
+    assert re.search(r'<table id="tbl-pipe">\s*<caption>Table 2\.2: A pipe table, after '
+                     r'<a href="02-beta.html#tbl-numbers">Table 2\.1</a>\.', beta), beta
     assert '<a href="chapters/01-alpha.html#sec-alpha">Chapter 1</a>' in read(site, "index.html")
 
 
