@@ -11,7 +11,9 @@ talks to an ``mlflow server`` instead.
 - **register** a fitted pipeline: the joblib artefact written by
   :func:`mlops_companion.artefacts.save_artefact` is stored with the run, and the MLflow
   model (signature, input example, ``predict_proba`` as what it serves, pip requirements
-  given explicitly) is logged beside it; the new version is tagged with the artefact's
+  given explicitly, because inferring them costs seconds; cloudpickle, because MLflow's
+  skops format refuses ``sklearn.tree._tree.Tree`` unless it is listed in
+  ``skops_trusted_types``) is logged beside it; the new version is tagged with the artefact's
   SHA-256, the training-data hash (:func:`hash_dataframe`) and the metrics;
 - **promote** a version by pointing an alias (``champion``, ``challenger``) at it, and
   **rollback** by moving the alias back to where it pointed before. Aliases replace the
