@@ -83,6 +83,26 @@ def _unlisted_chapters(root: Path, listed: set[str]) -> list[Path]:
     return out
 
 
+def _render_list_problems(root: Path, config: dict, listed: set[str],
+                          edition: str) -> list[Problem]:
+    """``project.render`` must name exactly the book's files.
+
+    Without it, Quarto renders every ``.qmd``, ``.ipynb`` and ``.md`` file in the project,
+    so the README and, worse, the solution notebooks would be published with the site.
+    """
+    render = (config.get("project") or {}).get("render")
+    if render is None:  # valid Quarto; tests/test_book.py insists the real book sets it
+        return []
+    rendered = {Path(str(item)).as_posix() for item in render}
+    out = [Problem("_quarto.yml", 1, f"{path} is in the book{edition} but not in "
+                   "project.render; Quarto would leave it out.")
+           for path in sorted(listed - rendered)]
+    out += [Problem("_quarto.yml", 1, f"{path} is in project.render{edition} but not in the "
+                    "book; Quarto would publish it as a stray page.")
+            for path in sorted(rendered - listed)]
+    return out
+
+
 def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
     """Every problem of the book at ``root`` for one profile (``None``: the default)."""
     root = Path(root)
@@ -121,6 +141,8 @@ def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
         problems.append(Problem(_rel(path, root), 1, f"is not listed in _quarto.yml{edition}; "
                                 "add it to book.chapters, or prefix its name with `_` if it "
                                 "is an include."))
+
+    problems.extend(_render_list_problems(root, config, listed, edition))
 
     labels: dict[str, list[qmd.Label]] = defaultdict(list)
     for doc in docs:

@@ -45,3 +45,13 @@ def test_chapter_executes(entry, executed_book):
                                          progress=None)
     detail = "" if result.ok else f"\n{result.error}\n{result.error.traceback}"
     assert result.status == "ok", f"{entry.path} failed to execute:{detail}"
+
+
+def test_real_book_renders_only_its_own_files():
+    # Without project.render, Quarto would publish README and the solution notebooks too.
+    for profile in (None, "instructor"):
+        config = qmd.read_project(ROOT, profile)
+        render = set(config["project"]["render"])
+        entries = {e.path for e in qmd.book_entries(ROOT, profile, config)}
+        assert render == entries, (profile, render ^ entries)
+    assert "appendices/solutions.qmd" not in qmd.read_project(ROOT, None)["project"]["render"]

@@ -185,3 +185,26 @@ def test_cli_notebooks_dispatches_to_the_notebooks_module(monkeypatch):
     monkeypatch.setattr(booktools, "notebooks", fake, raising=False)
     assert main(["notebooks", "--check", "x"]) == 3
     assert seen == [["--check", "x"]]
+
+
+RENDER_CONFIG = """\
+project:
+  type: book
+  render:
+    - index.qmd
+    - README.md
+book:
+  title: "A test book"
+  chapters:
+    - index.qmd
+    - chapters/01-a.qmd
+"""
+
+
+def test_render_list_must_name_exactly_the_book(make_book):
+    root = make_book({"index.qmd": "# Preface\n", "chapters/01-a.qmd": "# A {#sec-a}\n",
+                      "README.md": "# Read me\n"}, config=RENDER_CONFIG)
+    messages = [p.message for p in checks.check_book(root)]
+    assert any("chapters/01-a.qmd is in the book but not in project.render" in m
+               for m in messages), messages
+    assert any("README.md is in project.render but not in the book" in m for m in messages), messages
