@@ -600,6 +600,23 @@ def _free_socket(host: str, port: int | None, *, reuse_port: bool = False) -> so
     return sock
 
 
+_THREAD_POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _one_thread_per_worker(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for worker processes: one BLAS/OpenMP thread each, unless set.
+
+    Scaling out with processes and letting every process also start a thread pool the size
+    of the machine oversubscribes the cores: the pools spin against each other. On the
+    book's 2-core machine, two workers served 1.6x the requests of one with default pools
+    and 1.9x with one thread each (``benchmarks/bench_serving.py``).
+    """
+    env = dict(environ)
+    for name in _THREAD_POOL_VARIABLES:
+        env.setdefault(name, "1")
+    return env
+
+
 @contextlib.contextmanager
 def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0.0.1",
                port: int | None = None, workers: int = 1, isolated: bool = False,
@@ -694,7 +711,7 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
     port = socks[0].getsockname()[1]
     socks += [_free_socket(host, port, reuse_port=True) for _ in range(workers - 1)]
     url = f"http://{shown}:{port}"
-    env = {**os.environ, _ENV_KWARGS: json.dumps(kwargs)}
+    env = {**_one_thread_per_worker(os.environ), _ENV_KWARGS: json.dumps(kwargs)}
     procs = []
     for sock in socks:
         sock.set_inheritable(True)
@@ -779,6 +796,7 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.run(create_app(**kwargs), host=args.host, port=args.port, access_log=False)
     else:
         create_app(**kwargs)
+        os.environ.update(_one_thread_per_worker(os.environ))
         os.environ[_ENV_KWARGS] = json.dumps(kwargs)
         uvicorn.run(_FACTORY, factory=True, host=args.host, port=args.port,
                     workers=args.workers, access_log=False)

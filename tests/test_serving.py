@@ -402,3 +402,12 @@ def test_command_line_serves_in_the_foreground(saved):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
         proc.stderr.close()
+
+
+def test_worker_processes_get_one_thread_pool_each_unless_set():
+    # Two processes with machine-sized BLAS/OpenMP pools oversubscribe the cores.
+    env = serving._one_thread_per_worker({"PATH": "/bin", "OMP_NUM_THREADS": "4"})
+    assert env["OMP_NUM_THREADS"] == "4"  # the operator's choice wins
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+    assert env["MKL_NUM_THREADS"] == "1"
+    assert env["PATH"] == "/bin"
