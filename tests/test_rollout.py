@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -226,11 +225,10 @@ def _normal_theory(k, consecutive, n_windows):
     return state[consecutive]
 
 
-def test_false_rollback_table_agrees_with_normal_theory_and_is_fast():
-    t0 = time.perf_counter()
+def test_false_rollback_table_agrees_with_normal_theory():
+    # Its speed is measured by benchmarks, not asserted here.
     table = rollout.false_rollback_table(ks=(2.0, 3.0), consecutives=(1, 2, 3),
                                          n_simulations=2000, rng=0)
-    assert time.perf_counter() - t0 < 5
     assert len(table) == 6
     for row in table.itertuples():
         theory = _normal_theory(row.k, row.consecutive, 18)
