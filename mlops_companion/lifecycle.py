@@ -123,12 +123,7 @@ def make_weekly_traffic(
     n_weeks = _check_int(n_weeks, "n_weeks", low=2)
     n_per_week = _check_int(n_per_week, "n_per_week", low=1)
     drift_ramp(0, n_weeks=n_weeks, onset=onset)  # validates `onset` against `n_weeks`
-    drift = dict(drift or {})
-    unknown = sorted(set(drift) - set(data.FEATURES))
-    if unknown:
-        raise ValueError(
-            f"`drift` keys must be feature names {list(data.FEATURES)}; got unknown {unknown}."
-        )
+    drift = dict(drift or {})  # its keys and values are checked by data.make_incidents
     start = dict(data.COEFFICIENTS)
     end = dict(coefficients or {})
     unknown = sorted(set(end) - set(start))
