@@ -19,6 +19,7 @@ probabilities.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,7 +125,8 @@ class ShadowDeployment:
     0.0
     """
 
-    def __init__(self, current: Any, candidate: Any, *, threshold: float = 0.5) -> None:
+    def __init__(self, current: Any, candidate: Any, *, threshold: float = 0.5,
+                 max_rows: int | None = None) -> None:
         for model, name in ((current, "current"), (candidate, "candidate")):
             if not (hasattr(model, "predict_proba") or callable(model)):
                 raise TypeError(
@@ -134,8 +136,10 @@ class ShadowDeployment:
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"`threshold` must be between 0 and 1 (exclusive); got {threshold!r}.")
         self.current, self.candidate, self.threshold = current, candidate, float(threshold)
+        self.max_rows = None if max_rows is None else _check_positive_int(max_rows, "max_rows")
         self._current: list[np.ndarray] = []
         self._candidate: list[np.ndarray] = []
+        self._lock = threading.Lock()
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the current model's probabilities; log the candidate's beside them."""
@@ -144,17 +148,26 @@ class ShadowDeployment:
             shadow = _scores(self.candidate, X, "candidate")
         except Exception:  # noqa: BLE001 - a failing shadow must never hurt the caller
             shadow = np.full_like(live, np.nan)
-        self._current.append(live)
-        self._candidate.append(shadow)
+        with self._lock:
+            self._current.append(live)
+            self._candidate.append(shadow)
+            if self.max_rows is not None:  # keep only the newest max_rows rows (a server runs for days)
+                n = sum(len(a) for a in self._current)
+                while n - len(self._current[0]) >= self.max_rows:
+                    n -= len(self._current.pop(0))
+                    self._candidate.pop(0)
         return live
 
     @property
     def log(self) -> pd.DataFrame:
         """Every scored row so far: ``current`` and ``candidate`` probabilities."""
-        if not self._current:
-            return pd.DataFrame({"current": [], "candidate": []})
-        return pd.DataFrame({"current": np.concatenate(self._current),
-                             "candidate": np.concatenate(self._candidate)})
+        with self._lock:
+            if not self._current:
+                return pd.DataFrame({"current": [], "candidate": []})
+            cur, cand = np.concatenate(self._current), np.concatenate(self._candidate)
+        if self.max_rows is not None:
+            cur, cand = cur[-self.max_rows:], cand[-self.max_rows:]
+        return pd.DataFrame({"current": cur, "candidate": cand})
 
     def agreement(self) -> AgreementResult:
         """Summarise the logged comparison (rows where the shadow failed count as disagreement)."""
@@ -313,9 +326,28 @@ class CanaryMonitor:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the breach streak and any rollback."""
+        """Forget the breach streak, any rollback and any half-filled window."""
         self.streak = 0
         self.rolled_back = False
+        self._window: dict[str, list[np.ndarray]] = {"baseline": [], "canary": []}
+
+    def observe(self, role: str, scores: Any) -> MonitorDecision | None:
+        """Feed scores as they arrive; judge a window once both sides hold ``min_samples``.
+
+        This is the streaming face of :meth:`update`, the one a server drives request by
+        request: ``role`` is ``"baseline"`` or ``"canary"``. Returns the decision when a
+        window closes (both buffers are then emptied), else None.
+        """
+        if role not in self._window:
+            raise ValueError(f"`role` must be 'baseline' or 'canary'; got {role!r}.")
+        self._window[role].append(_as_scores(scores, "scores"))
+        sizes = {r: sum(len(a) for a in parts) for r, parts in self._window.items()}
+        if min(sizes.values()) < self.min_samples:
+            return None
+        b = np.concatenate(self._window["baseline"])
+        c = np.concatenate(self._window["canary"])
+        self._window = {"baseline": [], "canary": []}
+        return self.update(b, c)
 
     @staticmethod
     def statistic(baseline: Any, canary: Any) -> float:
