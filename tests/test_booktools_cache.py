@@ -12,6 +12,7 @@ import pytest
 
 from booktools import cache as bcache
 from booktools import execute
+from booktools.__main__ import main
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +66,7 @@ def book(make_book, tmp_path):
     return root, run
 
 
-def test_hit_executes_nothing_and_returns_the_same_result(book):
+def test_hit_executes_nothing_and_returns_the_same_result(book, capsys):
     root, run = book
     first, ran = run()
     assert ran == ["a", "b"] and not any(r.cached for r in first)
@@ -81,39 +82,39 @@ def test_hit_executes_nothing_and_returns_the_same_result(book):
     assert "The answer is 42." in second[0].blocks[-1].text
     assert second[1].reads == ("chapters/data.txt",)
 
-
-def test_one_changed_chapter_executes_alone(book):
-    root, run = book
-    run()
+    # one changed chapter executes alone, with its new text
     path = root / "chapters/01-a.qmd"
     path.write_text(path.read_text().replace("The answer is", "Still, the answer is"))
     results, ran = run()
     assert ran == ["a"]
     assert [r.cached for r in results] == [False, True]
     assert "Still, the answer is 42." in results[0].blocks[-1].text
-    assert run()[1] == []
 
-
-@pytest.mark.parametrize("changed", ["pkg/core.py", "pkg/new_module.py", "chapters/_common.py"])
-def test_package_or_common_setup_change_invalidates_every_chapter(book, changed):
-    root, run = book
-    run()
-    with open(root / changed, "a") as fh:
-        fh.write("\n# changed\n")
-    assert run()[1] == ["a", "b"]
-
-
-def test_data_file_read_at_run_time_invalidates_its_reader_only(book):
-    root, run = book
-    run()
+    # a data file read at run time invalidates its reader only
     (root / "chapters/data.txt").write_text("second\n")
     assert run()[1] == ["b"]
     assert run()[1] == []
 
+    # the command line lists and clears it
+    assert main(["cache", "list", "--root", str(root)]) == 0
+    listed = capsys.readouterr().out
+    assert "chapters/01-a.qmd" in listed and "chapters/02-b.qmd" in listed
+    assert main(["cache", "clear", "--root", str(root)]) == 0
+    assert not (root / bcache.DEFAULT_DIR).exists()
+    assert run()[1] == ["a", "b"]
 
-def test_installed_distributions_are_part_of_the_key(book, monkeypatch):
+
+def test_package_or_common_setup_change_invalidates_every_chapter(book):
     root, run = book
     run()
+    for changed in ["pkg/core.py", "pkg/new_module.py", "chapters/_common.py"]:
+        with open(root / changed, "a") as fh:
+            fh.write("\n# changed\n")
+        assert run()[1] == ["a", "b"], changed
+
+
+def test_installed_distributions_are_part_of_the_key(book, monkeypatch):
+    root, _ = book
     fingerprint = bcache.environment_fingerprint(root)
 
     class Dist:
