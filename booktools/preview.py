@@ -488,7 +488,7 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
             image.parent.mkdir(parents=True, exist_ok=True)
             image.write_bytes(png)
     (site / "site_libs").mkdir(exist_ok=True)
-    for asset in ("booktools.css", "search.js"):
+    for asset in ("booktools.css", "search.js", "site.js"):
         shutil.copy(ASSETS / asset, site / "site_libs" / asset)
     index = [entry for href, title, body, page in pages_html
              for entry in search_entries(href, title or book.get("title", ""), body)]
