@@ -74,13 +74,13 @@ browser:
 	         apt-get install -y -q --no-install-recommends chromium >/dev/null; }; \
 	else echo "note: no Chromium found and cannot apt-get it; the browser tests will be skipped"; fi
 
-# Three runs, because nbval's strict and lax modes cannot be mixed in one session:
-# package + book + contract tests; solutions against their stored outputs; exercises with
-# their stubs raising where they are tagged to. Chapters go through the execution cache.
+# Two runs, because nbval cannot be mixed with the rest in one session: package, book,
+# tooling and notebook tests (tests/test_notebooks.py runs each student notebook top to
+# bottom); then the solutions against their stored outputs. Each chapter and notebook
+# executes once; chapters go through the execution cache.
 test: $(STAMP) browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) -m pytest --nbval solutions/ --nbval-sanitize-with solutions/sanitize.cfg -p no:cacheprovider
-	$(PY) -m pytest --nbval-lax exercises/ -p no:cacheprovider
 
 check: $(STAMP)
 	$(PY) -m booktools check
