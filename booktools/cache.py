@@ -49,6 +49,8 @@ __all__ = ["DEFAULT_DIR", "ChapterKey", "ExecutionCache", "chapter_key", "enviro
 DEFAULT_DIR = ".jupyter_cache"
 #: Bump when the stored format changes.
 FORMAT = 1
+#: States kept per chapter (switching branches back and forth still hits the cache).
+KEEP = 3
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -293,10 +295,21 @@ class ExecutionCache:
                 shutil.rmtree(folder)
             self.jc.cache_notebook_bundle(CacheBundleIn(nb, key.chapter),
                                           check_validity=False, overwrite=True)
+            self._prune(key.chapter)
         except Exception as exc:  # another process writing at the same moment: run uncached
             print(f"warning: could not cache {key.chapter}: {exc}", file=sys.stderr)
             return False
         return True
+
+    def _prune(self, chapter: str) -> None:
+        """Keep the :data:`KEEP` most recently used states of a chapter, drop older ones."""
+        records = sorted((r for r in self.jc.list_cache_records() if r.uri == chapter),
+                         key=lambda r: r.accessed, reverse=True)
+        for record in records[KEEP:]:
+            try:
+                self.jc.remove_cache(record.pk)
+            except KeyError:
+                pass
 
     def clear(self) -> None:
         if self.path.exists():

@@ -95,6 +95,16 @@ def test_hit_executes_nothing_and_returns_the_same_result(book, capsys):
     assert run()[1] == ["b"]
     assert run()[1] == []
 
+    # older states of a chapter are pruned: at most KEEP records each
+    uris = [r.uri for r in bcache.ExecutionCache(root).jc.list_cache_records()]
+    # (b's key did not change with its data file: its record was replaced)
+    assert uris.count("chapters/01-a.qmd") == 2 and uris.count("chapters/02-b.qmd") == 1
+    for k in range(bcache.KEEP):
+        path.write_text(path.read_text() + f"\nEdit {k}.\n")
+        assert run()[1] == ["a"]
+    uris = [r.uri for r in bcache.ExecutionCache(root).jc.list_cache_records()]
+    assert uris.count("chapters/01-a.qmd") == bcache.KEEP
+
     # the command line lists and clears it
     assert main(["cache", "list", "--root", str(root)]) == 0
     listed = capsys.readouterr().out
