@@ -58,15 +58,16 @@ _STATUS = "200|201|202|204|301|302|304|400|401|403|404|405|408|409|413|415|422|4
 ALLOWED: tuple[tuple[str, str], ...] = (
     # Years: a date names a moment, not a measurement, and does not change when code does.
     # Only in a date-like context, so that "2000 rows" is still flagged.
-    (r"\b(?:in|In|since|Since|from|until|by|of|year|circa|early|late|mid|al\.,?)\s+"
-     r"(?:19|20)\d\d\b", "a year after a date word ('since 2019')"),
+    (r"\b(?:in|In|since|Since|until|year|circa|early|late|mid|al\.,?)\s+(?:19|20)\d\d\b"
+     r"(?![\w-]|\s+[a-z])", "a year after a date word ('since 2019', not 'in 2000 rows')"),
     (r"\((?:19|20)\d\d[a-z]?(?:[,;][^)]*)?\)", "a year in a citation ('(2015)')"),
     (r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
      r"December)(?:\s+\d{1,2},?)?\s+(?:19|20)\d\d\b", "a calendar date"),
     # Versions: release numbers of named software and standards are facts about a release.
     (r"\b(?:%s)(?:\s+version)?\s+v?\d+(?:\.\d+)*(?:\.x)?\+?" % _TOOLS,
      "a version of named software ('Python 3.11', 'MLflow 3.7+')"),
-    (r"\b[Vv]ersions?\s+v?\d+(?:\.\d+)*\+?", "'version 2.9'"),
+    (r"\b[Vv]ersions?\s+v?\d+\.\d+(?:\.\d+)*\+?",
+     "a release ('version 2.9'); a dot is required, as 'model version 3' is registry data"),
     (r"(?<![\w.])v\d+(?:\.\d+)+\b", "a version tag ('v1.2.3')"),
     (r"\bHTTP/\d(?:\.\d)?", "the protocol's name ('HTTP/1.1')"),
     (r"\bCC BY(?:-[A-Z]{2})* \d\.\d", "the licence's name ('CC BY-NC-SA 4.0')"),
@@ -74,7 +75,7 @@ ALLOWED: tuple[tuple[str, str], ...] = (
     # Structure: numbers that name a part of the book, not a value it computed.
     (r"\b(?:[Cc]hapters?|[Ss]ections?|[Ee]xercises?|[Ss]olutions?|[Ff]igures?|[Tt]ables?|"
      r"[Aa]ppendi(?:x|ces)|[Pp]arts?|[Ss]teps?|[Gg]ates?|[Ss]tages?|[Pp]hases?|[Ll]istings?|[Ee]quations?|[Pp]ages?|[Ll]ines?)"
-     r"\s+\d+(?:\.\d+)*(?:\s*(?:,|and|or|to|-|–)\s*\d+(?:\.\d+)*)*",
+     r"\s+\d+(?:\.\d+)*(?:\s*(?:and|or|to|-|–)\s*\d+(?:\.\d+)*)*",
      "a chapter, section or exercise number ('Exercise 4.1', 'chapters 05 and 08')"),
     (r"^\s*(?:[-*+]\s+)?\d+[.)](?=\s)", "an ordered-list marker ('1. ')"),
     (r"\b(?:[Dd]eprecated|[Rr]emoved|[Aa]dded|[Ii]ntroduced|[Cc]hanged|[Rr]eleased)\s+(?:in|since)\s+"
@@ -91,8 +92,9 @@ ALLOWED: tuple[tuple[str, str], ...] = (
      r"Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b)",
      "an HTTP status code with its reason phrase ('404 Not Found')"),
     (r"\b[1-5](?:xx|XX)\b", "a class of HTTP status codes ('5xx')"),
-    (r"\b(?:a|an|the|is|was|get|gets|got|with|answers?|returns?)\s+(?:%s)"
-     r"(?![\w-]|\s+(?:rows?|calls?|requests?|samples?|ms|s|seconds?|times|of|x|KiB|MB)\b)" % _STATUS,
+    (r"\b(?:a|an|is|was|get|gets|got|answers?|returns?)\s+(?:%s)"
+     r"(?=\s*(?:$|[,.;:)!?]|(?:and|or|but|before|after|when|if|for|with|response|responses|"
+     r"error|errors|status|instead|rather|from|means|tells|says)\b))" % _STATUS,
      "a standard HTTP status code as a noun ('gets a 413', 'the status is 200')"),
     (r"\b(?:between\s+|from\s+)?0\s+(?:and|to|or)\s+1\b|\[0,\s*1\]",
      "the range of a probability or proportion, a definition"),

@@ -56,6 +56,9 @@ def test_flags_a_percentage_in_prose_and_names_its_line():
     ("Markdown image ![A curve](a.png){fig-alt=\"rises from 0.2 to 0.9\"}", ["0.2", "0.9"]),
     ("The 200 calls were timed.", ["200"]),
     ("We sampled 2000 rows.", ["2000"]),  # a year needs a date word right before it
+    ("In 2000 rows, and out of 2019 requests.", ["2000", "2019"]),
+    ("Who moved production to version 3?", ["3"]),  # a model version is registry data
+    ("It served a 500 users; Chapter 4, 12 rows.", ["500", "12"]),
 ])
 def test_flags_hand_typed_numbers(text, expected):
     assert found(text) == expected
@@ -149,3 +152,11 @@ def test_every_allow_list_entry_says_why_and_compiles():
 def test_the_books_own_preface_and_appendices_type_no_numbers():
     for rel in ("index.qmd", "appendices/primers.qmd", "appendices/glossary.qmd"):
         assert [str(f) for f in numbers.find_hand_typed_numbers(ROOT / rel)] == []
+
+
+def test_docstring_examples_run():
+    # booktools is not under pytest's doctest paths (testpaths: tests, mlops_companion)
+    import doctest
+
+    result = doctest.testmod(numbers, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3 and result.failed == 0
