@@ -115,14 +115,20 @@ def write_variant(path: Path, root: Path) -> tuple[Path, dict[int, qmd.Origin]]:
     return copy, origins
 
 
-def describe(result: execute.ChapterResult, path: Path,
-             origins: dict[int, qmd.Origin]) -> str | None:
+def describe(result: execute.ChapterResult, path: Path, origins: dict[int, qmd.Origin],
+             root: Path) -> str | None:
     """``None`` if the variant ran, else where and why it failed, at the original's line."""
     if result.ok:
         return None
     error = result.error
     origin = origins.get(error.line)
-    where = str(origin) if origin is not None else f"{path} (variant line {error.line})"
+    def rel(file: Path) -> str:
+        try:
+            return Path(file).resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            return str(file)
+    where = (f"{rel(origin.file)}:{origin.line}" if origin is not None
+             else f"{rel(path)} (variant line {error.line})")
     leak = ("a visible cell uses a name only hidden cells define; import or define it in a "
             "visible cell" if error.exception == "NameError" else
             "the chapter fails when hidden cells keep their names to themselves (or fails "
@@ -138,7 +144,7 @@ def run_variant(path: Path, root: Path, timeout: float = 600) -> str | None:
         result = execute.execute_chapter(copy, project_root=root, timeout=timeout)
     finally:
         copy.unlink()
-    return describe(result, path, origins)
+    return describe(result, path, origins, root)
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +159,7 @@ def variant_problems():
     finally:
         for copy, _ in written.values():
             copy.unlink(missing_ok=True)
-    return {chapter: describe(result, chapter, origins)
+    return {chapter: describe(result, chapter, origins, ROOT)
             for (chapter, (_, origins)), result in zip(written.items(), results)}
 
 
@@ -192,7 +198,7 @@ def test_a_name_from_a_hidden_cell_is_caught(make_book, kind):
     root = make_book({"chapters/_common.py": COMMON, "chapters/01-a.qmd": _chapter(body)})
     problem = run_variant(root / "chapters/01-a.qmd", root, timeout=120)
     assert problem is not None
-    assert problem.startswith(f"{root / 'chapters/01-a.qmd'}:{line}: NameError: name "
+    assert problem.startswith(f"chapters/01-a.qmd:{line}: NameError: name "
                               f"'{name}' is not defined"), problem
     assert not list((root / "chapters").glob("_hidden-state-*")), "the variant was not deleted"
 
