@@ -18,6 +18,8 @@ A ``NameError`` in a visible cell then names the leak. The variant is written in
 chapter's own folder under a ``_``-prefixed name (so relative paths and includes resolve as
 in the original, and ``booktools check`` treats it as an include) and deleted afterwards.
 
+``test_visible_cells_import_what_the_setup_imports`` is a fast static companion that lists,
+per chapter, every name of the shared set-up a visible cell uses without importing it.
 ``test_common_sets_only_styles_and_options`` checks statically that the shared set-up has no
 other side effect a visible cell could lean on (a seed, a ``sys.path`` entry).
 """
@@ -253,3 +255,44 @@ def test_common_sets_only_styles_and_options():
         pytest.fail(f"chapters/_common.py:{node.lineno}: `{ast.unparse(node)}` is more than "
                     "a style or display option; the hidden set-up must not define what "
                     "visible cells use (do it in a visible cell).")
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Names a cell binds: imports, assignments, loop and with targets, defs, classes."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+    return out
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_visible_cells_import_what_the_setup_imports(chapter):
+    """Fast, static companion of the executed test: every name the shared set-up binds is
+    bound again by a visible cell before (or in) the first visible cell that uses it. Lists
+    every such name at once, where the executed test stops at the first."""
+    setup = _bound_names(ast.parse((ROOT / "chapters/_common.py").read_text(encoding="utf-8")))
+    doc = qmd.parse_qmd(chapter, project_root=ROOT)
+    defaults = execute.document_options(qmd.read_project(ROOT), doc.front_matter)
+    bound: set[str] = set()
+    leaks: dict[str, int] = {}
+    for cell in doc.cells:
+        if is_hidden({**defaults, **cell.options}):
+            continue
+        # IPython magics and shell escapes are not Python; they bind nothing.
+        source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                           for line in cell.source.split("\n"))
+        tree = ast.parse(source)
+        bound |= _bound_names(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                    and node.id in setup and node.id not in bound):
+                leaks.setdefault(node.id, cell.origin.line)
+    assert not leaks, (f"{chapter.relative_to(ROOT)}: visible cells use names that only the "
+                       "hidden set-up imports (name: line of first use): "
+                       + ", ".join(f"{k}: {v}" for k, v in sorted(leaks.items()))
+                       + "; import them in a visible cell.")
