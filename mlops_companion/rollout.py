@@ -20,6 +20,7 @@ business metrics (chapter 05 shows those on the page).
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ __all__ = [
     "simulate_rollout",
     "CanarySimulationResult",
     "simulate_canary",
+    "simulate_windows",
     "FalseRollbackResult",
     "false_rollback_rate",
 ]
@@ -394,6 +396,11 @@ def _crossing_probabilities(info: np.ndarray, lower: np.ndarray, upper: np.ndarr
 
 def _boundaries(fractions: np.ndarray, alpha: float, spending: str) -> np.ndarray:
     """Critical values c_j (z scale) whose one-sided crossing probabilities follow the spending."""
+    return np.array(_boundaries_cached(tuple(float(t) for t in fractions), float(alpha), spending))
+
+
+@functools.lru_cache(maxsize=64)
+def _boundaries_cached(fractions: tuple[float, ...], alpha: float, spending: str) -> tuple[float, ...]:
     fractions = np.asarray(fractions, dtype=float)
     target = np.diff(np.r_[0.0, _spent(fractions, alpha, spending)])
     c = np.empty(len(fractions))
@@ -409,7 +416,7 @@ def _boundaries(fractions: np.ndarray, alpha: float, spending: str) -> np.ndarra
             c[j] = optimize.brentq(excess, -5.0, 40.0, xtol=1e-10)
         if j < len(fractions) - 1:
             paths.advance(t, -np.inf, c[j] * root, fractions[j + 1])
-    return c
+    return tuple(float(v) for v in c)
 
 
 @dataclass(frozen=True)
@@ -939,6 +946,59 @@ def simulate_rollout(
                          0.0 if rolled_back else schedule.shares[-1], monitor.rule)
 
 
+def simulate_windows(
+    schedule: CanarySchedule,
+    window_size: int,
+    *,
+    delta: float,
+    sd: float,
+    n_simulations: int = 20_000,
+    min_samples: int = 100,
+    rng: int | np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-window evidence of many simulated rollouts: the input every canary rule reads.
+
+    For each rollout and each monitored hour of ``schedule`` (share strictly between 0 and
+    1), ``window_size`` requests are routed at random, so the canary's count is binomial;
+    each group's mean is drawn from its sampling distribution (normal with standard
+    deviation ``sd / sqrt(n)``, the canary's ``delta`` above the baseline's) and its
+    variance from ``sd**2 * chi2(n - 1) / (n - 1)``.
+
+    Returns
+    -------
+    d, v, ok : arrays of shape (n_simulations, n_windows)
+        Difference of means (canary minus baseline), its variance ``s_c^2/n_c + s_b^2/n_b``,
+        and whether both groups reached ``min_samples``.
+
+    Examples
+    --------
+    How often does a single window's Welch statistic exceed 2 for an identical candidate?
+
+    >>> d, v, ok = simulate_windows(CanarySchedule(), 2000, delta=0.0, sd=0.3, rng=0)
+    >>> d.shape, round(float(np.mean(np.abs(d) / np.sqrt(v) > 2)), 3)
+    ((20000, 17), 0.046)
+    """
+    if not isinstance(schedule, CanarySchedule):
+        raise TypeError(f"`schedule` must be a CanarySchedule; got {type(schedule).__name__}.")
+    window_size = check_positive_int(window_size, "window_size")
+    delta = check_number(delta, "delta")
+    sd = check_positive_number(sd, "sd")
+    n_simulations = check_positive_int(n_simulations, "n_simulations")
+    min_samples = check_int(min_samples, "min_samples", low=2)
+    gen = check_rng(rng)
+    shares = _monitored_windows(schedule)
+    shape = (n_simulations, len(shares))
+    n_c = gen.binomial(window_size, shares, size=shape)
+    n_b = window_size - n_c
+    ok = (n_c >= min_samples) & (n_b >= min_samples)
+    nc, nb = np.maximum(n_c, 2), np.maximum(n_b, 2)
+    mean_c = delta + sd * gen.standard_normal(shape) / np.sqrt(nc)
+    mean_b = sd * gen.standard_normal(shape) / np.sqrt(nb)
+    var_c = sd ** 2 * gen.chisquare(nc - 1) / (nc - 1)
+    var_b = sd ** 2 * gen.chisquare(nb - 1) / (nb - 1)
+    return mean_c - mean_b, var_c / nc + var_b / nb, ok
+
+
 def _judge_windows(monitor: CanaryMonitor, d: np.ndarray, v: np.ndarray,
                    ok: np.ndarray) -> tuple[_RuleState, np.ndarray]:
     """Run ``monitor``'s rule over windows of shape (rollouts, windows), all rollouts at once.
@@ -1042,18 +1102,9 @@ def simulate_canary(
     if not isinstance(schedule, CanarySchedule):
         raise TypeError(f"`schedule` must be a CanarySchedule; got {type(schedule).__name__}.")
     window_size = check_positive_int(window_size, "window_size")
-    gen = check_rng(rng)
-    shares = _monitored_windows(schedule)
-    shape = (n_simulations, len(shares))
-    n_c = gen.binomial(window_size, shares, size=shape)
-    n_b = window_size - n_c
-    ok = (n_c >= monitor.min_samples) & (n_b >= monitor.min_samples)
-    nc, nb = np.maximum(n_c, 2), np.maximum(n_b, 2)
-    mean_c = delta + sd * gen.standard_normal(shape) / np.sqrt(nc)
-    mean_b = sd * gen.standard_normal(shape) / np.sqrt(nb)
-    var_c = sd ** 2 * gen.chisquare(nc - 1) / (nc - 1)
-    var_b = sd ** 2 * gen.chisquare(nb - 1) / (nb - 1)
-    d, v = mean_c - mean_b, var_c / nc + var_b / nb
+    d, v, ok = simulate_windows(schedule, window_size, delta=delta, sd=sd,
+                                n_simulations=n_simulations, min_samples=monitor.min_samples,
+                                rng=rng)
     state, first = _judge_windows(monitor, d, v, ok)
     hits = int(state.rolled.sum())
     low, high = wilson_interval(hits, n_simulations)

@@ -15,7 +15,7 @@ def test_public_surface():
     assert set(rollout.__all__) == {
         "AgreementResult", "ShadowDeployment", "CanarySchedule", "TrafficSplit",
         "MonitorDecision", "CanaryRule", "CanaryMonitor", "BlueGreen", "RolloutResult",
-        "simulate_rollout", "CanarySimulationResult", "simulate_canary",
+        "simulate_rollout", "CanarySimulationResult", "simulate_canary", "simulate_windows",
         "FalseRollbackResult", "false_rollback_rate",
     }
 
