@@ -335,7 +335,7 @@ def _simpson(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _grid(lo: float, hi: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Simpson grid on [lo, hi] fine enough for Gaussian kernels of width ``scale``."""
-    n = int(min(1201, max(61, math.ceil(10 * (hi - lo) / scale))))
+    n = int(min(1201, max(61, math.ceil(6 * (hi - lo) / scale))))
     return _simpson(lo, hi, n)
 
 
@@ -831,7 +831,9 @@ class RolloutResult:
     """Outcome of :func:`simulate_rollout`.
 
     ``timeline`` has one row per hourly window with the columns ``step, hour, share,
-    n_canary, estimate, statistic, boundary, decision``; ``hour`` is the window's start,
+    n_canary, window_statistic, estimate, statistic, boundary, decision``; ``hour`` is the
+    window's start, ``window_statistic`` that window's own Welch statistic
+    (:meth:`CanaryMonitor.statistic`, for comparison with a per-window rule),
     ``decision`` the monitor's action, "start" for the 0% step and "complete" once the
     share reaches 100%. ``rollback_at_hour`` is the *end* of the window whose look rolled
     the candidate back (the moment traffic returns to the current model), None if it was
@@ -923,13 +925,16 @@ def simulate_rollout(
         mask = to_canary[sl] < share
         if share == 0.0:
             rows.append(dict(step=step, hour=float(hour), share=share, n_canary=0,
-                             estimate=np.nan, statistic=np.nan, boundary=np.nan,
-                             decision="start"))
+                             window_statistic=np.nan, estimate=np.nan, statistic=np.nan,
+                             boundary=np.nan, decision="start"))
             continue
         if share == 1.0:
             break
-        decision = monitor.update(base_scores[sl][~mask], cand_scores[sl][mask])
+        b, c = base_scores[sl][~mask], cand_scores[sl][mask]
+        decision = monitor.update(b, c)
+        judged = decision.action != "insufficient" and not np.isnan(decision.statistic)
         rows.append(dict(step=step, hour=float(hour), share=share, n_canary=int(mask.sum()),
+                         window_statistic=CanaryMonitor.statistic(b, c) if judged else np.nan,
                          estimate=decision.estimate, statistic=decision.statistic,
                          boundary=decision.boundary, decision=decision.action))
         if decision.action == "rollback":
@@ -938,10 +943,12 @@ def simulate_rollout(
     rolled_back = rollback_at is not None
     if not rolled_back:
         rows.append(dict(step=len(schedule.hours) - 1, hour=float(schedule.hours[-1]),
-                         share=schedule.shares[-1], n_canary=0, estimate=np.nan,
+                         share=schedule.shares[-1], n_canary=0, window_statistic=np.nan,
+                         estimate=np.nan,
                          statistic=np.nan, boundary=np.nan, decision="complete"))
-    timeline = pd.DataFrame(rows, columns=["step", "hour", "share", "n_canary", "estimate",
-                                           "statistic", "boundary", "decision"])
+    timeline = pd.DataFrame(rows, columns=["step", "hour", "share", "n_canary",
+                                           "window_statistic", "estimate", "statistic",
+                                           "boundary", "decision"])
     return RolloutResult(timeline, rolled_back, rollback_at, rollback_step,
                          0.0 if rolled_back else schedule.shares[-1], monitor.rule)
 

@@ -310,8 +310,8 @@ def test_identical_candidate_completes_the_rollout():
     assert not result.rolled_back and result.final_share == 1.0
     assert result.rollback_at_hour is None and isinstance(result.rule, rollout.CanaryRule)
     tl = result.timeline
-    assert list(tl.columns) == ["step", "hour", "share", "n_canary", "estimate", "statistic",
-                                "boundary", "decision"]
+    assert list(tl.columns) == ["step", "hour", "share", "n_canary", "window_statistic",
+                                "estimate", "statistic", "boundary", "decision"]
     assert tl["decision"].iloc[0] == "start" and tl["decision"].iloc[-1] == "complete"
     judged = tl["statistic"].notna()
     assert (tl.loc[judged, "statistic"] < tl.loc[judged, "boundary"]).all()
