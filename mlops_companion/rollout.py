@@ -469,7 +469,8 @@ class CanaryMonitor:
     The action is "insufficient" when either group holds fewer than ``min_samples`` scores
     (the window is not a look and the streak is unchanged), "rollback" once ``consecutive``
     looks in a row have breached (and from then on, until :meth:`reset`), else "continue".
-    Looks beyond the planned ones have no error left to spend and never breach.
+    Looks beyond the planned ones have no error left to spend and never breach (with a
+    fixed ``k``, every look is judged against ``k``).
 
     Parameters
     ----------
@@ -541,6 +542,8 @@ class CanaryMonitor:
         fractions = self._planned / self._planned[-1]
         self.boundaries = (np.full(len(fractions), self.k) if self.k is not None
                            else _boundaries(fractions, self.alpha, self.spending))
+        # A fixed k applies to every look; a spending boundary has nothing left after the plan.
+        self._beyond = self.k if self.k is not None else np.inf
         self.reset()
 
     @classmethod
@@ -633,7 +636,8 @@ class CanaryMonitor:
         v = c.var(ddof=1) / n_c + b.var(ddof=1) / n_b if ok else np.nan
         out = _step(self._state, np.array([d]), np.array([v]), np.array([ok]),
                     margin=self.margin, alternative=self.alternative,
-                    boundaries=self.boundaries, consecutive=self.consecutive)
+                    boundaries=self.boundaries, consecutive=self.consecutive,
+                    beyond=self._beyond)
         if not ok:
             return MonitorDecision(float("nan"), False,
                                    "rollback" if self.rolled_back else "insufficient",
@@ -731,12 +735,14 @@ class _RuleState:
 
 
 def _step(state: _RuleState, d: np.ndarray, v: np.ndarray, ok: np.ndarray, *, margin: float,
-          alternative: str, boundaries: np.ndarray, consecutive: int) -> dict[str, np.ndarray]:
+          alternative: str, boundaries: np.ndarray, consecutive: int,
+          beyond: float = np.inf) -> dict[str, np.ndarray]:
     """Apply one window to every rollout in ``state``: THE canary rule, in one place.
 
     ``d``, ``v`` and ``ok`` hold, per rollout, the window's difference of means, its
     variance and whether both groups reached ``min_samples``. Both :class:`CanaryMonitor`
-    (one rollout) and :func:`simulate_canary` (thousands, vectorised) call this.
+    (one rollout) and :func:`simulate_canary` (thousands, vectorised) call this. Looks
+    beyond the planned ones are judged against ``beyond``.
     """
     ok = ok & ~state.rolled
     wgt = np.where(ok, 1.0 / np.maximum(np.where(ok, v, 1.0), 1e-300), 0.0)
@@ -754,7 +760,7 @@ def _step(state: _RuleState, d: np.ndarray, v: np.ndarray, ok: np.ndarray, *, ma
             excess = estimate - margin
         statistic = np.where(ok, excess / se, np.nan)
     idx = np.clip(state.looks - 1, 0, len(boundaries) - 1)
-    boundary = np.where(state.looks <= len(boundaries), np.asarray(boundaries)[idx], np.inf)
+    boundary = np.where(state.looks <= len(boundaries), np.asarray(boundaries)[idx], beyond)
     breached = ok & (statistic > boundary)
     state.streak = np.where(ok, np.where(breached, state.streak + 1, 0), state.streak)
     state.rolled |= ok & (state.streak >= consecutive)
@@ -1018,7 +1024,7 @@ def _judge_windows(monitor: CanaryMonitor, d: np.ndarray, v: np.ndarray,
         before = state.rolled.copy()
         _step(state, d[:, h], v[:, h], ok[:, h], margin=monitor.margin,
               alternative=monitor.alternative, boundaries=monitor.boundaries,
-              consecutive=monitor.consecutive)
+              consecutive=monitor.consecutive, beyond=monitor._beyond)
         new = state.rolled & ~before
         first[new] = state.looks[new]
     return state, first

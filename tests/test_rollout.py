@@ -164,6 +164,10 @@ def test_looks_beyond_the_plan_never_breach():
     assert m.update(np.zeros(20) + np.arange(20) / 100, np.arange(20) / 100).action == "continue"
     d = m.update(np.zeros(20), np.ones(20))
     assert math.isinf(d.boundary) and d.action == "continue"
+    fixed = rollout.CanaryMonitor(k=3.0, looks=1, min_samples=10)  # a fixed k never runs out
+    fixed.update(np.arange(20) / 100, np.arange(20) / 100)
+    d = fixed.update(np.zeros(20), np.ones(20))
+    assert d.boundary == 3.0 and d.action == "rollback"
 
 
 @pytest.mark.parametrize(
