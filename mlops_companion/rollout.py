@@ -441,6 +441,27 @@ class CanaryRule:
     window_size: int | None = None
     schedule: CanarySchedule | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as plain JSON-ready values (for a manifest, a log line or a report).
+
+        Examples
+        --------
+        Which keys does a manifest generator get?
+
+        >>> rule = CanaryMonitor.for_schedule(window_size=2000, min_samples=50).rule
+        >>> d = rule.to_dict()
+        >>> d["margin"], d["alpha"], len(d["boundaries"]), d["schedule"]["shares"][1]
+        (0.02, 0.05, 17, 0.05)
+        """
+        out = {name: getattr(self, name) for name in (
+            "margin", "alpha", "alternative", "spending", "k", "min_samples", "consecutive",
+            "window_size")}
+        out["looks"] = [float(v) for v in self.looks]
+        out["boundaries"] = [float(v) if math.isfinite(v) else None for v in self.boundaries]
+        out["schedule"] = (None if self.schedule is None else
+                           {"hours": list(self.schedule.hours), "shares": list(self.schedule.shares)})
+        return out
+
 
 class CanaryMonitor:
     r"""A group-sequential canary rule: roll back once the canary is shown to differ by more than a margin.

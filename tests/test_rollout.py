@@ -395,3 +395,15 @@ def test_seconds_unit_bug_is_caught_in_at_least_90_percent_of_rollouts(book):
                                                window_size=2000, rng=seed).rolled_back
                       for seed in range(25))
     assert caught >= 90, caught
+
+
+def test_rule_record_round_trips_to_json():
+    import json
+
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, consecutive=2)
+    rule = m.rule
+    assert rule.margin == m.margin and rule.consecutive == 2 and rule.window_size == 2000
+    assert rule.boundaries == tuple(m.boundaries) and rule.schedule == rollout.CanarySchedule()
+    back = json.loads(json.dumps(rule.to_dict()))
+    assert back["boundaries"] == pytest.approx(list(m.boundaries))
+    assert back["schedule"]["hours"] == list(rollout.CanarySchedule().hours)
