@@ -545,6 +545,12 @@ class CanaryMonitor:
         self.min_samples = check_int(min_samples, "min_samples", low=2)
         self.consecutive = check_positive_int(consecutive, "consecutive")
         if looks is None:
+            if self.min_samples > 1000:
+                raise ValueError(
+                    f"`looks` must be given when `min_samples` exceeds the default plan's "
+                    f"windows of 2000 requests; got min_samples={self.min_samples}. Use "
+                    "`CanaryMonitor.for_schedule(schedule, window_size=...)` or pass `looks`."
+                )
             looks = tuple(CanarySchedule().plan(2000, min_samples=self.min_samples)["cumulative_n_eff"])
         if isinstance(looks, (int, np.integer)) and not isinstance(looks, bool):
             self._planned = np.arange(1, check_positive_int(looks, "looks") + 1, dtype=float)

@@ -183,6 +183,7 @@ def test_looks_beyond_the_plan_never_breach():
         (dict(spending="linear"), ValueError, r"`spending` must be one of"),
         (dict(looks=[3, 2]), ValueError, r"`looks` must be a positive integer or a non-empty"),
         (dict(looks=0), ValueError, r"`looks` must be an integer >= 1; got 0"),
+        (dict(min_samples=5000), ValueError, r"`looks` must be given when `min_samples`"),
     ],
 )
 def test_monitor_bad_parameters(kwargs, error, match):
