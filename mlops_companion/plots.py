@@ -14,7 +14,7 @@ Out of scope: computing anything. The numbers come from :mod:`mlops_companion.ro
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
