@@ -408,3 +408,15 @@ def test_rule_record_round_trips_to_json():
     back = json.loads(json.dumps(rule.to_dict()))
     assert back["boundaries"] == pytest.approx(list(m.boundaries))
     assert back["schedule"]["hours"] == list(rollout.CanarySchedule().hours)
+
+
+def test_one_sided_rule_for_a_quantity_where_only_a_drop_hurts():
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, alternative="less",
+                                           margin=0.01)
+    assert m.false_rollback_rate(sd=0.45) == pytest.approx(0.05, abs=1e-3)
+    assert m.rollback_probability(+0.2, sd=0.45) < 1e-9  # better is (practically) never rolled back
+    r = rollout.simulate_canary(m, delta=-0.01, sd=0.45, n_simulations=20_000, rng=3)
+    assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002
+    g = np.random.default_rng(0)
+    m.reset()
+    assert m.update(g.random(1900), g.random(100) * 0.5 + 0.5).action == "continue"
