@@ -420,3 +420,14 @@ def test_one_sided_rule_for_a_quantity_where_only_a_drop_hurts():
     g = np.random.default_rng(0)
     m.reset()
     assert m.update(g.random(1900), g.random(100) * 0.5 + 0.5).action == "continue"
+
+
+def test_whole_schedule_error_rate_matches_scipys_multivariate_normal():
+    """All 17 looks of the book's schedule at once: 1 - P(no crossing) from scipy's Genz integration."""
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    t = np.array(m.rule.looks) / m.rule.looks[-1]
+    corr = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+    no_cross = stats.multivariate_normal(np.zeros(len(t)), corr, seed=0,
+                                         maxpts=200_000).cdf(m.boundaries)
+    # The recursion also counts the (negligible) lower tail of the two-sided rule.
+    assert 1 - no_cross == pytest.approx(m.false_rollback_rate(sd=0.31), abs=5e-4)
