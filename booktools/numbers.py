@@ -185,12 +185,29 @@ def _numbers_in(text: str) -> list[str]:
     return [number for _, number in _number_spans(text)]
 
 
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_READING_TITLE = re.compile(r"(further reading|references|bibliography)\b", re.IGNORECASE)
+
+
 def _prose_lines(doc: qmd.Document):
     """``(line, text)`` of prose lines, with HTML comments and display math blanked."""
     in_comment = in_math = False
+    reading_level = 0  # > 0 inside a "Further reading" / "References" section
     for line, _ in doc.markdown_lines():
         text = line.text
         if _LINK_DEFINITION.match(text):
+            continue
+        # A bibliography's years, volumes and pages describe a publication, not a result
+        # of this book's code: skip the section up to the next heading of its level or above.
+        heading = _HEADING.match(text)
+        if heading:
+            level = len(heading.group(1))
+            if reading_level and level <= reading_level:
+                reading_level = 0
+            if _READING_TITLE.match(heading.group(2)):
+                reading_level = level
+                continue
+        if reading_level:
             continue
         out = []
         i = 0

@@ -160,3 +160,12 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(numbers, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_further_reading_section_is_not_prose(tmp_path):
+    """A bibliography's years and pages describe a publication; the next section is checked again."""
+    text = ("# Chapter {#sec-c}\n\nIntro.\n\n## Further reading {#sec-c-reading}\n\n"
+            "- A. Author, *Journal* 12(2), 1947, pages 153-157.\n\n"
+            "## After {#sec-c-after}\n\nWe saw 0.61 here.\n")
+    findings = numbers.find_hand_typed_numbers(text)
+    assert [f.number for f in findings] == ["0.61"]
