@@ -102,7 +102,7 @@ ALLOWED: tuple[tuple[str, str], ...] = (
     (r"\bexit (?:code|status)(?:\s+of)?\s+\d+\b", "an exit status, defined by the OS"),
     (r"\b127\.0\.0\.1\b|\b0\.0\.0\.0\b|::1\b", "a loopback or wildcard address: fixed by the standard"),
     (r"\bport 0\b", "port 0: 'any free port', a definition"),
-    (r"\b(?:90|95|99)%(?=\s+(?:confidence|credible|prediction|Wilson|interval|CI)\b)",
+    (r"\b(?:90|95|99)%(?=\s+(?:confidence|credible|prediction|Wilson|Monte|bootstrap|interval|CI)\b)",
      "a conventional interval level named as such ('95% confidence interval')"),
     (r"\b\d+(?:st|nd|rd|th)[- ]percentile\b",
      "a percentile that names a metric ('99th-percentile latency'), like p99"),
