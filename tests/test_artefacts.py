@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlops_companion import artefacts, data
 
@@ -538,3 +540,25 @@ def test_manifest_with_nan_in_the_example_is_refused(saved):
     mpath.write_text(mpath.read_text().replace('"data": [\n      [\n        ', '"data": [\n      [\n        NaN, ', 1))
     with pytest.raises(artefacts.ArtefactIntegrityError, match=r"`example_input.data` must be"):
         artefacts.load_artefact(path, expected_sha256=m.sha256)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["manifest_version", "artefact", "format", "compress", "sha256", "size_bytes",
+                              "created_utc", "versions", "feature_names", "example_input",
+                              "expected_output"]),
+       value=_json)
+def test_any_value_in_any_manifest_field_gives_a_manifest_or_the_typed_error(saved, field, value):
+    """Property: whatever JSON sits in a field, from_dict returns or raises ArtefactIntegrityError."""
+    doc = json.loads(artefacts.manifest_path(saved[0]).read_text())
+    doc[field] = value
+    try:
+        artefacts.ArtefactManifest.from_dict(doc)
+    except artefacts.ArtefactIntegrityError as exc:
+        assert f"`{field}" in str(exc) or "must have the fields" in str(exc)
