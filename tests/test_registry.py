@@ -319,7 +319,7 @@ def test_same_flow_through_an_mlflow_tracking_server(tmp_path, scenario):
                             start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300         # generous: mlflow server imports slowly on a loaded machine
         while True:
             assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
             try:
@@ -327,7 +327,7 @@ def test_same_flow_through_an_mlflow_tracking_server(tmp_path, scenario):
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline, "mlflow server did not start in 90 s"
+            assert time.monotonic() < deadline, "mlflow server did not start in 300 s"
             time.sleep(0.25)
         reg = registry.Registry(tmp_path / "client", tracking_uri=url)
         s = scenario
