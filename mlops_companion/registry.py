@@ -381,8 +381,7 @@ class Registry:
         if tracking_uri is not None and not isinstance(tracking_uri, str):
             raise TypeError(f"`tracking_uri` must be a string or None; got {tracking_uri!r}.")
         _check_name(experiment, "experiment")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"`retries` must be a non-negative integer; got {retries!r}.")
+        retries = _utils.check_int(retries, "retries", low=0)
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifact_root = self.root / "artifacts"

@@ -166,8 +166,10 @@ def test_input_validation(filled, call, error, match):
 def test_constructor_validation(tmp_path):
     with pytest.raises(TypeError, match="`root` must be a folder path"):
         registry.Registry(42)
-    with pytest.raises(ValueError, match="`retries` must be a non-negative integer"):
+    with pytest.raises(ValueError, match=r"`retries` must be an integer >= 0; got -1"):
         registry.Registry(tmp_path, retries=-1)
+    with pytest.raises(TypeError, match=r"`retries` must be an integer; got 2.5"):
+        registry.Registry(tmp_path, retries=2.5)
     with pytest.raises(ValueError, match="`metrics` must map names to finite numbers"):
         s = data.make_scenario(100, rng=1)
         registry.Registry(tmp_path).register(NAME, s.pipeline, training_data=s.X_train,
