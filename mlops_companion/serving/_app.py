@@ -268,6 +268,7 @@ def create_app(
     app = FastAPI(title="Incident predictor", lifespan=lifespan,
                   description="Predicts the probability of an incident from five service signals.")
     app.state.serving = state
+    app.state.models = {"current": current, "candidate": cand}
     app.state.metrics = metrics
     app.add_middleware(_metrics.MetricsMiddleware, metrics=metrics)
 
