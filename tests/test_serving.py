@@ -329,8 +329,13 @@ def test_real_server_refuses_every_bad_input_and_keeps_answering(live):
             assert r.status_code == status, (name, r.text)
             assert r.headers["content-type"].startswith("application/json"), name
             assert needle in r.text, name
+            assert len(r.headers["x-request-id"]) == 32, name
             ok = c.post("/predict", json=GOOD)              # still answering after each one
             assert ok.status_code == 200, name
+        for content_type in NOT_JSON:
+            headers = {} if content_type is None else {"content-type": content_type}
+            r = c.post("/predict", content=json.dumps(GOOD).encode(), headers=headers)
+            assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type", content_type
         # A 1 MB body declared honestly is refused from its Content-Length, before reading it;
         # one sent chunked (no Content-Length) is refused while streaming.
         def chunks():
