@@ -482,3 +482,32 @@ def test_worker_processes_get_one_thread_pool_each_unless_set():
     assert env["OPENBLAS_NUM_THREADS"] == "1"
     assert env["MKL_NUM_THREADS"] == "1"
     assert env["PATH"] == "/bin"
+
+
+def test_shadow_candidate_failure_never_reaches_the_client(saved):
+    class Broken:
+        def predict_proba(self, X):
+            raise ValueError("candidate exploded")
+
+    (cp, cs), (np_, ns) = saved
+    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=np_, candidate_sha256=ns,
+                             candidate_version="cand", mode="shadow")
+    with TestClient(app) as c:
+        app.state.models["candidate"].model = Broken()
+        answers = [c.post("/predict", json=GOOD) for _ in range(3)]
+        state = c.get("/rollout").json()["shadow"]
+        text = c.get("/metrics").text
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert {r.json()["answered_by"] for r in answers} == {"current"}
+    assert state["n_compared"] == 3 and state["agreement"] == 0.0     # rollout counts a failed shadow as disagreement
+    assert state["recent"][0]["candidate"] is None                      # NaN in the log, null in JSON
+    assert 'prediction_errors_total{model_version="cand"} 3.0' in text
+
+
+def test_canary_mode_uses_rollouts_own_default_monitor(saved):
+    (cp, cs), (np_, ns) = saved
+    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=np_, candidate_sha256=ns, mode="canary")
+    with TestClient(app) as c:
+        state = c.get("/rollout").json()["canary"]
+    assert state["min_samples"] == rollout.CanaryMonitor().min_samples
+    assert state["rolled_back"] is False and state["decisions"] == []
