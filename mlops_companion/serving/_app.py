@@ -287,10 +287,12 @@ def create_app(
             # The handler runs on the event loop's thread, so the monitor is fed serially.
             decision = monitor_.observe("canary" if served is cand else "baseline", probs)
             if decision is not None:
-                statistic = decision.statistic
-                state["decisions"].append({
-                    "statistic": statistic if math.isfinite(statistic) else None,
-                    "breached": bool(decision.breached), "action": decision.action})
+                record = {"statistic": decision.statistic, "breached": bool(decision.breached),
+                          "action": decision.action}
+                for extra in ("estimate", "boundary", "look"):  # richer decisions, where rollout gives them
+                    if hasattr(decision, extra):
+                        record[extra] = getattr(decision, extra)
+                state["decisions"].append(_finite(record))
                 metrics.rolled_back.set(1 if monitor_.rolled_back else 0)
         return served, probs
 
