@@ -86,7 +86,7 @@ FORMATS: tuple[str, ...] = ("joblib", "skops")
 SKOPS_TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
 
 _CHUNK = 1 << 20  # 1 MiB per read when hashing (the default of _utils.sha256_file)
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SHA256 = _utils.SHA256_PATTERN
 _MAX_EXAMPLE_ROWS = 100
 _MANIFEST_VERSION = 1
 
@@ -218,7 +218,8 @@ class ArtefactManifest:
             _bad_field("example_input", "an object with exactly the keys columns, dtypes, data", example)
         columns, dtypes, rows = example["columns"], example["dtypes"], example["data"]
         if columns != features:
-            _bad_field("example_input.columns", f"the feature names {features}", columns)
+            # Either field may be the damaged one: the message names both.
+            _bad_field("example_input.columns", f"equal to `feature_names` {_short(features)}", columns)
         if not isinstance(dtypes, list) or len(dtypes) != len(columns) or not all(
                 isinstance(t, str) for t in dtypes):
             _bad_field("example_input.dtypes", f"a list of {len(columns)} dtype names", dtypes)
@@ -666,15 +667,6 @@ def _version_mismatches(recorded: Mapping[str, str], fmt: str) -> dict[str, tupl
     return out
 
 
-def _check_sha(expected_sha256: Any) -> str:
-    if not isinstance(expected_sha256, str) or not _SHA256.fullmatch(expected_sha256.lower()):
-        raise ValueError(
-            f"`expected_sha256` must be a 64-character hex SHA-256; got {expected_sha256!r}. "
-            "Take it from the registry or the deployment configuration, never from the manifest beside the file."
-        )
-    return expected_sha256.lower()
-
-
 def _skops_load(payload: bytes, trusted_types: Iterable[str]):
     """Load skops bytes, trusting only the allow-listed types that are actually present.
 
@@ -801,7 +793,7 @@ def load_artefact(
     """
     start = time.perf_counter()
     p = _check_path(path)
-    trusted = _check_sha(expected_sha256)
+    trusted = _utils.check_sha256(expected_sha256, "expected_sha256")
     if not isinstance(allow_version_mismatch, bool):
         raise TypeError(f"`allow_version_mismatch` must be True or False; got {allow_version_mismatch!r}.")
     replay_atol = _utils.check_number(replay_atol, "replay_atol", low=0.0)

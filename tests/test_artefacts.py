@@ -278,9 +278,9 @@ def test_save_artefact_bad_input(tmp_path, scenario, kwargs, error, match):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"expected_sha256": "abc"}, ValueError, r"`expected_sha256` must be a 64-character hex SHA-256"),
-        ({"expected_sha256": None}, ValueError, r"`expected_sha256` must be a 64-character hex SHA-256; got None"),
-        ({"expected_sha256": "g" * 64}, ValueError, r"`expected_sha256` must be a 64-character hex"),
+        ({"expected_sha256": "abc"}, ValueError, r"`expected_sha256` must be a SHA-256 digest"),
+        ({"expected_sha256": None}, ValueError, r"`expected_sha256` must be a SHA-256 digest \(64 hexadecimal characters\); got None"),
+        ({"expected_sha256": "g" * 64}, ValueError, r"`expected_sha256` must be a SHA-256 digest"),
         ({"allow_version_mismatch": "yes"}, TypeError, r"`allow_version_mismatch` must be True or False"),
         ({"replay_atol": -1.0}, ValueError, r"`replay_atol` must be a number >= 0; got -1.0"),
         ({"replay_atol": float("nan")}, TypeError, r"`replay_atol` must be a finite number; got nan"),
@@ -512,7 +512,7 @@ _DROP = object()
         ("versions", {"numpy": 2}, r"`versions` must be an object mapping library names"),
         ("feature_names", "abc", r"`feature_names` must be a non-empty list of column names"),
         ("example_input", [], r"`example_input` must be an object with exactly the keys"),
-        ("example_input.columns", ["a"], r"`example_input.columns` must be the feature names"),
+        ("example_input.columns", ["a"], r"`example_input.columns` must be equal to `feature_names`"),
         ("example_input.dtypes", ["float64"], r"`example_input.dtypes` must be a list of 5 dtype names"),
         ("example_input.dtypes", ["no-such-dtype"] * 5, r"`example_input.dtypes` must be dtype names pandas"),
         ("example_input.data", [], r"`example_input.data` must be 1 to 100 rows of 5 finite numbers"),

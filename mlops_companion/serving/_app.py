@@ -13,7 +13,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
 from mlops_companion import data
+from mlops_companion import _utils
 from mlops_companion._utils import check_level, check_one_of, check_positive_int, replay_matches
 
 from . import _metrics, _schema
@@ -36,22 +36,9 @@ from . import _metrics, _schema
 MODES = ("single", "shadow", "canary")
 _ENV_KWARGS = "MLOPS_COMPANION_SERVING_KWARGS"
 _FACTORY = "mlops_companion.serving._app:_app_from_environment"
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 # ----------------------------------------------------------------------------- arguments
-def _check_sha256(value: Any, name: str) -> str:
-    # artefacts.load_artefact checks the digest again at startup; this one fails early,
-    # naming the argument of create_app that was wrong.
-    if not isinstance(value, str) or not _SHA256.fullmatch(value.lower()):
-        raise ValueError(
-            f"`{name}` must be a SHA-256 digest (64 hexadecimal characters); got {value!r}. "
-            "Take it from a record you control (the registry version, a deployment config), "
-            "never from the manifest stored next to the artefact."
-        )
-    return value.lower()
-
-
 def _check_path(value: Any, name: str) -> Path:
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"`{name}` must be a path to a joblib artefact; got {type(value).__name__}.")
@@ -215,7 +202,7 @@ def create_app(
     check_one_of(mode, "mode", MODES)
     metrics = _metrics.Metrics()
     current = _Served("current", _check_path(artefact, "artefact"),
-                      _check_sha256(expected_sha256, "expected_sha256"), version, metrics)
+                      _utils.check_sha256(expected_sha256, "expected_sha256"), version, metrics)
     cand: _Served | None = None
     if mode != "single" and (candidate is None or candidate_sha256 is None):
         raise ValueError(
@@ -224,7 +211,7 @@ def create_app(
         )
     if candidate is not None:
         cand = _Served("candidate", _check_path(candidate, "candidate"),
-                       _check_sha256(candidate_sha256, "candidate_sha256"), candidate_version, metrics)
+                       _utils.check_sha256(candidate_sha256, "candidate_sha256"), candidate_version, metrics)
     max_batch = check_positive_int(max_batch, "max_batch")
     max_body_bytes = check_positive_int(max_body_bytes, "max_body_bytes")
     shadow_log_size = check_positive_int(shadow_log_size, "shadow_log_size")

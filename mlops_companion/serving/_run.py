@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     import uvicorn
 
-    from ._app import _check_sha256
+    from .. import _utils
 
     parser = argparse.ArgumentParser(prog="python -m mlops_companion.serving", description=main.__doc__)
     parser.add_argument("--artefact", required=True, help="path of the joblib artefact")
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    _check_sha256(args.sha256, "expected_sha256")
+    _utils.check_sha256(args.sha256, "expected_sha256")
     kwargs = {"artefact": args.artefact, "expected_sha256": args.sha256, "version": args.version,
               "mode": args.mode, "candidate_share": args.candidate_share}
     if args.candidate:
