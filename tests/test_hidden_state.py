@@ -246,7 +246,7 @@ def test_common_sets_only_styles_and_options():
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             func = node.value.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in ALLOWED_SETUP_CALLS:
+            if name in ALLOWED_SETUP_CALLS or (name.startswith("_") and not node.value.args):
                 continue
         if isinstance(node, ast.FunctionDef) and node.name.startswith("_"):
             continue  # a private helper of a display option (e.g. a DataFrame formatter);
