@@ -6,8 +6,10 @@ Source: ``exercises/source/NN-topic.py``, jupytext percent format. Conventions:
   line is ``## Title`` and the rest is the statement (it goes to both notebooks and to the
   chapter);
 * in code cells, ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` mark the part a student writes;
-  the student notebook gets a stub raising ``NotImplementedError`` there, in a cell tagged
-  ``raises-exception``;
+  the student notebook gets a stub there: inside a function, a line raising
+  ``NotImplementedError`` (only when the function is called: its self-check then reports
+  "not attempted"); at top level, a comment. So an untouched notebook runs top to bottom
+  ("Run all") without an error;
 * cells tagged ``solution`` appear only in the solution notebook and the appendix (model
   answers, simulations); cells tagged ``student`` only in the student notebook (reflection
   prompts);
@@ -18,7 +20,9 @@ Outputs, all deterministic (cell ids derived from the source, no timestamps):
 * ``exercises/NN-topic.ipynb``: student notebook, no outputs;
 * ``solutions/NN-topic.ipynb``: solution notebook, executed with nbclient in ``solutions/``;
 * ``chapters/_exercises/NN-topic.qmd``: one ``::: {#exr-topic-name}`` block per exercise with
-  download, Colab and Binder links, and an instructor-only ``@sol-`` reference;
+  download, Colab and Binder links, and an instructor-only ``@sol-`` reference; then, for the
+  instructor edition only, one ``::: {#sol-topic-name}`` block per exercise, so Quarto numbers
+  the solution of Exercise 6.2 "Solution 6.2" (its code shown, not run);
 * ``appendices/solutions.qmd``: every solution, as executable cells (instructor edition).
 
 Command line (also ``python -m booktools notebooks``)::
@@ -58,7 +62,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 STUB_MESSAGE = "Your code here: replace this line (see the exercise above)."
-TRY_MESSAGE = "Your turn: try your function as the exercise asks, then delete this line."
+TRY_MESSAGE = "# Your turn: try your function here, as the exercise asks."
 LABEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 STEM = re.compile(r"^(\d\d)-([a-z0-9-]+)$")
 #: Extras of the companion package an exercise set needs beyond the core ones.
@@ -184,8 +188,10 @@ def _stub(source: str) -> str:
         if stripped.startswith(BEGIN):
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
-            message = STUB_MESSAGE if indent else TRY_MESSAGE  # inside a function, or top level
-            out.append(f"{indent}raise NotImplementedError({message!r})")
+            # Inside a function the stub raises when called; at top level it must not raise,
+            # or "Run all" would stop there.
+            out.append(f"{indent}raise NotImplementedError({STUB_MESSAGE!r})" if indent
+                       else TRY_MESSAGE)
         elif stripped.startswith(END):
             inside = False
         elif not inside:
@@ -243,7 +249,7 @@ def _notebook(ex: ExerciseSet, repo_url: str, *, student: bool):
             if skip in cell.tags:
                 continue
             if student and cell.has_solution:
-                cells.append(_new_cell(cell, _stub(cell.source), ["raises-exception"]))
+                cells.append(_new_cell(cell, _stub(cell.source)))
             else:
                 cells.append(_new_cell(cell, _unmark(cell.source)))
     nb.cells = cells
@@ -313,8 +319,26 @@ def _links(ex: ExerciseSet, repo_url: str) -> str:
     )
 
 
+def _solution_cells(exercise: Exercise, code) -> list[str]:
+    """An exercise's solution: its code cells (through ``code``) and model answers, in order."""
+    body: list[str] = []
+    for cell in exercise.cells:
+        if "student" in cell.tags:
+            continue
+        body += [code(_unmark(cell.source)) if cell.cell_type == "code" else cell.source, ""]
+    return body
+
+
 def exercise_blocks(ex: ExerciseSet, repo_url: str) -> str:
-    """The chapter's exercises: one ``#exr-`` div each, with notebook links and a solution link."""
+    """The chapter's exercises, then (instructor edition only) their solutions.
+
+    One ``#exr-`` div per exercise, with notebook links and a reference to its solution; then
+    one ``#sol-`` div per exercise, in the same order, inside a block visible only in the
+    instructor edition. Quarto numbers both kinds per chapter, so Exercise 6.2's solution is
+    Solution 6.2 and each refers to the other. The solution shows the code without running it
+    (the chapter would otherwise execute it in both editions); it runs, with its output, in
+    the solutions appendix and in the solution notebook.
+    """
     parts = [GENERATED_NOTE.format(stem=ex.stem)]
     for exercise in ex.exercises:
         label = f"{ex.topic}-{exercise.name}"
@@ -333,11 +357,29 @@ def exercise_blocks(ex: ExerciseSet, repo_url: str) -> str:
             ":::",
             ":::::",
         ]))
+    solutions = ['::::::: {.content-visible when-profile="instructor"}']
+    for exercise in ex.exercises:
+        label = f"{ex.topic}-{exercise.name}"
+        solutions.append("\n".join([
+            f"::::: {{#sol-{label}}}",
+            f"## {exercise.title}",
+            "",
+            f"The solution to @exr-{label}; it runs, with its output, in @sec-solutions.",
+            "",
+            *_solution_cells(exercise, lambda source: f"```python\n{source}\n```"),
+            ":::::",
+        ]))
+    solutions.append(":::::::")
+    parts.append("\n\n".join(solutions))
     return "\n\n".join(parts) + "\n"
 
 
 def solutions_appendix(sets: Sequence[ExerciseSet]) -> str:
-    """The instructor appendix: every set's set-up and solutions, as executable cells."""
+    """The instructor appendix: every set's set-up and solutions, as executable cells.
+
+    The numbered ``#sol-`` blocks live in the chapters, after their exercises (see
+    :func:`exercise_blocks`); here each solution runs, under a heading that refers to both.
+    """
     def code(source: str) -> str:
         return f"```{{python}}\n{source}\n```"
 
@@ -347,19 +389,18 @@ def solutions_appendix(sets: Sequence[ExerciseSet]) -> str:
         "<!-- Generated by `python -m booktools notebooks` from exercises/source/; "
         "edit the sources, not this file. -->",
         "Worked solutions to every exercise, executed at each build of the instructor edition, "
-        "so each one is known to run and to pass its self-check.",
+        "so each one is known to run and to pass its self-check. Each chapter shows the same "
+        "solutions, numbered after their exercises, without running them.",
     ]
     for ex in sets:
         parts.append(f"## {ex.title}")
         parts += [code(cell.source) for cell in ex.preamble if cell.cell_type == "code"]
         for exercise in ex.exercises:
-            body = [f"::::: {{#sol-{ex.topic}-{exercise.name}}}", f"## {exercise.title}", ""]
-            for cell in exercise.cells:
-                if "student" in cell.tags:
-                    continue
-                body += [code(_unmark(cell.source)) if cell.cell_type == "code" else cell.source, ""]
-            body.append(":::::")
-            parts.append("\n".join(body))
+            label = f"{ex.topic}-{exercise.name}"
+            body = [f"### {exercise.title} {{.unnumbered}}", "",
+                    f"@sol-{label}, for @exr-{label}, executed.", ""]
+            body += _solution_cells(exercise, code)
+            parts.append("\n".join(body).rstrip("\n"))
     return "\n\n".join(parts) + "\n"
 
 

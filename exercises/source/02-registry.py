@@ -36,7 +36,7 @@ def rollback_version(events, *, alias="production"):
 
 
 # %%
-checks.rollback_version(rollback_version)
+checks.check_rollback_version(rollback_version)
 
 # %%
 # BEGIN SOLUTION

@@ -17,16 +17,18 @@ for spec in data.FEATURE_SPECS.values():
 #
 # Write `make_request_schema()` returning a pydantic model class for one prediction
 # request: the five features with the types and ranges of `data.FEATURE_SPECS`, all
-# required. It must reject a number sent as a string (`"2.5"`), any extra field, and
-# out-of-range values, while accepting an integer where a float is expected. Show the
-# errors it reports for a bad request.
+# required, as the chapter's app does (`extra="forbid"`, ranges, `allow_inf_nan=False`), in
+# strict mode. It must reject a number sent as a string (`"2.5"`), any extra field, NaN
+# or infinity, and every value outside its field's range (both ends of a range are valid),
+# while accepting an integer where a float is expected. Show the errors it reports for a
+# bad request.
 
 # %%
 def make_request_schema():
     """A pydantic model class validating one prediction request."""
     # BEGIN SOLUTION
     class IncidentRequest(BaseModel):
-        model_config = ConfigDict(strict=True, extra="forbid")
+        model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
         request_rate: float = Field(ge=0, le=100_000)
         error_pct: float = Field(ge=0, le=100)
@@ -39,7 +41,7 @@ def make_request_schema():
 
 
 # %%
-checks.make_request_schema(make_request_schema)
+checks.check_make_request_schema(make_request_schema)
 
 # %%
 # BEGIN SOLUTION

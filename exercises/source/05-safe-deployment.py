@@ -16,17 +16,17 @@ from mlops_companion import checks
 #
 # A canary gets a small share of traffic; its error rate is compared with the baseline's.
 # Write `canary_decision(baseline_errors, baseline_total, canary_errors, canary_total, *,
-# min_samples=500, z_crit=2.33)` returning `"insufficient"` while the canary has served
+# min_samples=500, k=2.33)` returning `"insufficient"` while the canary has served
 # fewer than `min_samples` requests, `"rollback"` when the pooled two-proportion z
 # statistic, (canary rate minus baseline rate) divided by its standard error, exceeds
-# `z_crit`, and `"continue"` otherwise. The test is one-sided: a canary that does
+# `k`, and `"continue"` otherwise. The test is one-sided: a canary that does
 # *better* is never rolled back. Raise `ValueError` for error counts outside
 # `[0, total]`. Then estimate by simulation how often the rule rolls back a canary that
 # is exactly as good as the baseline, checked once, and checked every hour for a day.
 
 # %%
 def canary_decision(baseline_errors, baseline_total, canary_errors, canary_total, *,
-                    min_samples=500, z_crit=2.33):
+                    min_samples=500, k=2.33):
     """'insufficient', 'rollback' or 'continue' for a canary compared with its baseline."""
     # BEGIN SOLUTION
     for name, errors, total in [("baseline_errors", baseline_errors, baseline_total),
@@ -40,12 +40,12 @@ def canary_decision(baseline_errors, baseline_total, canary_errors, canary_total
         return "continue"
     se = math.sqrt(pooled * (1 - pooled) * (1 / baseline_total + 1 / canary_total))
     z = (canary_errors / canary_total - baseline_errors / baseline_total) / se
-    return "rollback" if z > z_crit else "continue"
+    return "rollback" if z > k else "continue"
     # END SOLUTION
 
 
 # %%
-checks.canary_decision(canary_decision)
+checks.check_canary_decision(canary_decision)
 
 # %%
 # BEGIN SOLUTION

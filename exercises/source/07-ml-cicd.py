@@ -54,7 +54,7 @@ def validate_model(model, X, y, thresholds):
 
 
 # %%
-checks.validate_model(validate_model)
+checks.check_validate_model(validate_model)
 
 # %%
 # BEGIN SOLUTION
@@ -109,7 +109,7 @@ def wilson_interval(successes, n, *, confidence=0.95):
 
 
 # %%
-checks.wilson_interval(wilson_interval)
+checks.check_wilson_interval(wilson_interval)
 
 # %%
 # BEGIN SOLUTION
