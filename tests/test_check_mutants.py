@@ -698,6 +698,181 @@ def alarm_off_by_one(correct, *, window, threshold):
     return _alarm(correct, window, threshold, shift=1)
 
 
+# 02 registry, with MLflow
+
+def _previous(client, name, alias):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def _registered(client, name):
+    return {int(mv.version) for mv in client.search_model_versions(f"name = '{name}'")}
+
+
+def promote_without_moving(client, name, version, *, alias="champion"):
+    return _previous(client, name, alias)
+
+
+def promote_returning_new(client, name, version, *, alias="champion"):
+    if int(version) not in _registered(client, name):
+        raise ValueError("unknown version")
+    client.set_registered_model_alias(name, alias, str(version))
+    return int(version)
+
+
+def promote_string_version(client, name, version, *, alias="champion"):
+    if int(version) not in _registered(client, name):
+        raise ValueError("unknown version")
+    previous = _previous(client, name, alias)
+    client.set_registered_model_alias(name, alias, str(version))
+    return None if previous is None else str(previous)
+
+
+def promote_fixed_alias(client, name, version, *, alias="champion"):
+    if int(version) not in _registered(client, name):
+        raise ValueError("unknown version")
+    previous = _previous(client, name, "champion")
+    client.set_registered_model_alias(name, "champion", str(version))
+    return previous
+
+
+def promote_unvalidated(client, name, version, *, alias="champion"):
+    previous = _previous(client, name, alias)
+    client.set_registered_model_alias(name, alias, str(version))
+    return previous
+
+
+def promote_swallowing_errors(client, name, version, *, alias="champion"):
+    previous = _previous(client, name, alias)
+    try:
+        client.set_registered_model_alias(name, alias, str(version))
+    except Exception:
+        return None
+    return previous
+
+
+# 04 serving, the app
+
+def _app(model, *, schema=True, columns=None, answer=None, method="post", health=True):
+    from fastapi import FastAPI
+
+    from mlops_companion import data
+
+    Request = _schema({"strict": True, "extra": "forbid"}) if schema else dict
+    app = FastAPI()
+    if health:
+        @app.get("/healthz")
+        def healthz():
+            return {"status": "ok"}
+
+    def predict(request: Request):
+        row = request.model_dump() if schema else dict(request)
+        X = pd.DataFrame([row], columns=columns or list(data.FEATURES))
+        if answer is not None:
+            return answer(model, X)
+        return {"probability": float(model.predict_proba(X)[0, 1])}
+
+    predict.__annotations__["request"] = Request  # a real class, not the string of
+    route = (app.api_route("/predict", methods=list(method)) if isinstance(method, tuple)
+             else getattr(app, method)("/predict"))  # (`from __future__ import annotations`)
+    route(predict)
+    return app
+
+
+def app_trusting_json(model):
+    return _app(model, schema=False)
+
+
+def app_without_health(model):
+    return _app(model, health=False)
+
+
+def app_returning_class(model):
+    return _app(model, answer=lambda m, X: {"probability": int(m.predict(X)[0])})
+
+
+def app_sorted_columns(model):
+    from mlops_companion import data
+
+    return _app(model, columns=sorted(data.FEATURES))
+
+
+def app_constant(model):
+    return _app(model, answer=lambda m, X: {"probability": 0.02})
+
+
+def app_predict_by_get(model):
+    return _app(model, method="api_route")
+
+
+def app_predict_any_method(model):
+    return _app(model, method=("GET", "POST"))
+
+
+def app_numpy_rows(model):
+    return _app(model, answer=lambda m, X: {"probability": float(m.predict_proba(X.to_numpy())[0, 1])})
+
+
+
+# 07 CI/CD, the model test
+
+def _accuracy_and_direction(model, fresh):
+    X, y = fresh
+    correct = int((model.predict(X) == y).sum())
+    riskier = X.assign(error_pct=X["error_pct"] + 1)
+    rises = model.predict_proba(riskier)[:, 1].mean() > model.predict_proba(X)[:, 1].mean()
+    return correct, len(y), rises
+
+
+def gate_point_estimate(model, fresh):
+    correct, n, rises = _accuracy_and_direction(model, fresh)
+    assert correct / n >= 0.64
+    assert rises
+
+
+def gate_accuracy_only(model, fresh):
+    correct, n, _ = _accuracy_and_direction(model, fresh)
+    assert checks_wilson(correct, n)[0] >= 0.64
+
+
+def gate_direction_only(model, fresh):
+    assert _accuracy_and_direction(model, fresh)[2]
+
+
+def gate_returning_a_verdict(model, fresh):
+    correct, n, rises = _accuracy_and_direction(model, fresh)
+    return checks_wilson(correct, n)[0] >= 0.64 and rises
+
+
+def gate_raising_value_error(model, fresh):
+    correct, n, rises = _accuracy_and_direction(model, fresh)
+    if checks_wilson(correct, n)[0] < 0.64 or not rises:
+        raise ValueError("the candidate does not meet the gate")
+
+
+def gate_upper_bound(model, fresh):
+    correct, n, rises = _accuracy_and_direction(model, fresh)
+    assert checks_wilson(correct, n)[1] >= 0.64
+    assert rises
+
+
+def gate_too_strict(model, fresh):
+    correct, n, rises = _accuracy_and_direction(model, fresh)
+    assert checks_wilson(correct, n)[0] >= 0.7
+    assert rises
+
+
+def checks_wilson(successes, n):
+    from mlops_companion import validation
+
+    return validation.wilson_interval(successes, n)
+
+
+
 # --------------------------------------------------------------------------- the library
 # (exercise, wrong answer, the case that must catch it)
 
@@ -723,6 +898,12 @@ WRONG = [
     ("rollback_version", rollback_current, "three promotions"),
     ("rollback_version", rollback_first_ever, "three promotions"),
     ("rollback_version", rollback_none_when_nothing, "no earlier version"),
+    ("promote", promote_without_moving, "first promotion"),
+    ("promote", promote_returning_new, "first promotion"),
+    ("promote", promote_string_version, "returns the previous champion"),
+    ("promote", promote_fixed_alias, "alias parameter"),
+    ("promote", promote_unvalidated, "unregistered version"),
+    ("promote", promote_swallowing_errors, "unregistered version"),
     # 03 patterns
     ("predict_in_batches", batches_floor, "partial batch"),
     ("predict_in_batches", batches_whole, "partial batch"),
@@ -748,6 +929,14 @@ WRONG = [
     ("make_request_schema", schema_optional_weekend, "missing field"),
     ("make_request_schema", schema_float_hour, "fractional hour"),
     ("make_request_schema", schema_hour_off_by_one, "an impossible hour"),
+    ("make_app", app_trusting_json, "invalid requests"),
+    ("make_app", app_without_health, "health check"),
+    ("make_app", app_returning_class, "the model's probability"),
+    ("make_app", app_sorted_columns, "the model's probability"),
+    ("make_app", app_constant, "the model's probability"),
+    ("make_app", app_predict_by_get, "the model's probability"),
+    ("make_app", app_numpy_rows, "the model's probability"),
+    ("make_app", app_predict_any_method, "POSTed"),
     # 05 safe deployment
     ("canary_decision", canary_jumpy, "insignificant increase"),
     ("canary_decision", canary_two_sided, "better canary"),
@@ -786,6 +975,13 @@ WRONG = [
     ("wilson_interval", wilson_refusing_one_trial, "a single trial"),
     ("wilson_interval", wilson_refusing_perfect, "10 of 10"),
     ("wilson_interval", wilson_one_sided_z, "8 of 10 at 95%"),
+    ("test_candidate", gate_point_estimate, "0.70 on 40 rows"),
+    ("test_candidate", gate_accuracy_only, "risk falls as errors rise"),
+    ("test_candidate", gate_direction_only, "0.70 on 40 rows"),
+    ("test_candidate", gate_returning_a_verdict, "a majority-class dummy"),
+    ("test_candidate", gate_raising_value_error, "a majority-class dummy"),
+    ("test_candidate", gate_upper_bound, "0.70 on 40 rows"),
+    ("test_candidate", gate_too_strict, "the book's pipeline passes"),
     # 08 lifecycle
     ("first_alarm", alarm_cumulative, "a drop to 70% alarms"),
     ("first_alarm", alarm_partial_windows, "only full windows"),

@@ -25,7 +25,8 @@ PUBLIC_API = {
         "check_chi_square_drift", "check_detect_drift", "check_first_alarm", "hint",
         "check_load_verified", "check_make_request_schema", "check_predict_in_batches",
         "check_rollback_version", "check_save_load_verify", "check_shadow_report",
-        "check_validate_model", "check_wilson_interval",
+        "check_validate_model", "check_wilson_interval", "check_promote", "check_make_app",
+        "check_test_candidate",
     },
     "data": {
         "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES",

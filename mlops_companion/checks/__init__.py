@@ -24,12 +24,13 @@ rejected), and, where the package implements the same idea, on the package.
 Chapter                        Checks
 =============================  ==========================================================
 01 model artefacts             :func:`check_save_load_verify`, :func:`check_load_verified`
-02 the model registry          :func:`check_rollback_version`
+02 the model registry          :func:`check_rollback_version`, :func:`check_promote`
 03 deployment patterns         :func:`check_predict_in_batches`, :func:`check_shadow_report`
-04 serving                     :func:`check_make_request_schema`
+04 serving                     :func:`check_make_request_schema`, :func:`check_make_app`
 05 safe deployment             :func:`check_canary_decision`
 06 monitoring                  :func:`check_detect_drift`, :func:`check_chi_square_drift`
-07 testing models in CI/CD     :func:`check_validate_model`, :func:`check_wilson_interval`
+07 testing models in CI/CD     :func:`check_validate_model`, :func:`check_wilson_interval`,
+                               :func:`check_test_candidate`
 08 the model lifecycle         :func:`check_first_alarm`
 =============================  ==========================================================
 
@@ -43,12 +44,12 @@ from types import MappingProxyType
 
 from . import _harness
 from ._ch01_artefacts import check_load_verified, check_save_load_verify
-from ._ch02_registry import check_rollback_version
+from ._ch02_registry import check_promote, check_rollback_version
 from ._ch03_patterns import check_predict_in_batches, check_shadow_report
-from ._ch04_serving import check_make_request_schema
+from ._ch04_serving import check_make_app, check_make_request_schema
 from ._ch05_safe_deployment import check_canary_decision
 from ._ch06_monitoring import check_chi_square_drift, check_detect_drift
-from ._ch07_ml_cicd import check_validate_model, check_wilson_interval
+from ._ch07_ml_cicd import check_test_candidate, check_validate_model, check_wilson_interval
 from ._ch08_lifecycle import check_first_alarm
 from ._harness import FAILED, NOT_ATTEMPTED, PASSED, CheckResult, hint
 
@@ -62,14 +63,17 @@ __all__ = [
     "check_save_load_verify",
     "check_load_verified",
     "check_rollback_version",
+    "check_promote",
     "check_predict_in_batches",
     "check_shadow_report",
     "check_make_request_schema",
+    "check_make_app",
     "check_canary_decision",
     "check_detect_drift",
     "check_chi_square_drift",
     "check_validate_model",
     "check_wilson_interval",
+    "check_test_candidate",
     "check_first_alarm",
 ]
 

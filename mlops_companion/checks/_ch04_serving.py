@@ -13,7 +13,7 @@ from ._harness import (
     _run,
 )
 
-__all__ = ["check_make_request_schema"]
+__all__ = ["check_make_request_schema", "check_make_app"]
 
 STEM = "04-serving"
 
@@ -22,6 +22,14 @@ _HINT_MAKE_REQUEST_SCHEMA = (
     "ConfigDict(strict=True, extra='forbid', allow_inf_nan=False), one field per feature "
     "with Field(ge=spec.low, le=spec.high) from data.FEATURE_SPECS (float or int, as its "
     "dtype says), and return the class itself."
+)
+
+_HINT_MAKE_APP = (
+    "Inside make_app: IncidentRequest = make_request_schema(); app = FastAPI(); "
+    "@app.get('/healthz') returns {'status': 'ok'}; @app.post('/predict') takes "
+    "`request: IncidentRequest`, builds pd.DataFrame([request.model_dump()], "
+    "columns=list(data.FEATURES)) and returns {'probability': "
+    "float(model.predict_proba(X)[0, 1])}. Return app."
 )
 
 # --------------------------------------------------------------------------- make_request_schema
@@ -148,3 +156,122 @@ def check_make_request_schema(func: Callable[[], type], *, verbose: bool = True)
     return _run("make_request_schema", func, _schema_cases(), verbose=verbose)
 
 
+
+
+# --------------------------------------------------------------------------- make_app
+
+class _ProbeModel:
+    """Predicts an incident probability of ``error_pct / 100`` and records what it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def predict_proba(self, X):
+        import numpy as np
+
+        self.calls.append([str(c) for c in getattr(X, "columns", [])])
+        p = np.asarray(X["error_pct"], dtype=float) / 100
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _app_cases() -> list[_Case]:
+    from mlops_companion import data
+
+    def serve(func):
+        from fastapi.testclient import TestClient
+
+        model = _ProbeModel()
+        app = _call(func, model)
+        _expect(callable(app) and hasattr(app, "router"), "make_app(model)",
+                "a FastAPI application", type(app).__name__)
+        return TestClient(app, raise_server_exceptions=False), model
+
+    def health(func):
+        client, _ = serve(func)
+        with client:
+            response = client.get("/healthz")
+        _expect(response.status_code == 200, "GET /healthz", "status 200",
+                f"status {response.status_code}: {response.text[:120]}")
+
+    def prediction(error_pct):
+        def run(func):
+            client, model = serve(func)
+            payload = {**_VALID_REQUEST, "error_pct": error_pct}
+            given = f"POST /predict with {payload}, a model predicting error_pct / 100"
+            with client:
+                response = client.post("/predict", json=payload)
+            _expect(response.status_code == 200, given, "status 200",
+                    f"status {response.status_code}: {response.text[:160]}")
+            body = response.json()
+            got = body.get("probability") if isinstance(body, dict) else None
+            _expect(isinstance(got, (int, float)) and abs(got - error_pct / 100) < 1e-9, given,
+                    f'{{"probability": {error_pct / 100}}} (the positive class of predict_proba)',
+                    body)
+            _expect(model.calls == [list(data.FEATURES)], given,
+                    f"one call of predict_proba on a DataFrame with columns {list(data.FEATURES)}",
+                    f"calls with columns {model.calls}")
+        return run
+
+    def refused(func):
+        client, model = serve(func)
+        bad = [({"error_pct": "2.5"}, "a number as a string"), ({"priority": "high"}, "an extra field"),
+               ({"deploy_hour": 24}, "an impossible hour"), ({"is_weekend": _MISSING}, "a missing field")]
+        with client:
+            for change, what in bad:
+                payload = {k: v for k, v in {**_VALID_REQUEST, **change}.items() if v is not _MISSING}
+                given = f"POST /predict with {what}: {payload}"
+                response = client.post("/predict", json=payload)
+                _expect(response.status_code == 422, given, "status 422 (the schema refuses it)",
+                        f"status {response.status_code}: {response.text[:120]}")
+        _expect(model.calls == [], "the invalid requests above",
+                "the model never to be called on an invalid request", f"{len(model.calls)} calls")
+
+    def method(func):
+        client, _ = serve(func)
+        with client:
+            response = client.get("/predict")
+        _expect(response.status_code == 405, "GET /predict", "status 405 (predictions are POSTed)",
+                f"status {response.status_code}")
+
+    return [
+        _Case("the health check answers", health),
+        _Case("a valid request gets the model's probability", prediction(2.0)),
+        _Case("another request, another probability", prediction(40.0)),
+        _Case("invalid requests are refused before the model", refused),
+        _Case("predictions are POSTed", method),
+    ]
+
+
+@_exercise("make_app", STEM, _HINT_MAKE_APP)
+def check_make_app(func: Callable[..., object], *, verbose: bool = True) -> CheckResult:
+    """Check an exercise's ``make_app(model)``, which returns a FastAPI application.
+
+    The application must answer ``GET /healthz`` with status 200, and ``POST /predict`` with
+    one request of the exercise's schema: status 200 and ``{"probability": p}``, where ``p``
+    is ``model.predict_proba`` (positive class) of a one-row DataFrame with the columns
+    ``data.FEATURES``; an invalid request gets 422 without the model being called. The cases
+    call the application in-process with FastAPI's test client and a probe model.
+
+    Examples
+    --------
+    An app that trusts whatever JSON it is sent:
+
+    >>> from fastapi import FastAPI
+    >>> import pandas as pd
+    >>> def trusting(model):
+    ...     app = FastAPI()
+    ...     @app.get("/healthz")
+    ...     def healthz():
+    ...         return {"status": "ok"}
+    ...     @app.post("/predict")
+    ...     def predict(request: dict):
+    ...         return {"probability": float(model.predict_proba(pd.DataFrame([request]))[0, 1])}
+    ...     return app
+    >>> result = check_make_app(trusting)
+    make_app: FAILED on case 4 of ..., "invalid requests are refused before the model".
+    ...
+    """
+    return _run("make_app", func, _app_cases(), verbose=verbose)

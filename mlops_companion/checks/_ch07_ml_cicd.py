@@ -19,7 +19,7 @@ from ._harness import (
     _scenario,
 )
 
-__all__ = ["check_validate_model", "check_wilson_interval"]
+__all__ = ["check_validate_model", "check_wilson_interval", "check_test_candidate"]
 
 STEM = "07-ml-cicd"
 
@@ -34,6 +34,13 @@ _HINT_WILSON_INTERVAL = (
     'z = scipy.stats.norm.ppf(1 - (1 - confidence) / 2). Centre: (p + z**2 / (2n)) / (1 + '
     'z**2 / n); half-width: z * sqrt(p (1 - p) / n + z**2 / (4 n**2)) / (1 + z**2 / n). '
     'Check `n` and `successes` first.'
+)
+_HINT_TEST_CANDIDATE = (
+    "Unpack X, y = fresh; count correct = int((model.predict(X) == y).sum()); assert "
+    "validation.wilson_interval(correct, len(y))[0] >= GATE with a message giving the bound. "
+    "Then riskier = X.assign(error_pct=X['error_pct'] + 1) and assert "
+    "model.predict_proba(riskier)[:, 1].mean() > model.predict_proba(X)[:, 1].mean(). Use "
+    "`assert`, so that pytest reports a failure, not an error."
 )
 
 # --------------------------------------------------------------------------- validate_model
@@ -251,3 +258,91 @@ def check_wilson_interval(func: Callable[..., tuple[float, float]], *, verbose: 
     return _run("wilson_interval", func, _wilson_cases(), verbose=verbose)
 
 
+
+
+# --------------------------------------------------------------------------- model_test
+
+#: The gate of the model-test exercise: the lower bound of accuracy's 95% interval.
+MODEL_TEST_GATE = 0.64
+
+
+@functools.lru_cache(maxsize=1)
+def _fresh_rows() -> tuple[pd.DataFrame, pd.Series]:
+    from mlops_companion import data
+
+    rows = data.make_incidents(2000, rng=2024)
+    return rows[list(data.FEATURES)], rows[data.TARGET]
+
+
+class _Contrarian:
+    """The book's pipeline for decisions, but its risk *falls* as error_pct rises."""
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+
+    def predict(self, X):
+        return self.pipeline.predict(X)
+
+    def predict_proba(self, X):
+        return self.pipeline.predict_proba(X.assign(error_pct=10.0 - X["error_pct"]))
+
+
+def _model_test_cases() -> list[_Case]:
+    from sklearn.dummy import DummyClassifier
+
+    def passes(func):
+        X, y = _fresh_rows()
+        given = "the book's pipeline on 2000 fresh rows (accuracy's lower bound is about 0.65)"
+        try:
+            _call(func, _scenario().pipeline, (X, y))
+        except AssertionError as error:
+            raise _CaseFailed(given, "the test to pass (no AssertionError)",
+                              f"AssertionError: {error}") from None
+
+    def fails(model_of, description, rows=None):
+        def run(func):
+            X, y = rows() if rows else _fresh_rows()
+            _expect_raises(func, AssertionError, description, model_of(), (X, y))
+        return run
+
+    def dummy():
+        s = _scenario()
+        return DummyClassifier(strategy="most_frequent").fit(s.X_train, s.y_train)
+
+    return [
+        _Case("the book's pipeline passes", passes),
+        _Case("a majority-class dummy fails", fails(
+            dummy, "DummyClassifier(strategy='most_frequent') on 2000 fresh rows")),
+        _Case("a model whose risk falls as errors rise fails", fails(
+            lambda: _Contrarian(_scenario().pipeline),
+            "the pipeline's decisions, but P(incident) falls as error_pct rises")),
+        _Case("an accuracy of 0.70 on 40 rows is not evidence", fails(
+            lambda: _scenario().pipeline,
+            "40 test rows the pipeline gets 28 of right (0.70; lower bound about 0.55)",
+            rows=lambda: _rows_with_accuracy(28, 12))),
+    ]
+
+
+@_exercise("test_candidate", STEM, _HINT_TEST_CANDIDATE)
+def check_test_candidate(func: Callable[..., None], *, verbose: bool = True) -> CheckResult:
+    """Check an exercise's pytest test ``test_candidate(model, fresh)``.
+
+    ``fresh`` is a tuple ``(X, y)`` of labelled rows the model never saw. The test must
+    return quietly for a model whose accuracy's 95% Wilson lower bound on ``fresh`` is at
+    least ``MODEL_TEST_GATE`` (0.64) and whose predicted risk rises with ``error_pct``; and
+    fail, raising ``AssertionError`` as pytest expects, for a majority-class dummy, for a
+    model whose risk falls as ``error_pct`` rises, and for a point estimate of 0.70 on only
+    40 rows.
+
+    Examples
+    --------
+    A test on the point estimate lets 40 lucky rows through:
+
+    >>> def point(model, fresh):
+    ...     X, y = fresh
+    ...     assert (model.predict(X) == y).mean() >= 0.64
+    >>> result = check_test_candidate(point)
+    test_candidate: FAILED on case 3 of ..., "a model whose risk falls as errors rise fails".
+    ...
+    """
+    return _run("test_candidate", func, _model_test_cases(), verbose=verbose)

@@ -116,7 +116,11 @@ def _run(name: str, func: Any, cases: Iterable[_Case], *, verbose: bool) -> Chec
     for number, case in enumerate(cases, start=1):
         header = f'{name}: FAILED on case {number} of {len(cases)}, "{case.description}".'
         try:
-            case.run(func)
+            # A check reports behaviour: warnings (from the student's code, the libraries it
+            # calls, or the test client) never escape it as errors.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                case.run(func)
         except NotImplementedError:
             status = NOT_ATTEMPTED
             message = (
