@@ -35,7 +35,10 @@ Chapter                        Checks
 =============================  ==========================================================
 
 Out of scope: grading, servers, anything that needs a network. Checks only call the
-function they are given, on small data generated with :mod:`mlops_companion.data`.
+function they are given, on small data generated with :mod:`mlops_companion.data`; the
+application of exercise 4.2 is called in-process (FastAPI's test client, the ``serve``
+extra) and exercise 2.2 runs on a temporary MLflow registry in SQLite (the ``registry``
+extra).
 """
 from __future__ import annotations
 
