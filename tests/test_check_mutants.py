@@ -295,33 +295,33 @@ def schema_instance():
         "is_weekend": 0})
 
 
-def _z(be, bt, ce, ct):
+def _z(be, bt, ce, ct, margin=0.0):
     p = (be + ce) / (bt + ct)
     if p in (0, 1):
         return 0.0
-    return (ce / ct - be / bt) / math.sqrt(p * (1 - p) * (1 / bt + 1 / ct))
+    return (ce / ct - be / bt - margin) / math.sqrt(p * (1 - p) * (1 / bt + 1 / ct))
 
 
-def canary_jumpy(be, bt, ce, ct, *, min_samples=500, z_crit=2.33):
+def canary_jumpy(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
     if ct < min_samples:
         return "insufficient"
     return "rollback" if ce / ct > be / bt else "continue"
 
 
-def canary_two_sided(be, bt, ce, ct, *, min_samples=500, z_crit=2.33):
+def canary_two_sided(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
     if ct < min_samples:
         return "insufficient"
-    return "rollback" if abs(_z(be, bt, ce, ct)) > z_crit else "continue"
+    return "rollback" if abs(_z(be, bt, ce, ct, margin)) > k else "continue"
 
 
-def canary_no_minimum(be, bt, ce, ct, *, min_samples=500, z_crit=2.33):
-    return "rollback" if _z(be, bt, ce, ct) > z_crit else "continue"
+def canary_no_minimum(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    return "rollback" if _z(be, bt, ce, ct, margin) > k else "continue"
 
 
-def canary_fixed_z(be, bt, ce, ct, *, min_samples=500, z_crit=2.33):
+def canary_fixed_z(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
     if ct < min_samples:
         return "insufficient"
-    return "rollback" if _z(be, bt, ce, ct) > 2.33 else "continue"
+    return "rollback" if _z(be, bt, ce, ct, margin) > 2.33 else "continue"
 
 
 def alarm_cumulative(correct, *, window, threshold):
@@ -538,38 +538,58 @@ def schema_hour_off_by_one():
 
 # 05 safe deployment
 
-def _pooled_rule(be, bt, ce, ct, *, min_samples, k, enough=lambda n, m: n >= m, z=None):
+def _pooled_rule(be, bt, ce, ct, *, min_samples, k, enough=lambda n, m: n >= m, z=None,
+                 margin=0.0):
     if not enough(ct, min_samples):
         return "insufficient"
-    return "rollback" if (z or _z)(be, bt, ce, ct) > k else "continue"
+    return "rollback" if (z or _z)(be, bt, ce, ct, margin) > k else "continue"
 
 
-def canary_at_most_minimum(be, bt, ce, ct, *, min_samples=500, k=2.33):
+def canary_at_most_minimum(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
     if not (0 <= be <= bt and 0 <= ce <= ct):
         raise ValueError("counts out of range")
-    return _pooled_rule(be, bt, ce, ct, min_samples=min_samples, k=k, enough=lambda n, m: n > m)
+    return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k,
+                        enough=lambda n, m: n > m)
 
 
-def _z_unpooled(be, bt, ce, ct):
+def _z_unpooled(be, bt, ce, ct, margin=0.0):
     pb, pc = be / bt, ce / ct
     se = math.sqrt(pb * (1 - pb) / bt + pc * (1 - pc) / ct)
-    return 0.0 if se == 0 else (pc - pb) / se
+    return 0.0 if se == 0 else (pc - pb - margin) / se
 
 
-def canary_unpooled(be, bt, ce, ct, *, min_samples=500, k=2.33):
+def canary_unpooled(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
     if not (0 <= be <= bt and 0 <= ce <= ct):
         raise ValueError("counts out of range")
-    return _pooled_rule(be, bt, ce, ct, min_samples=min_samples, k=k, z=_z_unpooled)
+    return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k, z=_z_unpooled)
 
 
-def canary_unvalidated(be, bt, ce, ct, *, min_samples=500, k=2.33):
+def canary_unvalidated(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k)
+
+
+def canary_ignoring_margin(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    if not (0 <= be <= bt and 0 <= ce <= ct):
+        raise ValueError("counts out of range")
     return _pooled_rule(be, bt, ce, ct, min_samples=min_samples, k=k)
 
 
-def canary_k_shifted(be, bt, ce, ct, *, min_samples=500, k=2.33):
+def canary_relative_margin(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
     if not (0 <= be <= bt and 0 <= ce <= ct):
         raise ValueError("counts out of range")
-    return _pooled_rule(be, bt, ce, ct, min_samples=min_samples, k=k + 0.5)
+    return _pooled_rule(be, bt, ce, ct, min_samples=min_samples, k=k, margin=margin * be / bt)
+
+
+def canary_margin_in_se(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    if not (0 <= be <= bt and 0 <= ce <= ct):
+        raise ValueError("counts out of range")
+    return _pooled_rule(be, bt, ce, ct, min_samples=min_samples, k=k + margin)
+
+
+def canary_k_shifted(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    if not (0 <= be <= bt and 0 <= ce <= ct):
+        raise ValueError("counts out of range")
+    return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k + 0.5)
 
 
 # 06 monitoring
@@ -938,14 +958,17 @@ WRONG = [
     ("make_app", app_numpy_rows, "the model's probability"),
     ("make_app", app_predict_any_method, "POSTed"),
     # 05 safe deployment
-    ("canary_decision", canary_jumpy, "insignificant increase"),
-    ("canary_decision", canary_two_sided, "better canary"),
-    ("canary_decision", canary_no_minimum, "too little canary traffic"),
-    ("canary_decision", canary_fixed_z, "k is used"),
-    ("canary_decision", canary_at_most_minimum, "exactly min_samples"),
-    ("canary_decision", canary_unpooled, "pooled"),
-    ("canary_decision", canary_unvalidated, "impossible counts"),
-    ("canary_decision", canary_k_shifted, "the standard error is pooled"),
+    ("error_rate_decision", canary_jumpy, "insignificant increase"),
+    ("error_rate_decision", canary_two_sided, "better canary"),
+    ("error_rate_decision", canary_no_minimum, "too little canary traffic"),
+    ("error_rate_decision", canary_fixed_z, "k is used"),
+    ("error_rate_decision", canary_at_most_minimum, "exactly min_samples"),
+    ("error_rate_decision", canary_unpooled, "pooled"),
+    ("error_rate_decision", canary_unvalidated, "impossible counts"),
+    ("error_rate_decision", canary_ignoring_margin, "a margin tolerates"),
+    ("error_rate_decision", canary_relative_margin, "a margin tolerates"),
+    ("error_rate_decision", canary_margin_in_se, "a margin tolerates"),
+    ("error_rate_decision", canary_k_shifted, "the standard error is pooled"),
     # 06 monitoring
     ("detect_drift", drift_never_flags, "one drifted feature"),
     ("detect_drift", drift_t_test, "two drifted features"),
@@ -1004,7 +1027,8 @@ def test_check_rejects_a_plausible_wrong_answer(name, wrong, case):
     with redirect_stdout(buffer):
         result = _check(name)(wrong)
     assert result.status == checks.FAILED, result.message
-    assert case in result.message.splitlines()[0], result.message
+    assert "unexpected keyword argument" not in result.message  # rejected for its mistake,
+    assert case in result.message.splitlines()[0], result.message  # not for its signature
     assert result.message in buffer.getvalue()
     assert f'checks.hint("{name}")' in result.message
 

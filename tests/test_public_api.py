@@ -21,7 +21,8 @@ PUBLIC_API = {
         "read_manifest", "save_artefact", "sha256_file",
     },
     "checks": {
-        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED", "check_canary_decision",
+        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED",
+        "check_error_rate_decision",
         "check_chi_square_drift", "check_detect_drift", "check_first_alarm", "hint",
         "check_load_verified", "check_make_request_schema", "check_predict_in_batches",
         "check_rollback_version", "check_save_load_verify", "check_shadow_report",

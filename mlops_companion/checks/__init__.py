@@ -27,7 +27,7 @@ Chapter                        Checks
 02 the model registry          :func:`check_rollback_version`, :func:`check_promote`
 03 deployment patterns         :func:`check_predict_in_batches`, :func:`check_shadow_report`
 04 serving                     :func:`check_make_request_schema`, :func:`check_make_app`
-05 safe deployment             :func:`check_canary_decision`
+05 safe deployment             :func:`check_error_rate_decision`
 06 monitoring                  :func:`check_detect_drift`, :func:`check_chi_square_drift`
 07 testing models in CI/CD     :func:`check_validate_model`, :func:`check_wilson_interval`,
                                :func:`check_test_candidate`
@@ -50,7 +50,7 @@ from ._ch01_artefacts import check_load_verified, check_save_load_verify
 from ._ch02_registry import check_promote, check_rollback_version
 from ._ch03_patterns import check_predict_in_batches, check_shadow_report
 from ._ch04_serving import check_make_app, check_make_request_schema
-from ._ch05_safe_deployment import check_canary_decision
+from ._ch05_safe_deployment import check_error_rate_decision
 from ._ch06_monitoring import check_chi_square_drift, check_detect_drift
 from ._ch07_ml_cicd import check_test_candidate, check_validate_model, check_wilson_interval
 from ._ch08_lifecycle import check_first_alarm
@@ -71,7 +71,7 @@ __all__ = [
     "check_shadow_report",
     "check_make_request_schema",
     "check_make_app",
-    "check_canary_decision",
+    "check_error_rate_decision",
     "check_detect_drift",
     "check_chi_square_drift",
     "check_validate_model",

@@ -13,18 +13,18 @@ from ._harness import (
     _run,
 )
 
-__all__ = ["check_canary_decision"]
+__all__ = ["check_error_rate_decision"]
 
 STEM = "05-safe-deployment"
 
-_HINT_CANARY_DECISION = (
+_HINT_ERROR_RATE_DECISION = (
     "Return 'insufficient' while canary_total < min_samples. Otherwise pool the error "
-    'rate p = (errors_b + errors_c) / (n_b + n_c); z = (p_c - p_b) / sqrt(p (1 - p) '
-    '(1/n_b + 1/n_c)); roll back only if z > k (one-sided: a better canary never '
+    'rate p = (errors_b + errors_c) / (n_b + n_c); z = (p_c - p_b - margin) / sqrt(p (1 - '
+    'p) (1/n_b + 1/n_c)); roll back only if z > k (one-sided: a better canary never '
     'rolls back).'
 )
 
-# --------------------------------------------------------------------------- canary_decision
+# --------------------------------------------------------------------------- error_rate_decision
 
 def _canary_cases() -> list[_Case]:
     def case(args, expected, **kwargs):
@@ -52,33 +52,38 @@ def _canary_cases() -> list[_Case]:
         _Case("exactly min_samples canary requests are enough", case((200, 10_000, 30, 500), "rollback")),
         _Case("the standard error is pooled (z is about 2.8 pooled, 2.1 unpooled)",
               case((200, 10_000, 22, 600), "rollback")),
+        _Case("a margin tolerates a small increase (z is about 1.6)",
+              case((200, 10_000, 30, 600), "continue", margin=0.02)),
+        _Case("the margin is in error-rate points (z is about 3.3)",
+              case((200, 10_000, 30, 600), "rollback", margin=0.01)),
         _Case("impossible counts are errors", bad_counts),
     ]
 
 
-@_exercise("canary_decision", STEM, _HINT_CANARY_DECISION)
-def check_canary_decision(func: Callable[..., str], *, verbose: bool = True) -> CheckResult:
-    """Check ``canary_decision(baseline_errors, baseline_total, canary_errors, canary_total, *, min_samples=500, k=2.33)``.
+@_exercise("error_rate_decision", STEM, _HINT_ERROR_RATE_DECISION)
+def check_error_rate_decision(func: Callable[..., str], *, verbose: bool = True) -> CheckResult:
+    """Check ``error_rate_decision(baseline_errors, baseline_total, canary_errors, canary_total, *, margin=0.0, min_samples=500, k=2.33)``.
 
     It must return ``"insufficient"`` while the canary has fewer than ``min_samples``
-    requests, ``"rollback"`` when a one-sided, pooled two-proportion z statistic (canary
-    error rate minus baseline's) exceeds ``k``, ``"continue"`` otherwise (also when
-    there are no errors at all), and raise ``ValueError`` for counts outside ``[0, total]``.
+    requests, ``"rollback"`` when the one-sided z statistic ``(p_c - p_b - margin) / SE``
+    exceeds ``k``, where ``p_c`` and ``p_b`` are the two error rates and ``SE`` the pooled
+    two-proportion standard error, ``"continue"`` otherwise (also when there are no errors
+    at all), and raise ``ValueError`` for counts outside ``[0, total]``.
 
     Examples
     --------
     Rolling back on any increase is too jumpy:
 
     >>> def jumpy(baseline_errors, baseline_total, canary_errors, canary_total, *,
-    ...           min_samples=500, k=2.33):
+    ...           margin=0.0, min_samples=500, k=2.33):
     ...     if canary_total < min_samples:
     ...         return "insufficient"
     ...     worse = canary_errors / canary_total > baseline_errors / baseline_total
     ...     return "rollback" if worse else "continue"
-    >>> result = check_canary_decision(jumpy)
-    canary_decision: FAILED on case 5 of ..., "a small, insignificant increase".
+    >>> result = check_error_rate_decision(jumpy)
+    error_rate_decision: FAILED on case 5 of ..., "a small, insignificant increase".
     ...
     """
-    return _run("canary_decision", func, _canary_cases(), verbose=verbose)
+    return _run("error_rate_decision", func, _canary_cases(), verbose=verbose)
 
 
