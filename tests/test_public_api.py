@@ -46,14 +46,16 @@ PUBLIC_API = {
     "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError",
                  "hash_dataframe"},
     "rollout": {
-        "AgreementResult", "BlueGreen", "CanaryMonitor", "CanarySchedule",
-        "FalseRollbackResult", "MonitorDecision", "RolloutResult", "ShadowDeployment",
-        "TrafficSplit", "false_rollback_rate", "false_rollback_table", "simulate_rollout",
+        "AgreementResult", "BlueGreen", "CanaryMonitor", "CanaryRule", "CanarySchedule",
+        "CanarySimulationResult", "FalseRollbackResult", "MonitorDecision", "RolloutResult",
+        "ShadowDeployment", "TrafficSplit", "false_rollback_rate", "simulate_canary",
+        "simulate_rollout", "simulate_windows",
     },
     "serving": {"MODES", "Observation", "create_app", "create_app_from_registry", "main",
                 "make_batch_model", "run_server"},
     "validation": {"DEFAULT_DIRECTIONAL", "DirectionalCheck", "METRICS", "ValidationResult",
-                   "validate_model", "wilson_interval"},
+                   "validate_model", "wilson_interval", "PairedComparisonResult",
+                   "compare_models_paired"},
 }
 
 
