@@ -21,10 +21,13 @@ PUBLIC_API = {
         "read_manifest", "save_artefact", "sha256_file",
     },
     "checks": {
-        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED", "canary_decision",
-        "chi_square_drift", "detect_drift", "first_alarm", "hint", "load_verified",
-        "make_request_schema", "predict_in_batches", "rollback_version", "save_load_verify",
-        "shadow_report", "validate_model", "wilson_interval",
+        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED",
+        "check_error_rate_decision",
+        "check_chi_square_drift", "check_detect_drift", "check_first_alarm", "hint",
+        "check_load_verified", "check_make_request_schema", "check_predict_in_batches",
+        "check_rollback_version", "check_save_load_verify", "check_shadow_report",
+        "check_validate_model", "check_wilson_interval", "check_promote", "check_make_app",
+        "check_test_candidate",
     },
     "data": {
         "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES",
