@@ -1,0 +1,255 @@
+"""The deploy package: generated manifests, rules and dashboard, the validators, the container."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_companion import deploy, rollout
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+REGENERATE = "python -m mlops_companion.deploy generate deploy/"
+HAVE_PROMTOOL = shutil.which("promtool") is not None
+HAVE_K8S_VALIDATE = importlib.util.find_spec("kubernetes_validate") is not None
+HAVE_ARGO_VALIDATOR = shutil.which("node") is not None and (
+    DEPLOY / "validate" / "node_modules" / "@kubernetes-models" / "argo-rollouts").is_dir()
+
+
+def _validator():
+    spec = importlib.util.spec_from_file_location("validate_manifests", DEPLOY / "validate_manifests.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ----------------------------------------------------------------------------- committed files
+@pytest.mark.parametrize("relative", sorted(deploy.render_deploy_files(rollout.CanarySchedule(),
+                                                                       rollout.CanaryMonitor())))
+def test_committed_files_are_the_generated_ones(relative):
+    generated = deploy.render_deploy_files(rollout.CanarySchedule(), rollout.CanaryMonitor())[relative]
+    committed = (DEPLOY / relative).read_text(encoding="utf-8")
+    assert committed == generated, f"deploy/{relative} differs from the generator's output; run `{REGENERATE}`."
+
+
+def test_committed_rollout_carries_the_chapters_schedule():
+    # The safe-deployment chapter simulates rollout.CanarySchedule(); the cluster must run the same.
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "rollout.yaml").read_text()))
+    ro = next(d for d in docs if d["kind"] == "Rollout")
+    schedule = rollout.CanarySchedule()
+    assert deploy.schedule_from_rollout(ro) == (schedule.hours, schedule.shares)
+
+
+def test_committed_analysis_carries_the_chapters_rule():
+    monitor = rollout.CanaryMonitor()
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "rollout.yaml").read_text()))
+    metric = next(d for d in docs if d["kind"] == "AnalysisTemplate")["spec"]["metrics"][0]
+    assert metric["successCondition"] == f"result[0] <= {monitor.k:g}"
+    assert metric["failureLimit"] == 0
+    assert f">= {monitor.consecutive}" in metric["provider"]["prometheus"]["query"]
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())
+    statistic = next(r for g in rules["groups"] for r in g["rules"]
+                     if r.get("record") == deploy.statistic_name(600))
+    assert f">= {monitor.min_samples}" in statistic["expr"]
+
+
+# ----------------------------------------------------------------------------- generators
+@pytest.mark.parametrize("hours, shares", [
+    ((0, 1, 2, 4, 8, 12, 18), (0.0, 0.05, 0.10, 0.25, 0.50, 0.75, 1.0)),
+    ((0, 0.5, 3), (0.2, 0.6, 1.0)),
+    ((0, 24), (0.01, 1.0)),
+])
+def test_schedule_round_trips_through_the_rollout(hours, shares):
+    schedule = rollout.CanarySchedule(hours=hours, shares=shares)
+    _, ro = deploy.make_rollout_manifests(schedule, rollout.CanaryMonitor())
+    assert deploy.schedule_from_rollout(ro) == (schedule.hours, schedule.shares)
+
+
+def test_rollout_follows_the_monitor():
+    template, _ = deploy.make_rollout_manifests(rollout.CanarySchedule(),
+                                                rollout.CanaryMonitor(k=2.5, min_samples=40, consecutive=3),
+                                                interval=300)
+    metric = template["spec"]["metrics"][0]
+    assert metric["successCondition"] == "result[0] <= 2.5"
+    assert metric["interval"] == "5m"
+    assert "[15m:5m]" in metric["provider"]["prometheus"]["query"]
+
+
+class _MonitorWithMargin:
+    k, min_samples, consecutive, margin = 3.0, 100, 2, 0.02
+
+
+def test_margin_is_read_when_the_monitor_has_one():
+    rules = deploy.make_alert_rules(_MonitorWithMargin())
+    statistic = next(r for g in rules["groups"] for r in g["rules"] if r.get("record", "").startswith(
+        "model_version:canary_statistic"))
+    assert "clamp_min(" in statistic["expr"] and "- 0.02, 0)" in statistic["expr"]
+    plain = deploy.make_alert_rules(rollout.CanaryMonitor())
+    assert "clamp_min" not in json.dumps(plain)
+
+
+def test_deployment_is_locked_down():
+    deployment, service, pdb = deploy.make_deployment_manifests(deploy.Release(replicas=6))
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == deploy.CONTAINER_UID
+    assert container["securityContext"]["readOnlyRootFilesystem"]
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["resources"]["limits"] == container["resources"]["requests"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert set(env) >= {"MODEL_ARTEFACT", "MODEL_SHA256"}
+    assert pdb["spec"]["minAvailable"] == 2 and service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"name": "Incident_Predictor"}, ValueError, "`name` must be a Kubernetes name"),
+    ({"artefact_sha256": "abc"}, ValueError, "`artefact_sha256` must be a SHA-256 digest"),
+    ({"replicas": 1}, ValueError, "`replicas` must be an integer >= 2"),
+    ({"artefact_path": "model.joblib"}, ValueError, "`artefact_path` must be an absolute path"),
+    ({"port": 80}, ValueError, "`port` must be an integer between 1024 and 65535"),
+])
+def test_release_checks_its_fields(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        deploy.Release(**kwargs)
+
+
+@pytest.mark.parametrize("schedule, monitor, error, match", [
+    ("hourly", rollout.CanaryMonitor(), TypeError, "`schedule` must be a rollout.CanarySchedule"),
+    (rollout.CanarySchedule(hours=(0, 1), shares=(0.125, 1.0)), rollout.CanaryMonitor(), ValueError,
+     "whole percentages"),
+    (rollout.CanarySchedule(hours=(0, 1), shares=(0.1, 0.5)), rollout.CanaryMonitor(), ValueError,
+     "must end at 1.0"),
+    (rollout.CanarySchedule(), object(), TypeError, "`monitor` must be a rollout.CanaryMonitor"),
+])
+def test_rollout_generator_refuses_bad_input(schedule, monitor, error, match):
+    with pytest.raises(error, match=match):
+        deploy.make_rollout_manifests(schedule, monitor)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"latency_slo": 0}, "`latency_slo` must be a number > 0"),
+    ({"max_error_rate": 1.5}, "`max_error_rate` must be a number in"),
+    ({"window": -1}, "`window` must be a number > 0"),
+])
+def test_alert_rules_refuse_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        deploy.make_alert_rules(rollout.CanaryMonitor(), **kwargs)
+
+
+@pytest.mark.parametrize("seconds, text", [(600, "10m"), (5400, "1h30m"), (86400, "1d"), (15, "15s"),
+                                           (0.25, "250ms")])
+def test_format_duration(seconds, text):
+    assert deploy.format_duration(seconds) == text
+
+
+def test_format_duration_refuses_fractions_of_seconds_above_one():
+    with pytest.raises(ValueError, match="whole seconds"):
+        deploy.format_duration(1.5)
+
+
+# ----------------------------------------------------------------------------- dashboard
+def test_dashboard_structure():
+    board = json.loads((DEPLOY / "grafana" / "dashboard.json").read_text())
+    assert {"uid", "title", "schemaVersion", "panels", "templating", "time"} <= set(board)
+    assert [v["name"] for v in board["templating"]["list"]] == ["datasource"]
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids)) and len(ids) == len(deploy.dashboard_queries())
+    boxes = set()
+    for panel in board["panels"]:
+        assert panel["type"] == "timeseries" and panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}"
+        g = panel["gridPos"]
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0
+        assert (g["x"], g["y"]) not in boxes
+        boxes.add((g["x"], g["y"]))
+        (target,) = panel["targets"]
+        assert target["refId"] == "A" and target["expr"] == deploy.dashboard_queries()[panel["title"]]
+
+
+@pytest.mark.skipif(not HAVE_PROMTOOL, reason="promtool is not installed (deploy/ci-check.sh installs it)")
+def test_dashboard_queries_parse(tmp_path):
+    # promtool has no offline query parser, but it parses every rule's expression.
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:panel{i}", "expr": expr}
+        for i, expr in enumerate(deploy.dashboard_queries().values())]}]}
+    path = tmp_path / "dashboard-rules.yml"
+    path.write_text(yaml.safe_dump(rules))
+    out = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+# ----------------------------------------------------------------------------- prometheus rules
+@pytest.mark.skipif(not HAVE_PROMTOOL, reason="promtool is not installed (deploy/ci-check.sh installs it)")
+def test_promtool_unit_tests_pass():
+    out = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=DEPLOY / "prometheus",
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "SUCCESS" in out.stdout
+
+
+@pytest.mark.skipif(not HAVE_PROMTOOL, reason="promtool is not installed (deploy/ci-check.sh installs it)")
+def test_promtool_unit_tests_catch_a_looser_rule(tmp_path):
+    # The same tests against rules with k = 20: the canary alert must no longer fire, and the tests fail.
+    (tmp_path / "rules.yml").write_text(
+        deploy.dump_yaml([deploy.make_alert_rules(rollout.CanaryMonitor(k=20.0, min_samples=100))]))
+    shutil.copy(DEPLOY / "prometheus" / "tests.yml", tmp_path)
+    out = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "CanaryDivergence" in out.stdout + out.stderr
+
+
+@pytest.mark.skipif(not HAVE_PROMTOOL, reason="promtool is not installed (deploy/ci-check.sh installs it)")
+def test_promtool_names_file_and_line_of_a_broken_rule(tmp_path):
+    text = (DEPLOY / "prometheus" / "rules.yml").read_text()
+    broken = text.replace("> 0.1\n", "> > 0.1\n", 1)
+    assert broken != text
+    path = tmp_path / "rules.yml"
+    path.write_text(broken)
+    line = next(i for i, s in enumerate(broken.splitlines(), 1) if "expr: histogram_quantile" in s)
+    out = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert f"{path}:{line}:" in (out.stdout + out.stderr).replace(f"{path}: {line}:", f"{path}:{line}:")
+
+
+# ----------------------------------------------------------------------------- manifest validation
+@pytest.mark.skipif(not (HAVE_K8S_VALIDATE and HAVE_ARGO_VALIDATOR),
+                    reason="kubernetes-validate or the npm Argo Rollouts validator is not installed "
+                           "(deploy/ci-check.sh installs both)")
+def test_committed_manifests_validate():
+    errors, checked = _validator().validate_files(sorted((DEPLOY / "k8s").glob("*.yaml")))
+    assert errors == []
+    kinds = sorted(line.split(": ")[1].split("/")[0] for line in checked)
+    assert kinds == ["AnalysisTemplate", "Deployment", "PodDisruptionBudget", "Rollout", "Service"]
+
+
+@pytest.mark.skipif(not (HAVE_K8S_VALIDATE and HAVE_ARGO_VALIDATOR),
+                    reason="kubernetes-validate or the npm Argo Rollouts validator is not installed "
+                           "(deploy/ci-check.sh installs both)")
+def test_invalid_manifests_are_reported_with_file_and_line(tmp_path):
+    app = (DEPLOY / "k8s" / "app.yaml").read_text().replace("runAsNonRoot: true\n        runAsUser",
+                                                             "runAsNonRoot: yes-please\n        runAsUser", 1)
+    ro = (DEPLOY / "k8s" / "rollout.yaml").read_text().replace("setWeight: 25", "setWeight: quarter")
+    (tmp_path / "app.yaml").write_text(app)
+    (tmp_path / "rollout.yaml").write_text(ro)
+    errors, _ = _validator().validate_files([tmp_path / "app.yaml", tmp_path / "rollout.yaml"])
+    line_app = next(i for i, s in enumerate(app.splitlines(), 1) if "yes-please" in s)
+    line_ro = next(i for i, s in enumerate(ro.splitlines(), 1) if "quarter" in s)
+    assert any(e.startswith(f"{tmp_path / 'app.yaml'}:{line_app}: Deployment/") and "runAsNonRoot" in e
+               for e in errors), errors
+    assert any(e.startswith(f"{tmp_path / 'rollout.yaml'}:{line_ro}: Rollout/") and "setWeight" in e
+               for e in errors), errors
+
+
+@pytest.mark.skipif(not HAVE_K8S_VALIDATE, reason="kubernetes-validate is not installed (deploy/ci-check.sh)")
+def test_broken_yaml_is_reported_with_file_and_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n")
+    errors, _ = _validator().validate_files([path])
+    assert len(errors) == 1 and errors[0].startswith(f"{path}:") and "not valid YAML" in errors[0]
