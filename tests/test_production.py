@@ -253,3 +253,124 @@ def test_broken_yaml_is_reported_with_file_and_line(tmp_path):
     path.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n")
     errors, _ = _validator().validate_files([path])
     assert len(errors) == 1 and errors[0].startswith(f"{path}:") and "not valid YAML" in errors[0]
+
+
+# ----------------------------------------------------------------------------- the container
+IMAGE = "localhost/incident-predictor:test"
+PODMAN_ENV = {**os.environ, "CONTAINERS_CONF": str(DEPLOY / "containers.conf")}
+ROW = {"request_rate": 120.0, "error_pct": 4.0, "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0}
+
+
+def _podman(*args, timeout=120, check=True):
+    out = subprocess.run(["podman", *args], env=PODMAN_ENV, capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise AssertionError(f"podman {' '.join(args)} failed ({out.returncode}): {out.stderr[-2000:]}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def image():
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (deploy/ci-check.sh installs it with apt-get)")
+    out = subprocess.run(["bash", str(DEPLOY / "build-image.sh"), IMAGE], cwd=ROOT, env=PODMAN_ENV,
+                         capture_output=True, text=True, timeout=1500)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    return IMAGE
+
+
+@pytest.fixture()
+def models(tmp_path):
+    """An artefact and its manifest in a folder the container's unprivileged user can read."""
+    from mlops_companion import artefacts, data
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    s = data.make_scenario()
+    manifest = artefacts.save_artefact(s.pipeline, folder / "model.joblib", example_input=s.X_test.head(3))
+    folder.chmod(0o755)
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    return folder, manifest.sha256
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run_detached(image, folder, sha, port, name):
+    return _podman("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000",
+                   "-v", f"{folder}:/models:ro", "-e", f"MODEL_SHA256={sha}", "-e", "MODEL_VERSION=v1",
+                   image).stdout.strip()
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_container_serves_and_refuses_hostile_input(image, models):
+    import httpx
+
+    folder, sha = models
+    port, name = _free_port(), f"mlops-test-{os.getpid()}"
+    _run_detached(image, folder, sha, port, name)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline, last = __import__("time").monotonic() + 180, "no answer"
+        while __import__("time").monotonic() < deadline:
+            try:
+                r = httpx.get(url + "/readyz", timeout=2)
+                if r.status_code == 200:
+                    break
+                last = f"{r.status_code} {r.text[:200]}"
+            except httpx.TransportError as exc:
+                last = type(exc).__name__
+            state = _podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip()
+            assert state == "running", f"container {state}: {_podman('logs', name, check=False).stderr[-2000:]}"
+            __import__("time").sleep(0.5)
+        else:
+            raise AssertionError(f"the container never became ready: {last}")
+
+        good = httpx.post(url + "/predict", json=ROW, timeout=10)
+        assert good.status_code == 200, good.text
+        body = good.json()
+        assert body["model_version"] == "v1" and body["model_sha256"] == sha
+        assert 0.0 <= body["incident_probability"] <= 1.0
+
+        # NaN is not JSON a strict parser accepts, and the extra field is not in the schema.
+        hostile = ('{"request_rate": NaN, "error_pct": 4.0, "p99_latency_ms": 90.0, "deploy_hour": 14, '
+                   '"is_weekend": 0, "debug": true}')
+        bad = httpx.post(url + "/predict", content=hostile, headers={"content-type": "application/json"},
+                         timeout=10)
+        assert bad.status_code == 422, bad.text
+        fields = {d["field"] for d in bad.json()["detail"]}
+        assert {"request_rate", "debug"} <= fields
+
+        assert _podman("exec", name, "id", "-u").stdout.strip() == "10001"
+        assert _podman("healthcheck", "run", name, check=False).returncode == 0
+    finally:
+        _podman("rm", "-f", "-t", "5", name, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case, status, message", [
+    ("tampered", 3, "has SHA-256 [0-9a-f]{64}, not the trusted"),
+    ("missing", 3, "which does not exist"),
+    ("no-sha", 2, "MODEL_SHA256 must be the artefact's trusted SHA-256"),
+])
+def test_container_refuses_to_start_without_the_trusted_artefact(image, models, case, status, message):
+    import re
+
+    folder, sha = models
+    env = ["-e", f"MODEL_SHA256={sha}"]
+    if case == "tampered":
+        with open(folder / "model.joblib", "ab") as fh:
+            fh.write(b"\0")
+    elif case == "missing":
+        (folder / "model.joblib").unlink()
+    else:
+        env = []
+    out = _podman("run", "--rm", "-v", f"{folder}:/models:ro", *env, image, timeout=180, check=False)
+    assert out.returncode == status, out.stdout + out.stderr
+    assert "refusing to start" in out.stderr and re.search(message, out.stderr), out.stderr
