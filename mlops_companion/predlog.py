@@ -252,12 +252,12 @@ def join_labels(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
             raise ValueError(f"`{name}` must have the columns {list(need)}; missing {missing}.")
     if labels.duplicated(["request_id", "row"]).any():
         raise ValueError("`labels` must hold at most one label per (request_id, row); got duplicates.")
-    joined = log.merge(labels, on=["request_id", "row"], how="outer", indicator=True)
-    orphans = joined[joined["_merge"] == "right_only"]
+    keys = pd.MultiIndex.from_frame(log[["request_id", "row"]])
+    orphans = labels[~pd.MultiIndex.from_frame(labels[["request_id", "row"]]).isin(keys)]
     if len(orphans):
         raise ValueError(f"`labels` must refer to logged predictions; {len(orphans)} do not "
                          f"(first: {orphans['request_id'].iloc[0]!r}). Check the log for dropped lines.")
-    return joined[joined["_merge"] != "right_only"].drop(columns="_merge").reset_index(drop=True)
+    return log.merge(labels, on=["request_id", "row"], how="left").reset_index(drop=True)  # log order
 
 
 @dataclass(frozen=True)

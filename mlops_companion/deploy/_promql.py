@@ -174,7 +174,8 @@ def dashboard_queries(*, window: float = 300.0, canary_window: float = 600.0, mi
 
 
 def _error_ratio(w: str) -> str:
-    return (f'sum(rate(http_requests_total{{path="/predict",status=~"5.."}}[{w}])) / '
+    # `or vector(0)`: before the first 5xx there is no such series, and the share is 0, not absent.
+    return (f'(sum(rate(http_requests_total{{path="/predict",status=~"5.."}}[{w}])) or vector(0)) / '
             f'sum(rate(http_requests_total{{path="/predict"}}[{w}]))')
 
 
