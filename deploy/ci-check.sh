@@ -52,13 +52,16 @@ install_tools() {
 }
 
 check_generated() {
-    local out; out=$(mktemp -d)
+    local out rc=0; out=$(mktemp -d)
     "$PY" -m mlops_companion.deploy generate "$out" >/dev/null
-    diff -ru "$out" deploy --exclude=Dockerfile --exclude=validate --exclude=build --exclude='*.sh' \
-        --exclude='*.py' --exclude='*.lock' --exclude='*.conf' --exclude='.*' --exclude=tests.yml \
-        || { echo "deploy/ differs from the generators: run python -m mlops_companion.deploy generate deploy/" >&2
-             rm -rf "$out"; return 1; }
+    for path in k8s/app.yaml k8s/rollout.yaml prometheus/rules.yml grafana/dashboard.json; do
+        diff -u "deploy/$path" "$out/$path" || rc=1
+    done
     rm -rf "$out"
+    if [ "$rc" -ne 0 ]; then
+        echo "deploy/ differs from the generators: run python -m mlops_companion.deploy generate deploy/" >&2
+        return 1
+    fi
     echo "deploy/k8s, deploy/prometheus/rules.yml and deploy/grafana match the generators"
 }
 

@@ -105,7 +105,7 @@ def test_deployment_is_locked_down():
     assert container["resources"]["limits"] == container["resources"]["requests"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert set(env) >= {"MODEL_ARTEFACT", "MODEL_SHA256"}
-    assert pdb["spec"]["minAvailable"] == 2 and service["spec"]["ports"][0]["targetPort"] == "http"
+    assert pdb["spec"]["maxUnavailable"] == 1 and service["spec"]["ports"][0]["targetPort"] == "http"
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

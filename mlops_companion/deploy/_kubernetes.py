@@ -165,7 +165,7 @@ def make_deployment_manifests(release: Release | None = None) -> list[dict[str, 
     >>> c = deployment["spec"]["template"]["spec"]["containers"][0]
     >>> c["readinessProbe"]["httpGet"]["path"], c["livenessProbe"]["httpGet"]["path"]
     ('/readyz', '/healthz')
-    >>> pdb["spec"]["minAvailable"]
+    >>> pdb["spec"]["maxUnavailable"]
     1
     """
     release = _check_release(release)
@@ -187,8 +187,8 @@ def make_deployment_manifests(release: Release | None = None) -> list[dict[str, 
     }
     pdb = {
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": dict(meta),
-        "spec": {"minAvailable": max(1, release.replicas // 2 - 1),
-                 "selector": {"matchLabels": dict(release.labels)}},
+        # Voluntary disruptions (node drains, upgrades) take one pod at a time.
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(release.labels)}},
     }
     return [deployment, service, pdb]
 
