@@ -16,6 +16,8 @@ BASE=${BASE_IMAGE:-localhost/mlops-base:bookworm}
 PY=${PY:-.venv/bin/python}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/deploy/containers.conf}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+t0=$(date +%s)
+lap() { echo "   $1: $(( $(date +%s) - t0 )) s" >&2; t0=$(date +%s); }
 
 if ! podman image exists "$BASE"; then
     echo "building the base image $BASE with debootstrap (once per machine)"
@@ -27,11 +29,15 @@ if ! podman image exists "$BASE"; then
     tar -C "$root/rootfs" -c . | podman import --change 'CMD ["python3"]' - "$BASE" >/dev/null
     rm -rf "$root"
     trap - EXIT
+    lap "base image (debootstrap + import)"
 fi
 
 mkdir -p deploy/build/wheels deploy/build/project
+pip_log=$(mktemp)
 "$PY" -m pip download --quiet --disable-pip-version-check --only-binary=:all: --require-hashes --no-deps \
-    -r deploy/requirements.lock -d deploy/build/wheels
+    -r deploy/requirements.lock -d deploy/build/wheels >"$pip_log" 2>&1 || { cat "$pip_log" >&2; exit 1; }
+rm -f "$pip_log"
+lap "locked wheels"
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
 cp -r pyproject.toml README.md LICENSE.md mlops_companion booktools "$src/"
@@ -40,7 +46,9 @@ find "$src" -name __pycache__ -prune -exec rm -rf {} +
 rm -f deploy/build/project/*.whl
 SOURCE_DATE_EPOCH=315532800 .venv/bin/uv build --quiet --wheel -o deploy/build/project "$src" 2>/dev/null \
     || SOURCE_DATE_EPOCH=315532800 "$PY" -m pip wheel --quiet --no-deps -w deploy/build/project "$src"
+lap "project wheel"
 
 podman build --quiet --format docker --network none --build-arg BASE_IMAGE="$BASE" \
     -f deploy/Dockerfile -t "$IMAGE" deploy/ >/dev/null
+lap "podman build"
 echo "$IMAGE"

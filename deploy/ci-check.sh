@@ -76,7 +76,8 @@ check_prometheus() {
 }
 
 check_container() {
-    "$PY" -m pytest tests/test_production.py -q -p no:cacheprovider -k container
+    MLOPS_TEST_IMAGE=localhost/incident-predictor:test \
+        "$PY" -m pytest tests/test_production.py -q -p no:cacheprovider -k container
 }
 
 step "install: apt packages" install_system
@@ -85,5 +86,6 @@ step "Dockerfile lint (hadolint)" .venv/bin/hadolint deploy/Dockerfile
 step "generated files are up to date" check_generated
 step "manifests (kubernetes-validate --strict, Argo Rollouts schemas)" check_manifests
 step "Prometheus rules (promtool check + test)" check_prometheus
-step "container: build offline, serve, refuse hostile input and bad artefacts" check_container
+step "container image: offline build on a cached debootstrap base" bash deploy/build-image.sh localhost/incident-predictor:test
+step "container: serve, refuse hostile input and bad artefacts" check_container
 echo "production checks finished in $(( $(date +%s) - total_start )) s"
