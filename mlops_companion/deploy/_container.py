@@ -73,8 +73,13 @@ def serve_from_environment(environ: Mapping[str, str] | None = None) -> None:
 
     Examples
     --------
-    >>> serve_from_environment({})  # doctest: +SKIP
-    refusing to start: MODEL_ARTEFACT must be set ...
+    Without an artefact the container exits with status 2 (the reason goes to standard error):
+
+    >>> try:
+    ...     serve_from_environment({})
+    ... except SystemExit as exc:
+    ...     print("exit status", exc.code)
+    exit status 2
     """
     environ = os.environ if environ is None else environ
     try:
