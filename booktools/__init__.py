@@ -8,6 +8,8 @@ Quarto's Jupyter engine would do, faithfully enough that a chapter failing under
   ``#|`` options, inline expressions, ``{{< include >}}`` shortcodes) and ``_quarto.yml``
   with its profiles.
 - :mod:`booktools.execute`: run each chapter in a fresh ``python3`` kernel, in parallel.
+- :mod:`booktools.cache`: execute each chapter once per state (jupyter-cache), shared by
+  ``make book``, the tests and the preview.
 - :mod:`booktools.checks`: static checks of files, labels, cross-references and cell options.
 - :mod:`booktools.preview`: a preview website built with pandoc and Jinja2.
 - :mod:`booktools.notebooks`: the exercise and solution notebooks.

@@ -4,6 +4,10 @@
 - ``execute [paths...]``: execute chapters (default: every chapter and appendix) in parallel;
 - ``preview``: execute everything and write the preview site;
 - ``build``: check, execute, then ``quarto render`` if Quarto is on PATH, else the preview;
+- ``cache {list,clear}``: the execution cache (:mod:`booktools.cache`).
+
+``execute``, ``preview`` and ``build`` reuse the result of every chapter whose inputs are
+unchanged since it last executed successfully (``--no-cache`` executes everything).
 - ``notebooks ...``: the exercise and solution notebooks (:mod:`booktools.notebooks`).
 
 Exit status is 0 on success and 1 on any problem; each problem is printed as
@@ -19,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import checks, execute, preview, qmd
+from . import cache, checks, execute, numbers, preview, qmd
 
 
 def _positive_int(text: str) -> int:
@@ -45,8 +49,13 @@ def _parser() -> argparse.ArgumentParser:
                            help="parallel chapters (default: number of CPUs)")
             p.add_argument("--timeout", type=float, default=300,
                            help="seconds a cell may run before its chapter fails (default 300)")
+            p.add_argument("--no-cache", action="store_true",
+                           help="execute every chapter, ignoring and not updating the cache")
         if name == "execute":
             p.add_argument("paths", nargs="*", help=".qmd files (default: the whole book)")
+    c = sub.add_parser("cache", help="list or clear the execution cache")
+    c.add_argument("action", choices=["list", "clear"])
+    c.add_argument("--root", default=None, help="project root (default: nearest _quarto.yml)")
     nb = sub.add_parser("notebooks", help="generate the exercise and solution notebooks",
                         add_help=False)
     nb.add_argument("args", nargs=argparse.REMAINDER)
@@ -61,10 +70,15 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _check(root: Path, profile: str | None) -> bool:
+    print("checking the book (files, labels, cross-references, cell options)", flush=True)
     problems = (checks.check_book(root, profile) if profile
                 else checks.check_profiles(root))
     for problem in problems:
         print(problem)
+    typed = numbers.check_numbers(root, profile)  # numbers in prose must come from executed cells
+    for line in typed:
+        print(line)
+    problems = [*problems, *typed]
     edition = f"profile {profile}" if profile else "default and instructor profiles"
     if problems:
         print(f"book checks ({edition}): {len(problems)} problem(s)")
@@ -80,12 +94,16 @@ def _book_paths(root: Path, profile: str | None) -> list[Path]:
 def _execute(root: Path, paths: list[Path], args) -> list[execute.ChapterResult] | None:
     start = time.perf_counter()
     jobs = args.jobs or os.cpu_count() or 1
-    print(f"executing {len(paths)} file(s) with {jobs} parallel kernel(s)")
+    store = None if args.no_cache else cache.ExecutionCache(root)
+    where = "" if store is None else f", reusing unchanged results from {cache.DEFAULT_DIR}/"
+    print(f"executing {len(paths)} file(s) with {jobs} parallel kernel(s){where}", flush=True)
     results = execute.execute_book(paths, project_root=root, profile=args.profile, jobs=jobs,
-                                   timeout=args.timeout)
+                                   timeout=args.timeout, cache=store)
     failed = [r for r in results if not r.ok]
-    print(f"executed {len(results)} file(s) in {time.perf_counter() - start:.1f} s: "
-          f"{len(results) - len(failed)} ok, {len(failed)} failed")
+    n_cached = sum(r.cached for r in results)
+    print(f"{len(results)} file(s) in {time.perf_counter() - start:.1f} s: "
+          f"{len(results) - len(failed) - n_cached} executed, {n_cached} unchanged (cached), "
+          f"{len(failed)} failed")
     for result in failed:
         print(result.error)
         if result.error.traceback:
@@ -101,6 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         return int(notebooks.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
     root = _root(args)
+    if args.command == "cache":
+        store = cache.ExecutionCache(root)
+        if args.action == "clear":
+            store.clear()
+            print(f"cleared {os.path.relpath(store.path)}")
+            return 0
+        if not store.path.exists():
+            print("the execution cache is empty")
+            return 0
+        for record in store.jc.list_cache_records():
+            print(f"{record.uri}  cached {record.created:%Y-%m-%d %H:%M}  {record.hashkey}")
+        return 0
     if args.command == "check":
         return 0 if _check(root, args.profile) else 1
     if args.command == "execute":

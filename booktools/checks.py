@@ -13,6 +13,8 @@ and line it comes from:
   ``.content-visible when-profile="instructor"`` div counts only for the instructor edition,
   and no solution (``sol-`` label) shows in the default edition;
 - every ``fig-`` labelled cell has ``fig-cap`` and ``fig-alt``;
+- no ``project.render`` list: Quarto ignores it in a book project, where ``book.chapters``
+  and ``book.appendices`` decide what renders;
 - every ``#|`` option is one Quarto accepts for Python cells (a typo is an error, with the
   nearest valid name suggested).
 
@@ -83,24 +85,20 @@ def _unlisted_chapters(root: Path, listed: set[str]) -> list[Path]:
     return out
 
 
-def _render_list_problems(root: Path, config: dict, listed: set[str],
-                          edition: str) -> list[Problem]:
-    """``project.render`` must name exactly the book's files.
+def _render_list_problems(root: Path, config: dict, edition: str) -> list[Problem]:
+    """A book project must not carry a ``project.render`` list.
 
-    Without it, Quarto renders every ``.qmd``, ``.ipynb`` and ``.md`` file in the project,
-    so the README and, worse, the solution notebooks would be published with the site.
+    Quarto ignores ``project.render`` for ``type: book``: the files named in
+    ``book.chapters`` and ``book.appendices`` (with the profile's additions) are what it
+    renders, and nothing else (the README and the notebooks are never pages). A render list
+    there only misleads whoever edits it, so it is reported.
     """
-    render = (config.get("project") or {}).get("render")
-    if render is None:  # valid Quarto; tests/test_book.py insists the real book sets it
+    project = config.get("project") or {}
+    if project.get("type") != "book" or project.get("render") is None:
         return []
-    rendered = {Path(str(item)).as_posix() for item in render}
-    out = [Problem("_quarto.yml", 1, f"{path} is in the book{edition} but not in "
-                   "project.render; Quarto would leave it out.")
-           for path in sorted(listed - rendered)]
-    out += [Problem("_quarto.yml", 1, f"{path} is in project.render{edition} but not in the "
-                    "book; Quarto would publish it as a stray page.")
-            for path in sorted(rendered - listed)]
-    return out
+    return [Problem("_quarto.yml", 1, f"project.render is set{edition}, but Quarto ignores it "
+                    "in a book project (book.chapters and book.appendices decide what "
+                    "renders); remove it.")]
 
 
 def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
@@ -142,7 +140,7 @@ def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
                                 "add it to book.chapters, or prefix its name with `_` if it "
                                 "is an include."))
 
-    problems.extend(_render_list_problems(root, config, listed, edition))
+    problems.extend(_render_list_problems(root, config, edition))
 
     labels: dict[str, list[qmd.Label]] = defaultdict(list)
     for doc in docs:

@@ -20,7 +20,10 @@ The rules followed (Quarto's, for the ``jupyter`` engine):
 each finishes. A cell that runs longer than ``timeout`` seconds fails its chapter, so a
 broken chapter never hangs the build.
 
-Out of scope: caching and ``freeze`` (every build executes everything), other kernels.
+With ``cache=`` (a :class:`booktools.cache.ExecutionCache`), :func:`execute_book` reuses the
+result of a chapter whose inputs have not changed and executes only the others; to know
+which project files a chapter reads, each kernel records them with an audit hook
+(:data:`READ_TRACKER`). Out of scope: other kernels.
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ from . import qmd
 
 __all__ = [
     "EXECUTE_OPTIONS",
+    "READ_TRACKER",
     "ChapterError",
     "Figure",
     "ExecutedCell",
@@ -59,6 +63,41 @@ EXECUTE_OPTIONS: dict[str, Any] = {
     "eval": True, "echo": True, "output": True, "include": True,
     "error": False, "warning": True,
 }
+
+#: Run silently in each kernel before the chapter: records the files under the project the
+#: chapter opens for reading (and, to leave them out, those it writes), so that the cache
+#: can tell when one of them changes. An audit hook sees every ``open`` (``open()``,
+#: ``io.open_code``, ``os.open``), whichever library makes it; it must never raise.
+READ_TRACKER = r"""
+def _booktools_track(root, exclude):
+    import os, sys, types
+    state = types.ModuleType("_booktools_reads")
+    state.read, state.written = set(), set()
+    writing_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    def hook(event, args, abspath=os.path.abspath, fspath=os.fspath):
+        if event != "open":
+            return
+        try:
+            path, mode, flags = args
+            if isinstance(path, int):
+                return
+            path = fspath(path)
+            if isinstance(path, bytes):
+                path = path.decode("utf-8", "replace")
+            path = abspath(path)
+            if not path.startswith(root) or path.startswith(exclude):
+                return
+            if mode is None:
+                writing = bool(flags & writing_flags)
+            else:
+                writing = any(c in mode for c in "wax+")
+            (state.written if writing else state.read).add(path)
+        except Exception:
+            pass
+    state.inputs = lambda: sorted(state.read - state.written)
+    sys.modules["_booktools_reads"] = state
+    sys.addaudithook(hook)
+"""
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MPL_INLINE = "module://matplotlib_inline.backend_inline"
@@ -135,6 +174,10 @@ class ChapterResult:
     error: ChapterError | None = None
     blocks: list[ExecutedCell | ExecutedMarkdown] = field(default_factory=list)
     front_matter: dict[str, Any] = field(default_factory=dict)
+    #: project files (relative to the root) the chapter opened for reading while it ran
+    reads: tuple[str, ...] = ()
+    #: true when the result came from the execution cache
+    cached: bool = False
 
     @property
     def ok(self) -> bool:
@@ -264,12 +307,12 @@ class _Kernel:
         self.client.execute_cell(cell, len(self.nb.cells) - 1, store_history=True)
         return json.loads(json.dumps(cell.outputs))
 
-    def evaluate(self, expr: str) -> dict[str, Any]:
-        """Evaluate an expression with the protocol's ``user_expressions``."""
+    def evaluate(self, expr: str, code: str = "") -> dict[str, Any]:
+        """Run ``code`` silently, then evaluate ``expr`` (``user_expressions``)."""
         from jupyter_core.utils import run_sync
 
         kc = self.client.kc
-        msg_id = kc.execute("", silent=True, store_history=False,
+        msg_id = kc.execute(code, silent=True, store_history=False,
                             user_expressions={"value": expr})
         deadline = time.monotonic() + self.timeout
         while True:
@@ -279,7 +322,10 @@ class _Kernel:
                                    f"{self.timeout} s")
             reply = run_sync(kc.get_shell_msg)(timeout=remaining)
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                return reply["content"]["user_expressions"]["value"]
+                content = reply["content"]
+                if content.get("status") != "ok":
+                    return content
+                return content["user_expressions"]["value"]
 
     def close(self) -> None:
         try:
@@ -375,6 +421,8 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
             cwd = _execute_dir(config, path, root if root is not None else path.parent)
             kernel = _Kernel(cwd.resolve(), kernel_name or _kernel_of(doc.front_matter, config),
                              timeout)
+            if root is not None:
+                _track_reads(kernel, Path(root))
         for block in doc.blocks:
             if isinstance(block, qmd.Markdown):
                 lines = [(ln.text, code, ln.origin)
@@ -407,17 +455,42 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
             if options.get("warning") is False:
                 cell.outputs = [o for o in cell.outputs if not (
                     o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        reads = _reads(kernel, Path(root)) if kernel is not None and root is not None else ()
     finally:
         if kernel is not None:
             kernel.close()
     n_figures = sum(len(c.figures()) for c in blocks
                     if isinstance(c, ExecutedCell) and c.shows_output)
     return ChapterResult(path, "ok", time.perf_counter() - start, n_figures, None, blocks,
-                         doc.front_matter)
+                         doc.front_matter, reads=reads)
+
+
+def _track_reads(kernel: _Kernel, root: Path) -> None:
+    root = root.resolve()
+    exclude = tuple(str(p) + os.sep for p in (
+        root / ".venv", root / ".jupyter_cache", root / "_book", root / "_freeze",
+        Path(sys.prefix).resolve()))
+    call = f"_booktools_track({str(root) + os.sep!r}, {exclude!r}); del _booktools_track"
+    reply = kernel.evaluate("None", READ_TRACKER + "\n" + call)
+    if reply.get("status") != "ok":
+        raise RuntimeError(f"could not start the read tracker: {reply.get('evalue', reply)}")
+
+
+def _reads(kernel: _Kernel, root: Path) -> tuple[str, ...]:
+    """Project files the chapter opened for reading, relative to ``root``."""
+    reply = kernel.evaluate("__import__('json').dumps(__import__('_booktools_reads').inputs())")
+    if reply.get("status") != "ok":
+        raise RuntimeError(f"could not read the read tracker: {reply.get('evalue', reply)}")
+    paths = json.loads(ast.literal_eval(reply["data"]["text/plain"]))
+    root = root.resolve()
+    return tuple(sorted(Path(p).relative_to(root).as_posix() for p in paths))
 
 
 def _progress_line(done: int, total: int, result: ChapterResult, root: Path | None) -> str:
     name = _relative(result.path, root)
+    if result.ok and result.cached:
+        return (f"[{done}/{total}] {name}  cached  (unchanged since it executed in "
+                f"{result.seconds:.1f} s)")
     if result.ok:
         figs = f"{result.n_figures} figure" + ("" if result.n_figures == 1 else "s")
         return f"[{done}/{total}] {name}  ok  {result.seconds:.1f} s  {figs}"
@@ -433,11 +506,15 @@ def _size(path: Path) -> int:
 
 def execute_book(paths: list[Path | str], *, project_root: Path | str | None = None,
                  profile: str | None = None, jobs: int | None = None, timeout: float = 300,
-                 progress: Callable[[str], Any] | None = print) -> list[ChapterResult]:
+                 progress: Callable[[str], Any] | None = print,
+                 cache: Any = None) -> list[ChapterResult]:
     """Execute chapters in parallel worker processes; results in the order of ``paths``.
 
     ``jobs`` defaults to ``os.cpu_count()``; ``progress`` receives one line per finished
-    chapter (``None`` for silence).
+    chapter (``None`` for silence). With ``cache`` (a
+    :class:`booktools.cache.ExecutionCache`), a chapter whose inputs are unchanged since a
+    successful execution is not executed again: its stored result is returned, with
+    ``cached`` true; the others are executed and their successful results stored.
     """
     paths = [Path(p) for p in paths]
     if jobs is None:
@@ -448,12 +525,30 @@ def execute_book(paths: list[Path | str], *, project_root: Path | str | None = N
         return []
     root = Path(project_root) if project_root is not None else None
     results: dict[int, ChapterResult] = {}
+
+    def report(i: int) -> None:
+        if progress is not None:
+            progress(_progress_line(len(results), len(paths), results[i], root))
+            if hasattr(sys.stdout, "flush"):
+                sys.stdout.flush()
+
+    keys: dict[int, Any] = {}
+    if cache is not None:
+        for i, path in enumerate(paths):
+            keys[i] = cache.key(path, profile)
+            hit = cache.lookup(path, keys[i])
+            if hit is not None:
+                results[i] = hit
+                report(i)
+    todo = [i for i in range(len(paths)) if i not in results]
+    if not todo:
+        return [results[i] for i in range(len(paths))]
     kwargs = dict(project_root=project_root, profile=profile, timeout=timeout)
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context) as pool:
+    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
         # Longest first (file size as the estimate), so that a long chapter started last
         # does not leave the other cores idle at the end.
-        order = sorted(range(len(paths)), key=lambda i: -_size(paths[i]))
+        order = sorted(todo, key=lambda i: -_size(paths[i]))
         futures = {pool.submit(execute_chapter, paths[i], **kwargs): i for i in order}
         for future in cf.as_completed(futures):
             i = futures[future]
@@ -462,8 +557,9 @@ def execute_book(paths: list[Path | str], *, project_root: Path | str | None = N
             except Exception as exc:  # a worker died: report it as that chapter's failure
                 results[i] = ChapterResult(paths[i], "failed", 0.0, 0, ChapterError(
                     _relative(paths[i], root), 0, type(exc).__name__, str(exc)))
-            if progress is not None:
-                progress(_progress_line(len(results), len(paths), results[i], root))
-                if hasattr(sys.stdout, "flush"):
-                    sys.stdout.flush()
+            # stored only if its inputs did not change while it ran (else: next run executes)
+            if cache is not None and results[i].ok and keys.get(i) is not None \
+                    and cache.key(paths[i], profile) == keys[i]:
+                cache.store(results[i], keys[i])
+            report(i)
     return [results[i] for i in range(len(paths))]

@@ -166,13 +166,19 @@ def parse_source(path: str | os.PathLike) -> ExerciseSet:
 
 
 def _repo_url(root: Path) -> str:
+    return _repo(root)[0]
+
+
+def _repo(root: Path) -> tuple[str, str]:
+    """``book.repo-url`` and ``book.repo-branch`` of _quarto.yml: the one place they live."""
     import yaml
 
     config = yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8"))
     url = config["book"]["repo-url"].rstrip("/")
     if not re.match(r"^https://github\.com/[^/]+/[^/]+$", url):
         raise SourceError(f"`repo-url` in _quarto.yml must be https://github.com/<owner>/<repo>; got {url!r}.")
-    return url
+    branch = str(config["book"].get("repo-branch") or "main")
+    return url, branch
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -198,17 +204,36 @@ def _unmark(source: str) -> str:
     return "\n".join(lines)
 
 
-def _install_cell(ex: ExerciseSet, repo_url: str):
+def install_source(repo_url: str, extra: str = "", *, branch: str = "main") -> str:
+    """The set-up cell: install the package where it is missing, or stop with the reason.
+
+    Plain Python (no ``%pip``, whose failure does not stop "Run all"): a failed install
+    raises, so no later cell runs and fails with a confusing ``ModuleNotFoundError``.
+    """
+    package = f"mlops-companion{f'[{extra}]' if extra else ''} @ git+{repo_url}@{branch}"
+    return "\n".join([
+        "# Set-up: install the book's companion package if it is missing (Colab, Binder).",
+        "import importlib.util",
+        "import subprocess",
+        "import sys",
+        "",
+        'if importlib.util.find_spec("mlops_companion") is None:',
+        f"    PACKAGE = {package!r}",
+        '    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", PACKAGE],',
+        "                         capture_output=True, text=True)",
+        "    if pip.returncode != 0:",
+        "        print(pip.stdout[-3000:], pip.stderr[-3000:], sep=\"\\n\")",
+        '        raise RuntimeError(f"Could not install {PACKAGE} (pip exit status {pip.returncode}; "',
+        '                           "its messages are printed above). Check the internet connection, "',
+        '                           "then run this cell again: the cells below need the package.")',
+        "    importlib.invalidate_caches()",
+    ])
+
+
+def _install_cell(ex: ExerciseSet, repo_url: str, *, branch: str = "main"):
     import nbformat
 
-    extra = f"[{EXTRAS[ex.stem]}]" if ex.stem in EXTRAS else ""
-    source = "\n".join([
-        "# Set-up: install the book's companion package only if it is missing (Colab, Binder).",
-        "try:",
-        "    import mlops_companion",
-        "except ImportError:",
-        f'    %pip install --quiet "mlops-companion{extra} @ git+{repo_url}"',
-    ])
+    source = install_source(repo_url, EXTRAS.get(ex.stem, ""), branch=branch)
     cell = nbformat.v4.new_code_cell(source)
     cell.id = _cell_id(ex.stem, -1, source)
     return cell
@@ -227,13 +252,13 @@ def _new_cell(cell: Cell, source: str, tags: Sequence[str] = ()):
     return nb_cell
 
 
-def _notebook(ex: ExerciseSet, repo_url: str, *, student: bool):
+def _notebook(ex: ExerciseSet, repo_url: str, *, student: bool, branch: str = "main"):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     skip = "solution" if student else "student"
-    cells = [_install_cell(ex, repo_url)]
+    cells = [_install_cell(ex, repo_url, branch=branch)]
     cells += [_new_cell(cell, cell.source) for cell in ex.preamble]
     for exercise in ex.exercises:
         statement = Cell("markdown", f"## {exercise.title}\n\n{exercise.statement}", (),
@@ -251,15 +276,15 @@ def _notebook(ex: ExerciseSet, repo_url: str, *, student: bool):
     return nb
 
 
-def student_notebook(ex: ExerciseSet, repo_url: str):
+def student_notebook(ex: ExerciseSet, repo_url: str, *, branch: str = "main"):
     """The student's notebook: stubs instead of solutions, reflection prompts, no outputs."""
-    return _notebook(ex, repo_url, student=True)
+    return _notebook(ex, repo_url, student=True, branch=branch)
 
 
-def solution_notebook(ex: ExerciseSet, repo_url: str, *, execute: bool = True,
+def solution_notebook(ex: ExerciseSet, repo_url: str, *, execute: bool = True, branch: str = "main",
                       cwd: str | os.PathLike | None = None, timeout: int = 300):
     """The solution notebook, executed with nbclient in ``cwd`` unless ``execute=False``."""
-    nb = _notebook(ex, repo_url, student=False)
+    nb = _notebook(ex, repo_url, student=False, branch=branch)
     if execute:
         from nbclient import NotebookClient
 
@@ -302,18 +327,18 @@ def _strip_outputs(text: str) -> str:
 
 # --------------------------------------------------------------------------- book pages
 
-def _links(ex: ExerciseSet, repo_url: str) -> str:
+def _links(ex: ExerciseSet, repo_url: str, branch: str = "main") -> str:
     owner_repo = repo_url.removeprefix("https://github.com/")
     notebook = f"exercises/{ex.stem}.ipynb"
     return (
         f"[Download the notebook](../{notebook}){{download=\"{ex.stem}.ipynb\"}} · "
-        f"[Open in Colab](https://colab.research.google.com/github/{owner_repo}/blob/main/{notebook}) · "
-        f"[Open in Binder](https://mybinder.org/v2/gh/{owner_repo}/HEAD?labpath="
+        f"[Open in Colab](https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{notebook}) · "
+        f"[Open in Binder](https://mybinder.org/v2/gh/{owner_repo}/{branch}?labpath="
         f"{notebook.replace('/', '%2F')})"
     )
 
 
-def exercise_blocks(ex: ExerciseSet, repo_url: str) -> str:
+def exercise_blocks(ex: ExerciseSet, repo_url: str, *, branch: str = "main") -> str:
     """The chapter's exercises: one ``#exr-`` div each, with notebook links and a solution link."""
     parts = [GENERATED_NOTE.format(stem=ex.stem)]
     for exercise in ex.exercises:
@@ -326,7 +351,7 @@ def exercise_blocks(ex: ExerciseSet, repo_url: str) -> str:
             "",
             exercise.statement,
             "",
-            f"{kind} {_links(ex, repo_url)}",
+            f"{kind} {_links(ex, repo_url, branch)}",
             "",
             '::: {.content-visible when-profile="instructor"}',
             f"See @sol-{label}.",
@@ -401,17 +426,19 @@ def generate(root: str | os.PathLike | None = None, *, stems: Sequence[str] = ()
     covers every source.
     """
     root = Path(root or ROOT)
-    repo_url = _repo_url(root)
+    repo_url, branch = _repo(root)
     every = [parse_source(p) for p in _sources(root, ())]
     chosen = {p.stem for p in _sources(root, stems)}
     files: dict[Path, str] = {}
     for ex in every:
         if ex.stem not in chosen:
             continue
-        files[root / "exercises" / f"{ex.stem}.ipynb"] = _dumps(student_notebook(ex, repo_url))
-        files[root / "solutions" / f"{ex.stem}.ipynb"] = _dumps(
-            solution_notebook(ex, repo_url, execute=execute, cwd=root / "solutions"))
-        files[root / "chapters" / "_exercises" / f"{ex.stem}.qmd"] = exercise_blocks(ex, repo_url)
+        files[root / "exercises" / f"{ex.stem}.ipynb"] = _dumps(
+            student_notebook(ex, repo_url, branch=branch))
+        files[root / "solutions" / f"{ex.stem}.ipynb"] = _dumps(solution_notebook(
+            ex, repo_url, execute=execute, branch=branch, cwd=root / "solutions"))
+        files[root / "chapters" / "_exercises" / f"{ex.stem}.qmd"] = exercise_blocks(
+            ex, repo_url, branch=branch)
     files[root / "appendices" / "solutions.qmd"] = solutions_appendix(every)
     return files
 

@@ -9,18 +9,26 @@ sections (chapter N, section N.M; appendices lettered), exercise and solution bo
 cross-references rendered as numbered links across pages ("Section 3.2", "Figure 5.1",
 "Exercise 6.2", "Solution A.1"). A banner says that the page is a preview.
 
+For the reader: text columns of tables are left-aligned and numeric ones right-aligned,
+every table scrolls inside its own box on narrow screens (the page never does), each page
+has an in-page table of contents, the whole book is searchable in the browser (a JSON index
+in ``site_libs/search-index.js`` and ``site_libs/search.js``, no server and no CDN; a
+``?q=term`` address opens with the results), the footer is ``book.page-footer``, and
+maths is MathML (pandoc ``--mathml``), so the site works offline.
+
 The Markdown is read by pandoc (what Quarto uses underneath) and the pages are laid out
 with Jinja2. Before pandoc sees the text, this module does the few things Quarto's own
 filters would: it drops content not visible in the profile, numbers headings, figures,
 tables, exercises and solutions, and replaces each ``@ref`` with a link (pandoc would take
 ``@fig-x`` for a citation).
 
-Out of scope: search, themes, PDF, and Quarto's layout options (columns, panels).
+Out of scope: themes, PDF, and Quarto's layout options (columns, panels).
 """
 from __future__ import annotations
 
 import base64
 import html
+import json
 import os
 import re
 import shutil
@@ -437,7 +445,8 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
         page.figures = []
         markdown = _Walker(page, profile, xrefs, render=True).walk(_items(page.result))
         page.html = pypandoc.convert_text(markdown, "html", format="markdown",
-                                          extra_args=["--mathjax", "--wrap=none"])
+                                          extra_args=["--mathml", "--wrap=none"])
+        page.html = tidy_tables(page.html)
 
     if site.exists():
         shutil.rmtree(site)
@@ -459,6 +468,9 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
         pages_html = []
     for page in pages:
         pages_html.append((page.href, page.title, page.html, page))
+    footer = {side: _inline_html(str(text))
+              for side, text in (book.get("page-footer") or {}).items()
+              if side in ("left", "center", "right") and text}
     for k, (href, title, body, page) in enumerate(pages_html):
         depth = href.count("/")
         up = "../" * depth
@@ -467,7 +479,7 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
         number = page.number if page is not None else None
         text = template.render(
             book_title=book.get("title", ""), title=title, number=number, body=body,
-            banner=BANNER, nav=nav, current=href, up=up,
+            banner=BANNER, nav=nav, current=href, up=up, toc=page_toc(body), footer=footer,
             prev=nav[k - 1] if k > 0 else None,
             next=nav[k + 1] if k + 1 < len(nav) else None, kind=page.kind if page else "")
         target.write_text(text, encoding="utf-8")
@@ -476,7 +488,13 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
             image.parent.mkdir(parents=True, exist_ok=True)
             image.write_bytes(png)
     (site / "site_libs").mkdir(exist_ok=True)
-    shutil.copy(ASSETS / "booktools.css", site / "site_libs" / "booktools.css")
+    for asset in ("booktools.css", "search.js", "site.js"):
+        shutil.copy(ASSETS / asset, site / "site_libs" / asset)
+    index = [entry for href, title, body, page in pages_html
+             for entry in search_entries(href, title or book.get("title", ""), body)]
+    (site / "site_libs" / "search-index.js").write_text(
+        "window.BOOK_SEARCH_INDEX = " + json.dumps(index, ensure_ascii=False) + ";\n",
+        encoding="utf-8")
     resources = list((config.get("project") or {}).get("resources") or [])
     for pattern in resources + ["exercises/*.ipynb"]:
         for path in root.glob(str(pattern)):
@@ -485,3 +503,105 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(path, dest)
     return site
+
+
+# --------------------------------------------------------------------------- reader comforts
+
+TABLE = re.compile(r"<table\b.*?</table>", re.S)
+ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.S)
+CELL = re.compile(r"<(t[dh])\b([^>]*)>(.*?)</\1>", re.S)
+TAG = re.compile(r"<[^>]+>")
+PANDAS_STYLE = re.compile(r"<style scoped>\s*\.dataframe.*?</style>", re.S)
+NUMBER = re.compile(r"^[-+\u2212]?(?:\d[\d,_\u202f]*)?(?:\.\d+)?(?:[eE][-+]?\d+)?\s*%?$")
+HEADING_TAG = re.compile(r"<h([23])\b[^>]*\bid=\"([^\"]+)\"[^>]*>(.*?)</h\1>", re.S)
+SECTION_SPLIT = re.compile(r"(?=<h[12]\b[^>]*\bid=\")")
+
+
+def _text(fragment: str) -> str:
+    return " ".join(html.unescape(TAG.sub(" ", fragment)).split())
+
+
+def _is_number(text: str) -> bool:
+    text = text.strip()
+    return bool(text) and any(c.isdigit() for c in text) and bool(NUMBER.match(text)) or \
+        text.lower() in ("nan", "inf", "-inf")
+
+
+def _add_class(attrs: str, cls: str) -> str:
+    if re.search(r'\bclass="', attrs):
+        return re.sub(r'\bclass="', f'class="{cls} ', attrs, count=1)
+    return f' class="{cls}"{attrs}'
+
+
+def tidy_tables(body: str) -> str:
+    """Left-align text columns, right-align numeric ones, let each table scroll in a box.
+
+    A column is numeric when every body cell in it is a number (blank cells aside); its
+    header cells are aligned with it. pandas' ``text-align: right`` on header rows goes.
+
+    >>> out = tidy_tables("<table><tr><th>name</th><th>n</th></tr>"
+    ...                   "<tr><td>drift</td><td>1,204</td></tr></table>")
+    >>> '<td class="num">1,204</td>' in out and "<td>drift</td>" in out
+    True
+    >>> out.startswith('<div class="table-wrap">')
+    True
+    """
+    def one(match: re.Match) -> str:
+        table = re.sub(r'(<tr\b[^>]*?)\s*style="text-align: right;"', r"\1", match.group(0))
+        rows = [[(c.group(1), c.group(3)) for c in CELL.finditer(r.group(1))]
+                for r in ROW.finditer(table)]
+        width = max((len(r) for r in rows), default=0)
+        numeric = []
+        for k in range(width):
+            body_cells = [_text(r[k][1]) for r in rows if len(r) == width and r[k][0] == "td"]
+            filled = [t for t in body_cells if t]
+            numeric.append(bool(filled) and all(_is_number(t) for t in filled))
+
+        def row(rmatch: re.Match) -> str:
+            cells = list(CELL.finditer(rmatch.group(1)))
+            if len(cells) != width:
+                return rmatch.group(0)
+            inner, last = [], 0
+            for k, c in enumerate(cells):
+                inner.append(rmatch.group(1)[last:c.start()])
+                attrs = c.group(2)
+                if numeric[k] and "text-align" not in attrs:
+                    attrs = _add_class(attrs, "num")
+                inner.append(f"<{c.group(1)}{attrs}>{c.group(3)}</{c.group(1)}>")
+                last = c.end()
+            inner.append(rmatch.group(1)[last:])
+            open_tag = rmatch.group(0)[:rmatch.start(1) - rmatch.start(0)]
+            return f"{open_tag}{''.join(inner)}</tr>"
+
+        return '<div class="table-wrap">' + ROW.sub(row, table) + "</div>"
+
+    body = PANDAS_STYLE.sub("", body)  # its `thead th {text-align: right}` would win
+    return TABLE.sub(one, body)
+
+
+def page_toc(body: str) -> list[dict[str, Any]]:
+    """The page's sections (h2) and subsections (h3): ``level``, ``id`` and ``text``."""
+    return [{"level": int(m.group(1)), "id": m.group(2), "text": _text(m.group(3))}
+            for m in HEADING_TAG.finditer(body)]
+
+
+def search_entries(href: str, title: str, body: str, *, limit: int = 6000) -> list[dict]:
+    """One search entry per section of a page: where it is, its heading and its text."""
+    entries = []
+    for part in SECTION_SPLIT.split(body):
+        if not part.strip():
+            continue
+        heading = re.match(r"<h[12]\b[^>]*\bid=\"([^\"]+)\"[^>]*>(.*?)</h[12]>", part, re.S)
+        anchor = f"#{heading.group(1)}" if heading else ""
+        text = _text(part[heading.end():] if heading else part)
+        if not text and not heading:
+            continue
+        entries.append({"href": href + anchor, "title": title,
+                        "section": _text(heading.group(2)) if heading else title,
+                        "text": text[:limit]})
+    return entries
+
+
+def _inline_html(markdown: str) -> str:
+    out = pypandoc.convert_text(markdown, "html", format="markdown", extra_args=["--wrap=none"])
+    return re.sub(r"^\s*<p>(.*)</p>\s*$", r"\1", out, flags=re.S)

@@ -40,7 +40,7 @@ rm -f "$pip_log"
 lap "locked wheels"
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
-cp -r pyproject.toml README.md LICENSE.md mlops_companion booktools "$src/"
+cp -r pyproject.toml README.md LICENSE.md mlops_companion "$src/"
 find "$src" -name __pycache__ -prune -exec rm -rf {} +
 # A fixed timestamp makes the wheel byte-identical when the sources are: the layer cache then holds.
 rm -f deploy/build/project/*.whl

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from typing import Any, Iterable
 
 import numpy as np
@@ -24,6 +25,9 @@ __all__: list[str] = []
 REPLAY_ATOL = 1e-9
 
 _CHUNK = 1 << 20
+
+#: A hex SHA-256 digest, lower case.
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -123,6 +127,17 @@ def sha256_file(path: str | os.PathLike, *, chunk_size: int = _CHUNK) -> str:
         for chunk in iter(lambda: fh.read(chunk_size), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def check_sha256(value: Any, name: str) -> str:
+    """A trusted SHA-256 digest, lower-cased; the one statement of where it must come from."""
+    if not isinstance(value, str) or not SHA256_PATTERN.fullmatch(value.lower()):
+        raise ValueError(
+            f"`{name}` must be a SHA-256 digest (64 hexadecimal characters); got {value!r}. "
+            "Take it from a record you control (the registry version, the deployment "
+            "configuration), never from the manifest stored next to the artefact."
+        )
+    return value.lower()
 
 
 def replay_matches(got: Any, want: Any, *, atol: float = REPLAY_ATOL) -> bool:

@@ -201,10 +201,15 @@ book:
 """
 
 
-def test_render_list_must_name_exactly_the_book(make_book):
+def test_render_list_in_a_book_project_is_reported(make_book):
+    # Quarto ignores project.render for books; the chapters and appendices decide.
     root = make_book({"index.qmd": "# Preface\n", "chapters/01-a.qmd": "# A {#sec-a}\n",
                       "README.md": "# Read me\n"}, config=RENDER_CONFIG)
     messages = [p.message for p in checks.check_book(root)]
-    assert any("chapters/01-a.qmd is in the book but not in project.render" in m
+    assert any("project.render is set, but Quarto ignores it in a book project" in m
                for m in messages), messages
-    assert any("README.md is in project.render but not in the book" in m for m in messages), messages
+    config = RENDER_CONFIG.replace("  render:\n    - index.qmd\n    - README.md\n", "")
+    assert "render" not in config
+    root = make_book({"index.qmd": "# Preface\n", "chapters/01-a.qmd": "# A {#sec-a}\n"},
+                     config=config)
+    assert checks.check_book(root) == []

@@ -4,7 +4,8 @@
 * student notebooks hold stubs, no solutions and no outputs; the self-checks say
   "not attempted yet" there;
 * the contract: every solution's functions pass their self-check;
-* solution outputs are stable: a fresh execution reproduces the stored text outputs.
+* every student notebook runs top to bottom, its stubs reported "not attempted yet";
+  solution outputs are checked by nbval in `make test` (each notebook executes once).
 """
 from __future__ import annotations
 
@@ -29,27 +30,6 @@ LABEL = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 
 def _read(path: Path):
     return nbformat.read(path, as_version=4)
-
-
-def _text_outputs(nb) -> list[list[str]]:
-    """Every code cell's text outputs (streams, plain-text results, errors), in order."""
-    out = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        texts = []
-        for o in cell.outputs:
-            if o.output_type == "stream":
-                if texts and texts[-1].startswith(f"{o.name}: "):  # streams arrive in pieces
-                    texts[-1] += o.text
-                else:
-                    texts.append(f"{o.name}: {o.text}")
-            elif o.output_type in ("execute_result", "display_data"):
-                texts.append(o.get("data", {}).get("text/plain", ""))
-            elif o.output_type == "error":
-                texts.append(f"error: {o.ename}")
-        out.append(texts)
-    return out
 
 
 def test_one_exercise_set_per_chapter():
@@ -149,8 +129,9 @@ def test_student_notebook_has_stubs_and_no_solutions(stem):
     solution = _read(ROOT / "solutions" / f"{stem}.ipynb")
     nbformat.validate(nb)
     first = nb.cells[0]
-    assert "import mlops_companion" in first.source and "except ImportError" in first.source
-    assert "%pip install" in first.source
+    # installs only where the package is missing, and stops "Run all" when that fails
+    assert 'find_spec("mlops_companion") is None' in first.source
+    assert '"pip", "install"' in first.source and "raise RuntimeError(" in first.source
     text = "\n".join(c.source for c in nb.cells)
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
     for cell in nb.cells:
@@ -209,9 +190,12 @@ def test_chapter_blocks_have_labels_links_and_an_instructor_reference(stem):
         assert f"::::: {{#sol-{label}}}" in appendix
     assert text.count('::: {.content-visible when-profile="instructor"}') == len(labels)
     assert f"](../exercises/{stem}.ipynb)" in text
-    assert (f"https://colab.research.google.com/github/mlops-book/mlops-book/blob/main/"
+    # owner/repo and branch come from _quarto.yml's book.repo-url and book.repo-branch
+    repo, branch = notebooks._repo(ROOT)
+    owner_repo = repo.removeprefix("https://github.com/")
+    assert (f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/"
             f"exercises/{stem}.ipynb") in text
-    assert (f"https://mybinder.org/v2/gh/mlops-book/mlops-book/HEAD?labpath="
+    assert (f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?labpath="
             f"exercises%2F{stem}.ipynb") in text
     assert text.count(":::::") == 2 * len(labels)
 
@@ -240,34 +224,25 @@ def test_solution_functions_pass_their_self_checks(stem):
             assert result.passed, result.message
 
 
-# Executing notebooks costs seconds each, and `make test` already runs every notebook under
-# nbval (solutions strict, exercises lax); these two tests cover the sets most at risk:
-# simulations and warnings (05, 06), and a stub inside a class factory (04) or beside
-# top-level usage code (07).
+# Each notebook executes once per `make test`: the solutions under nbval (strict: every
+# stored output must come out again; with test_committed_files_match_their_sources, that
+# also pins what the generator produces), the student notebooks here, top to bottom as
+# "Run all" would, each in a fresh kernel.
 @pytest.mark.slow
-@pytest.mark.parametrize("stem", ["05-safe-deployment", "06-monitoring"])
-def test_solution_outputs_are_stable(stem, tmp_path):
-    ex = notebooks.parse_source(ROOT / "exercises" / "source" / f"{stem}.py")
-    fresh = notebooks.solution_notebook(ex, "https://github.com/mlops-book/mlops-book", cwd=tmp_path)
-    stored = _read(ROOT / "solutions" / f"{stem}.ipynb")
-    assert _text_outputs(fresh) == _text_outputs(stored)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("stem", ["04-serving", "07-ml-cicd"])
+@pytest.mark.parametrize("stem", STEMS)
 def test_student_notebook_runs_and_reports_not_attempted(stem, tmp_path):
     from nbclient import NotebookClient
 
     nb = _read(ROOT / "exercises" / f"{stem}.ipynb")
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         errors = [o for o in cell.outputs if o.output_type == "error"]
         if errors:
-            assert "raises-exception" in cell.metadata.get("tags", [])
-            assert errors[0].ename == "NotImplementedError"
+            assert "raises-exception" in cell.metadata.get("tags", []), cell.source
+            assert errors[0].ename == "NotImplementedError", errors[0].evalue
         if cell.source.startswith("checks."):
             text = "".join(o.get("text", "") for o in cell.outputs)
             assert "not attempted yet" in text and "FAILED" not in text

@@ -1,0 +1,746 @@
+"""Model artefacts: one file for the fitted pipeline, one JSON manifest beside it.
+
+Covers saving a fitted model atomically (:func:`save_artefact`), loading it back with
+every check a serving process should make before trusting it (:func:`load_artefact`:
+the SHA-256 against a value you trust, *before* any unpickling; the library versions;
+a replay of a recorded example), hashing a file in chunks (:func:`sha256_file`), the
+environment an artefact was built in (:func:`library_versions`) and the size and
+load-time trade-off between formats (:func:`compare_formats`).
+
+Two formats are supported: ``"joblib"`` (pickle underneath, optionally compressed) and
+``"skops"`` (a zip of JSON and arrays that is loaded without executing arbitrary code,
+provided the caller only trusts the types it expects).
+
+Out of scope: where artefacts live and which one is "in production"; that is the
+registry's job (:mod:`mlops_companion.registry`). An artefact also carries no Python
+environment: the manifest only *records* the versions so a mismatch is caught.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import os
+import platform
+import re
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "FORMATS",
+    "SKOPS_TRUSTED_TYPES",
+    "ArtefactManifest",
+    "LoadedArtefact",
+    "ArtefactIntegrityError",
+    "ArtefactNotFoundError",
+    "ArtefactVersionError",
+    "ArtefactReplayError",
+    "ArtefactUntrustedTypeError",
+    "ArtefactVersionWarning",
+    "save_artefact",
+    "load_artefact",
+    "read_manifest",
+    "manifest_path",
+    "sha256_file",
+    "library_versions",
+    "compare_formats",
+]
+
+#: The artefact formats :func:`save_artefact` can write.
+FORMATS: tuple[str, ...] = ("joblib", "skops")
+
+#: Types a skops file of the book's standard pipeline contains that skops does not trust
+#: by default. Everything else in that pipeline (Pipeline, StandardScaler,
+#: GradientBoostingClassifier, numpy arrays) is on skops' own safe list already.
+SKOPS_TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
+
+_CHUNK = 1 << 20  # 1 MiB per read when hashing
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MAX_EXAMPLE_ROWS = 100
+_MANIFEST_VERSION = 1
+
+
+# --------------------------------------------------------------------------- errors
+class ArtefactIntegrityError(ValueError):
+    """The artefact is not the file you trusted: wrong hash, truncated, or manifest disagrees."""
+
+
+class ArtefactNotFoundError(FileNotFoundError):
+    """The artefact file or its manifest does not exist."""
+
+
+class ArtefactVersionError(RuntimeError):
+    """The installed libraries differ from those the artefact was saved with."""
+
+
+class ArtefactReplayError(ValueError):
+    """The loaded model does not reproduce the output recorded when it was saved."""
+
+
+class ArtefactUntrustedTypeError(TypeError):
+    """A skops file contains types that are not on the caller's allow-list."""
+
+
+class ArtefactVersionWarning(UserWarning):
+    """Loading went ahead despite a version mismatch, because the caller allowed it."""
+
+
+# --------------------------------------------------------------------------- manifest
+@dataclass(frozen=True)
+class ArtefactManifest:
+    """What was saved, how, and what it must reproduce: the JSON file beside the artefact.
+
+    Attributes
+    ----------
+    artefact : str
+        File name of the artefact (same folder as the manifest).
+    format : str
+        ``"joblib"`` or ``"skops"``.
+    compress : int
+        Compression level used (0 means none).
+    sha256 : str
+        Hex SHA-256 of the artefact file's bytes.
+    size_bytes : int
+        Size of the artefact file.
+    created_utc : str
+        ISO 8601 creation time, UTC.
+    versions : mapping of str to str
+        Python and library versions of the process that saved it.
+    feature_names : tuple of str
+        Input columns, in order.
+    example_input : mapping
+        A few input rows: ``{"columns": [...], "dtypes": [...], "data": [[...], ...]}``.
+    expected_output : tuple of float
+        ``predict_proba(example_input)[:, 1]`` at save time.
+    """
+
+    artefact: str
+    format: str
+    compress: int
+    sha256: str
+    size_bytes: int
+    created_utc: str
+    versions: Mapping[str, str]
+    feature_names: tuple[str, ...]
+    example_input: Mapping[str, Any]
+    expected_output: tuple[float, ...]
+    manifest_version: int = _MANIFEST_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as plain JSON-ready Python objects."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["versions"] = dict(self.versions)
+        out["feature_names"] = list(self.feature_names)
+        out["example_input"] = {k: list(v) if isinstance(v, (list, tuple)) else v
+                                for k, v in self.example_input.items()}
+        out["expected_output"] = list(self.expected_output)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ArtefactManifest:
+        """Build a manifest from :meth:`to_dict`'s output (e.g. parsed JSON)."""
+        names = [f for f in cls.__dataclass_fields__ if f != "manifest_version"]
+        missing = [n for n in names if n not in d]
+        if missing:
+            raise ArtefactIntegrityError(
+                f"the manifest must have the fields {names}; missing {missing}. "
+                "Re-save the artefact with save_artefact()."
+            )
+        return cls(
+            artefact=str(d["artefact"]), format=str(d["format"]), compress=int(d["compress"]),
+            sha256=str(d["sha256"]), size_bytes=int(d["size_bytes"]),
+            created_utc=str(d["created_utc"]),
+            versions=MappingProxyType({str(k): str(v) for k, v in d["versions"].items()}),
+            feature_names=tuple(d["feature_names"]),
+            example_input=MappingProxyType(dict(d["example_input"])),
+            expected_output=tuple(float(v) for v in d["expected_output"]),
+            manifest_version=int(d.get("manifest_version", _MANIFEST_VERSION)),
+        )
+
+    def example_frame(self) -> pd.DataFrame:
+        """The recorded example input as a DataFrame with its original dtypes."""
+        ex = self.example_input
+        frame = pd.DataFrame(list(ex["data"]), columns=list(ex["columns"]))
+        return frame.astype(dict(zip(ex["columns"], ex["dtypes"])))
+
+
+@dataclass(frozen=True)
+class LoadedArtefact:
+    """A model that passed every check of :func:`load_artefact`, with its manifest."""
+
+    model: Any
+    manifest: ArtefactManifest
+    load_seconds: float = field(default=float("nan"), compare=False)
+
+
+# --------------------------------------------------------------------------- helpers
+def manifest_path(path: str | os.PathLike) -> Path:
+    """Where the manifest of the artefact at ``path`` lives: ``<name>.manifest.json``.
+
+    Examples
+    --------
+    What is the manifest of ``models/incident.joblib`` called?
+
+    >>> manifest_path("models/incident.joblib").name
+    'incident.joblib.manifest.json'
+    """
+    p = _check_path(path)
+    return p.with_name(p.name + ".manifest.json")
+
+
+def _check_path(path: Any, name: str = "path") -> Path:
+    if not isinstance(path, (str, os.PathLike)) or str(path) == "":
+        raise TypeError(f"`{name}` must be a non-empty str or os.PathLike; got {path!r}.")
+    return Path(path)
+
+
+def sha256_file(path: str | os.PathLike, *, chunk_size: int = _CHUNK) -> str:
+    """Hex SHA-256 of a file, read in chunks so memory stays flat for large artefacts.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to hash.
+    chunk_size : int, default=1048576
+        Bytes read per call.
+
+    Returns
+    -------
+    str
+        64 lowercase hex characters.
+
+    Examples
+    --------
+    Does the hash of a file equal hashlib's hash of its bytes?
+
+    >>> import hashlib, tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d) / "f.bin"
+    ...     _ = p.write_bytes(b"model bytes")
+    ...     sha256_file(p) == hashlib.sha256(b"model bytes").hexdigest()
+    True
+    """
+    p = _check_path(path)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"`chunk_size` must be a positive integer; got {chunk_size!r}.")
+    if not p.is_file():
+        raise ArtefactNotFoundError(f"`path` must be an existing file; got {str(p)!r}, which does not exist.")
+    digest = hashlib.sha256()
+    with open(p, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the libraries an artefact's behaviour depends on.
+
+    Returns
+    -------
+    dict of str to str
+        Keys ``python``, ``numpy``, ``scipy``, ``scikit-learn``, ``joblib`` (and ``skops``
+        when installed).
+
+    Examples
+    --------
+    Which scikit-learn is installed here?
+
+    >>> import sklearn
+    >>> library_versions()["scikit-learn"] == sklearn.__version__
+    True
+    """
+    import joblib
+    import scipy
+    import sklearn
+
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "joblib": joblib.__version__,
+    }
+    try:
+        import skops
+    except ImportError:  # pragma: no cover - skops is an optional extra
+        pass
+    else:
+        versions["skops"] = skops.__version__
+    return versions
+
+
+def _check_format(format: Any, compress: Any) -> tuple[str, int]:
+    if format not in FORMATS:
+        raise ValueError(f"`format` must be one of {list(FORMATS)}; got {format!r}.")
+    if isinstance(compress, bool):
+        compress = 3 if compress else 0
+    if not isinstance(compress, (int, np.integer)) or not 0 <= compress <= 9:
+        raise ValueError(
+            f"`compress` must be an integer from 0 (none) to 9 (smallest), or a bool; got {compress!r}."
+        )
+    return format, int(compress)
+
+
+def _feature_names(model: Any) -> tuple[str, ...] | None:
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else tuple(str(n) for n in names)
+
+
+def _check_example(model: Any, example_input: Any) -> pd.DataFrame:
+    if not isinstance(example_input, pd.DataFrame):
+        raise TypeError(
+            f"`example_input` must be a pandas DataFrame of a few input rows; got {type(example_input).__name__}. "
+            "Pass e.g. X_test.head(5)."
+        )
+    if not 1 <= len(example_input) <= _MAX_EXAMPLE_ROWS:
+        raise ValueError(
+            f"`example_input` must have between 1 and {_MAX_EXAMPLE_ROWS} rows; got {len(example_input)}."
+        )
+    names = _feature_names(model)
+    if names is not None and tuple(example_input.columns) != names:
+        raise ValueError(
+            f"`example_input` must have the model's columns {list(names)} in that order; "
+            f"got {list(example_input.columns)}."
+        )
+    values = example_input.to_numpy()
+    if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values.astype(float)).all():
+        raise ValueError("`example_input` must hold finite numbers only; got NaN, inf or non-numeric values.")
+    return example_input
+
+
+def _positive_proba(model: Any, X: pd.DataFrame) -> np.ndarray:
+    if hasattr(model, "n_features_in_") and getattr(model, "feature_names_in_", None) is None:
+        X = X.to_numpy()  # fitted on a plain array: scikit-learn would warn about names
+    return np.asarray(model.predict_proba(X), dtype=float)[:, 1]
+
+
+def _dump(model: Any, fh: io.BufferedWriter, format: str, compress: int) -> None:
+    if format == "joblib":
+        import joblib
+
+        joblib.dump(model, fh, compress=compress)
+    else:
+        import zipfile
+
+        import skops.io as sio
+
+        if compress:
+            sio.dump(model, fh, compression=zipfile.ZIP_DEFLATED, compresslevel=compress)
+        else:
+            sio.dump(model, fh)
+
+
+def _write_atomically(target: Path, write) -> None:
+    """Write via a temp file in the same folder, fsync, then os.replace onto ``target``."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- save
+def save_artefact(
+    model: Any,
+    path: str | os.PathLike,
+    *,
+    example_input: pd.DataFrame,
+    compress: int | bool = 0,
+    format: str = "joblib",
+) -> ArtefactManifest:
+    """Save a fitted model as one artefact file plus a JSON manifest beside it.
+
+    Both files are written atomically: each goes to a temporary file in the same folder,
+    is flushed to disk (``fsync``) and then renamed over the target with ``os.replace``.
+    If anything fails while the model is being written, the previous artefact and its
+    manifest are left exactly as they were and no temporary file remains. (The artefact
+    is renamed before the manifest; a crash between those two renames leaves a manifest
+    whose hash disagrees with the file, which :func:`load_artefact` refuses.)
+
+    Parameters
+    ----------
+    model : fitted estimator with ``predict_proba``
+        Usually the whole pipeline, so preprocessing travels with the model.
+    path : str or path-like
+        Artefact file to write; its folder must exist. The manifest goes to
+        :func:`manifest_path` of it.
+    example_input : DataFrame of 1 to 100 rows
+        Rows whose predictions are recorded and replayed at load time.
+    compress : int from 0 to 9 or bool, default=0
+        Compression level (``True`` means 3). For skops it is the zip deflate level.
+    format : {"joblib", "skops"}, default="joblib"
+        ``"joblib"`` is pickle-based: loading it runs code. ``"skops"`` loads only
+        allow-listed types.
+
+    Returns
+    -------
+    ArtefactManifest
+        What was written; ``manifest.sha256`` is the value to record somewhere you trust
+        (a registry, a deployment config) and pass to :func:`load_artefact`.
+
+    Examples
+    --------
+    How large is the standard pipeline once saved, and does the manifest know its hash?
+
+    >>> import tempfile, pathlib
+    >>> from mlops_companion import data
+    >>> s = data.make_scenario()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     m = save_artefact(s.pipeline, pathlib.Path(d) / "model.joblib",
+    ...                       example_input=s.X_test.head(3))
+    ...     same = m.sha256 == sha256_file(pathlib.Path(d) / "model.joblib")
+    >>> same, m.size_bytes > 10_000, len(m.expected_output)
+    (True, True, 3)
+    """
+    target = _check_path(path)
+    format, compress = _check_format(format, compress)
+    if not callable(getattr(model, "predict_proba", None)):
+        raise TypeError(
+            f"`model` must be a fitted classifier with predict_proba; got {type(model).__name__}."
+        )
+    example = _check_example(model, example_input)
+    if not target.parent.is_dir():
+        raise ArtefactNotFoundError(
+            f"`path` must be in an existing folder; got {str(target)!r}, whose folder does not exist. "
+            "Create it first (Path(...).mkdir(parents=True))."
+        )
+    expected = _positive_proba(model, example)
+
+    _write_atomically(target, lambda fh: _dump(model, fh, format, compress))
+    manifest = ArtefactManifest(
+        artefact=target.name,
+        format=format,
+        compress=compress,
+        sha256=sha256_file(target),
+        size_bytes=target.stat().st_size,
+        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions=MappingProxyType(library_versions()),
+        feature_names=tuple(str(c) for c in example.columns),
+        example_input=MappingProxyType({
+            "columns": [str(c) for c in example.columns],
+            "dtypes": [str(t) for t in example.dtypes],
+            "data": example.to_numpy(dtype=object).tolist(),
+        }),
+        expected_output=tuple(float(v) for v in expected),
+    )
+    text = json.dumps(manifest.to_dict(), indent=2, default=_json_default)
+    _write_atomically(manifest_path(target), lambda fh: fh.write(text.encode("utf-8")))
+    _fsync_dir(target.parent)
+    return manifest
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"cannot store {type(obj).__name__} in a manifest")
+
+
+# --------------------------------------------------------------------------- load
+def read_manifest(path: str | os.PathLike) -> ArtefactManifest:
+    """Read the manifest that sits beside the artefact at ``path`` (no checks on the artefact).
+
+    Examples
+    --------
+    Which format and which feature names did a saved artefact record?
+
+    >>> import tempfile, pathlib
+    >>> from mlops_companion import data
+    >>> s = data.make_scenario()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d) / "m.joblib"
+    ...     _ = save_artefact(s.pipeline, p, example_input=s.X_test.head(2))
+    ...     m = read_manifest(p)
+    >>> m.format, m.feature_names[:2]
+    ('joblib', ('request_rate', 'error_pct'))
+    """
+    mpath = manifest_path(path)
+    if not mpath.is_file():
+        raise ArtefactNotFoundError(
+            f"the manifest of `path` must exist at {str(mpath)!r}; it does not. "
+            "Save artefacts with save_artefact(), which writes both files."
+        )
+    try:
+        raw = json.loads(mpath.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtefactIntegrityError(
+            f"the manifest {str(mpath)!r} must be valid JSON; got a parse error: {exc}."
+        ) from exc
+    if not isinstance(raw, dict):
+        raise ArtefactIntegrityError(f"the manifest {str(mpath)!r} must hold a JSON object; got {type(raw).__name__}.")
+    return ArtefactManifest.from_dict(raw)
+
+
+def _version_mismatches(recorded: Mapping[str, str], fmt: str) -> dict[str, tuple[str, str]]:
+    current = library_versions()
+    keys = ["python", "numpy", "scipy", "scikit-learn", "joblib"] + (["skops"] if fmt == "skops" else [])
+    out = {}
+    for key in keys:
+        was, now = recorded.get(key, "unknown"), current.get(key, "not installed")
+        if key == "python":  # pickles move freely between patch releases of Python
+            was, now = ".".join(was.split(".")[:2]), ".".join(now.split(".")[:2])
+        if was != now:
+            out[key] = (recorded.get(key, "unknown"), current.get(key, "not installed"))
+    return out
+
+
+def _check_sha(expected_sha256: Any) -> str:
+    if not isinstance(expected_sha256, str) or not _SHA256.fullmatch(expected_sha256.lower()):
+        raise ValueError(
+            f"`expected_sha256` must be a 64-character hex SHA-256; got {expected_sha256!r}. "
+            "Take it from a source you trust (a registry, a deployment config), not from the manifest."
+        )
+    return expected_sha256.lower()
+
+
+def _skops_load(payload: bytes, trusted_types: Iterable[str]):
+    """Load skops bytes, trusting only the allow-listed types that are actually present.
+
+    skops refuses, by default, any type outside its safe list, and
+    ``get_untrusted_types`` names those found in the file. It is tempting to pass that
+    list straight back as ``trusted=``; doing so trusts whatever the file says it
+    contains, which is exactly what an attacker controls, and turns skops back into
+    pickle with extra steps. So the file's list is compared with an allow-list the
+    *caller* wrote down in advance, and anything unexpected is refused.
+    """
+    import skops.io as sio
+
+    allowed = set(trusted_types)
+    untrusted = sio.get_untrusted_types(data=payload)
+    unexpected = sorted(set(untrusted) - allowed)
+    if unexpected:
+        raise ArtefactUntrustedTypeError(
+            f"the skops artefact must contain only allow-listed types; got untrusted {unexpected}. "
+            "Inspect them, and only if you know what they do, add them to `trusted_types`."
+        )
+    return sio.loads(payload, trusted=sorted(set(untrusted) & allowed))
+
+
+def load_artefact(
+    path: str | os.PathLike,
+    *,
+    expected_sha256: str,
+    allow_version_mismatch: bool = False,
+    replay: bool = True,
+    replay_atol: float = 1e-12,
+    trusted_types: Sequence[str] = SKOPS_TRUSTED_TYPES,
+) -> LoadedArtefact:
+    """Load an artefact only after checking it is the file you trust, then that it behaves.
+
+    The checks run in this order, and the first failure stops everything:
+
+    1. both files exist (:class:`ArtefactNotFoundError`);
+    2. the file's size equals the manifest's, so a truncated file is named as such;
+    3. the SHA-256 of the bytes read equals ``expected_sha256`` (compared in constant
+       time with :func:`hmac.compare_digest`), and the manifest records the same hash
+       (:class:`ArtefactIntegrityError`). Only bytes that passed are deserialised; they
+       are read once, so the file cannot be swapped between the check and the load;
+    4. the installed Python (major.minor) and library versions equal the recorded ones
+       (:class:`ArtefactVersionError`, or an :class:`ArtefactVersionWarning` when
+       ``allow_version_mismatch=True``);
+    5. the bytes are deserialised (for skops, only ``trusted_types`` beyond skops' own
+       safe list are accepted: :class:`ArtefactUntrustedTypeError`);
+    6. the recorded example input is replayed and must give the recorded output within
+       ``replay_atol`` (:class:`ArtefactReplayError`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The artefact file written by :func:`save_artefact`.
+    expected_sha256 : str
+        The hash you trust, from somewhere other than the manifest (which sits beside
+        the file and can be replaced with it).
+    allow_version_mismatch : bool, default=False
+        Opt in to loading under different library versions (with a warning).
+    replay : bool, default=True
+        Replay the recorded example and compare outputs.
+    replay_atol : float, default=1e-12
+        Largest absolute difference accepted by the replay.
+    trusted_types : sequence of str, default=SKOPS_TRUSTED_TYPES
+        For skops files: the types, beyond skops' defaults, you accept. Write this list
+        down in advance; never build it from ``skops.io.get_untrusted_types`` of the
+        file being loaded, which would trust whatever the file's author put in it.
+
+    Returns
+    -------
+    LoadedArtefact
+        ``.model``, ``.manifest`` and ``.load_seconds``.
+
+    Examples
+    --------
+    Does a reloaded pipeline predict exactly what the saved one did?
+
+    >>> import tempfile, pathlib
+    >>> from mlops_companion import data
+    >>> s = data.make_scenario()
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     p = pathlib.Path(d) / "model.joblib"
+    ...     m = save_artefact(s.pipeline, p, example_input=s.X_test.head(5))
+    ...     loaded = load_artefact(p, expected_sha256=m.sha256)
+    >>> bool((loaded.model.predict_proba(s.X_test) == s.pipeline.predict_proba(s.X_test)).all())
+    True
+    """
+    start = time.perf_counter()
+    p = _check_path(path)
+    trusted = _check_sha(expected_sha256)
+    if not isinstance(allow_version_mismatch, bool):
+        raise TypeError(f"`allow_version_mismatch` must be True or False; got {allow_version_mismatch!r}.")
+    if not isinstance(replay_atol, (int, float)) or not replay_atol >= 0:
+        raise ValueError(f"`replay_atol` must be a non-negative number; got {replay_atol!r}.")
+    if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
+        raise TypeError(f"`trusted_types` must be a sequence of type names (str); got {trusted_types!r}.")
+    if not p.is_file():
+        raise ArtefactNotFoundError(
+            f"`path` must be an existing artefact file; got {str(p)!r}, which does not exist."
+        )
+    manifest = read_manifest(p)
+
+    # 2-3. integrity, before a single byte is deserialised
+    size = p.stat().st_size
+    if size != manifest.size_bytes:
+        raise ArtefactIntegrityError(
+            f"the artefact must be {manifest.size_bytes} bytes as its manifest records; got {size} bytes "
+            f"({'truncated' if size < manifest.size_bytes else 'grown'}). Do not load it: fetch it again."
+        )
+    digest = hashlib.sha256()
+    buf = bytearray()
+    with open(p, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            buf += chunk
+    actual = digest.hexdigest()
+    if not hmac.compare_digest(actual, trusted):
+        raise ArtefactIntegrityError(
+            f"the artefact's SHA-256 must be the trusted {trusted[:16]}...; got {actual[:16]}... "
+            "The file was modified or replaced: do not load it."
+        )
+    if not hmac.compare_digest(manifest.sha256.lower(), trusted):
+        raise ArtefactIntegrityError(
+            f"the manifest's SHA-256 must match the trusted {trusted[:16]}...; got {manifest.sha256[:16]}... "
+            "The manifest belongs to another artefact: re-save both files together."
+        )
+
+    # 4. environment
+    mismatches = _version_mismatches(manifest.versions, manifest.format)
+    if mismatches:
+        detail = "; ".join(f"{k} saved with {a}, installed {b}" for k, (a, b) in mismatches.items())
+        if not allow_version_mismatch:
+            raise ArtefactVersionError(
+                f"the installed library versions must match the artefact's manifest; got {detail}. "
+                "Install the recorded versions, or pass allow_version_mismatch=True and rely on the replay check."
+            )
+        warnings.warn(f"loading despite version mismatch: {detail}", ArtefactVersionWarning, stacklevel=2)
+
+    # 5. deserialise
+    payload = bytes(buf)
+    if manifest.format == "joblib":
+        import joblib
+
+        model = joblib.load(io.BytesIO(payload))
+    elif manifest.format == "skops":
+        model = _skops_load(payload, trusted_types)
+    else:
+        raise ArtefactIntegrityError(f"the manifest's format must be one of {list(FORMATS)}; got {manifest.format!r}.")
+
+    # 6. behaviour
+    if replay:
+        got = _positive_proba(model, manifest.example_frame())
+        want = np.asarray(manifest.expected_output)
+        if got.shape != want.shape or not np.allclose(got, want, rtol=0.0, atol=replay_atol):
+            worst = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
+            raise ArtefactReplayError(
+                f"the replayed example must reproduce the recorded output within {replay_atol:g}; "
+                f"got a largest difference of {worst:.3g}. The model does not behave as when it was saved."
+            )
+    return LoadedArtefact(model, manifest, time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- formats
+def compare_formats(
+    model: Any,
+    *,
+    example_input: pd.DataFrame,
+    variants: Sequence[tuple[str, int]] = (("joblib", 0), ("joblib", 3), ("skops", 0), ("skops", 3)),
+    n_repeats: int = 5,
+) -> pd.DataFrame:
+    """Size on disk and load time of one model in several formats, relative to the first.
+
+    Each variant is saved with :func:`save_artefact` in a temporary folder; its load
+    time is the median over ``n_repeats`` of the full :func:`load_artefact` (hash check,
+    deserialisation and replay), so it is what a serving process pays at start-up.
+
+    Parameters
+    ----------
+    model : fitted estimator with ``predict_proba``
+    example_input : DataFrame
+        Passed to :func:`save_artefact`.
+    variants : sequence of (format, compress), default=joblib 0 and 3, skops 0 and 3
+        The first one is the baseline of the ratio columns.
+    n_repeats : int, default=5
+        Loads timed per variant.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``format, compress, size_bytes, load_ms, size_ratio, load_ratio``.
+
+    Examples
+    --------
+    Is the compressed joblib file smaller than the uncompressed one?
+
+    >>> from mlops_companion import data
+    >>> s = data.make_scenario()
+    >>> table = compare_formats(s.pipeline, example_input=s.X_test.head(3), n_repeats=1)
+    >>> list(table["format"])
+    ['joblib', 'joblib', 'skops', 'skops']
+    >>> bool(table.loc[1, "size_ratio"] < 1.0)
+    True
+    """
+    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int) or n_repeats < 1:
+        raise ValueError(f"`n_repeats` must be a positive integer; got {n_repeats!r}.")
+    variants = list(variants)
+    if not variants:
+        raise ValueError("`variants` must name at least one (format, compress) pair; got an empty sequence.")
+    checked = []
+    for v in variants:
+        if not isinstance(v, (tuple, list)) or len(v) != 2:
+            raise ValueError(f"each entry of `variants` must be a (format, compress) pair; got {v!r}.")
+        checked.append(_check_format(*v))
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for i, (fmt, level) in enumerate(checked):
+            p = Path(folder) / f"model-{i}.{fmt}"
+            m = save_artefact(model, p, example_input=example_input, compress=level, format=fmt)
+            times = [load_artefact(p, expected_sha256=m.sha256).load_seconds for _ in range(n_repeats)]
+            rows.append({"format": fmt, "compress": level, "size_bytes": m.size_bytes,
+                         "load_ms": 1000 * float(np.median(times))})
+    table = pd.DataFrame(rows)
+    table["size_ratio"] = table["size_bytes"] / table.loc[0, "size_bytes"]
+    table["load_ratio"] = table["load_ms"] / table.loc[0, "load_ms"]
+    return table

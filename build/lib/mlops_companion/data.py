@@ -1,0 +1,336 @@
+"""The incident-prediction scenario that runs through the whole book.
+
+An SRE team wants to predict, from five signals about a service, whether an incident
+will follow. This module generates that data (training sets and production samples,
+optionally drifted), describes its features, and builds the standard pipeline: a
+``StandardScaler`` followed by a ``GradientBoostingClassifier``.
+
+Out of scope: anything about storing, serving or monitoring the model; those live in
+:mod:`mlops_companion.artefacts`, :mod:`~mlops_companion.serving` and
+:mod:`~mlops_companion.drift`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+__all__ = [
+    "FEATURES",
+    "CONTINUOUS_FEATURES",
+    "DISCRETE_FEATURES",
+    "TARGET",
+    "FEATURE_SPECS",
+    "COEFFICIENTS",
+    "FeatureSpec",
+    "Scenario",
+    "make_incidents",
+    "make_production_sample",
+    "incident_probability",
+    "make_pipeline",
+    "fit_pipeline",
+    "make_scenario",
+    "check_rng",
+]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What one input feature is: its kind, type and the range a server should accept."""
+
+    name: str
+    kind: str  # "continuous" or "discrete"
+    dtype: str  # "float" or "int"
+    low: float
+    high: float
+    description: str
+
+
+FEATURE_SPECS: Mapping[str, FeatureSpec] = {
+    spec.name: spec
+    for spec in (
+        FeatureSpec("request_rate", "continuous", "float", 0.0, 100_000.0,
+                    "requests per second reaching the service"),
+        FeatureSpec("error_pct", "continuous", "float", 0.0, 100.0,
+                    "percentage of requests that returned an error"),
+        FeatureSpec("p99_latency_ms", "continuous", "float", 0.0, 600_000.0,
+                    "99th-percentile response time, in milliseconds"),
+        FeatureSpec("deploy_hour", "discrete", "int", 0, 23,
+                    "hour of the day (0-23) of the latest deployment"),
+        FeatureSpec("is_weekend", "discrete", "int", 0, 1,
+                    "1 when the deployment happened on a Saturday or Sunday"),
+    )
+}
+FEATURES: tuple[str, ...] = tuple(FEATURE_SPECS)
+CONTINUOUS_FEATURES = tuple(n for n, s in FEATURE_SPECS.items() if s.kind == "continuous")
+DISCRETE_FEATURES = tuple(n for n, s in FEATURE_SPECS.items() if s.kind == "discrete")
+TARGET = "incident"
+
+#: Log-odds of an incident: intercept plus one slope per feature (``deploy_hour`` plays no part).
+COEFFICIENTS: Mapping[str, float] = {
+    "intercept": -1.8,
+    "request_rate": 0.005,
+    "error_pct": 0.8,
+    "p99_latency_ms": 0.002,
+    "deploy_hour": 0.0,
+    "is_weekend": 0.3,
+}
+
+# Parameters of the generating distributions; `drift` shifts the first one of each.
+_BASE = {
+    "request_rate": 100.0,   # exponential scale
+    "error_pct": 2.0,        # normal mean (sd 1.5), clipped at 0
+    "p99_latency_ms": 4.0,   # log-normal log-mean (log-sd 0.8)
+    "deploy_hour": 0.0,      # uniform on 0..23, shifted cyclically by round(shift)
+    "is_weekend": 2 / 7,     # Bernoulli probability
+}
+
+
+def check_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
+    """Turn ``rng`` (a seed, a Generator or None) into a Generator, once, at the edge.
+
+    Examples
+    --------
+    Do two calls with the same seed draw the same numbers?
+
+    >>> check_rng(7).integers(100) == check_rng(7).integers(100)
+    np.True_
+    >>> check_rng("7")
+    Traceback (most recent call last):
+    ...
+    TypeError: `rng` must be an int seed, a numpy.random.Generator or None; got '7'. Pass e.g. rng=42.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"`rng` must be an int seed, a numpy.random.Generator or None; got {rng!r}. "
+        "Pass e.g. rng=42."
+    )
+
+
+def _check_n(n_samples: int, name: str = "n_samples") -> int:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"`{name}` must be a positive integer; got {n_samples!r}.")
+    return int(n_samples)
+
+
+def _draw_features(n: int, rng: np.random.Generator, shift: Mapping[str, float]) -> pd.DataFrame:
+    unknown = sorted(set(shift) - set(FEATURES))
+    if unknown:
+        raise ValueError(
+            f"`drift` keys must be feature names {list(FEATURES)}; got unknown {unknown}."
+        )
+    for name, value in shift.items():
+        if not np.isfinite(value):
+            raise ValueError(f"`drift[{name!r}]` must be a finite number; got {value!r}.")
+    s = {name: float(shift.get(name, 0.0)) for name in FEATURES}
+    p_weekend = _BASE["is_weekend"] + s["is_weekend"]
+    if not 0.0 <= p_weekend <= 1.0:
+        raise ValueError(
+            f"`drift['is_weekend']` must keep the weekend probability in [0, 1]; "
+            f"got a probability of {p_weekend:.3f}."
+        )
+    scale = _BASE["request_rate"] + s["request_rate"]
+    if scale <= 0:
+        raise ValueError(
+            f"`drift['request_rate']` must keep the mean request rate positive; got {scale}."
+        )
+    return pd.DataFrame({
+        "request_rate": rng.exponential(scale, n),
+        "error_pct": np.clip(rng.normal(_BASE["error_pct"] + s["error_pct"], 1.5, n), 0, None),
+        "p99_latency_ms": rng.lognormal(_BASE["p99_latency_ms"] + s["p99_latency_ms"], 0.8, n),
+        "deploy_hour": (rng.integers(0, 24, n) + round(s["deploy_hour"])) % 24,
+        "is_weekend": rng.binomial(1, p_weekend, n),
+    })
+
+
+def incident_probability(X: pd.DataFrame, *, coefficients: Mapping[str, float] | None = None) -> np.ndarray:
+    """True probability of an incident under the scenario's label model.
+
+    Parameters
+    ----------
+    X : DataFrame with the columns of :data:`FEATURES`
+        The observations.
+    coefficients : mapping, default=None
+        Log-odds coefficients; defaults to :data:`COEFFICIENTS`. Pass changed values to
+        simulate concept drift (the same inputs, a different relationship to the label).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    Does a higher error rate make an incident more likely?
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"request_rate": [100, 100], "error_pct": [0.5, 5.0],
+    ...                      "p99_latency_ms": [50, 50], "deploy_hour": [12, 12],
+    ...                      "is_weekend": [0, 0]})
+    >>> incident_probability(rows).round(3)
+    array([0.31 , 0.943])
+    """
+    coef = dict(COEFFICIENTS if coefficients is None else coefficients)
+    missing = [name for name in ("intercept", *FEATURES) if name not in coef]
+    if missing:
+        raise ValueError(f"`coefficients` must give a value for every feature; missing {missing}.")
+    absent = [name for name in FEATURES if name not in X.columns]
+    if absent:
+        raise ValueError(f"`X` must have the columns {list(FEATURES)}; missing {absent}.")
+    log_odds = coef["intercept"] + sum(coef[name] * X[name].to_numpy(float) for name in FEATURES)
+    return expit(log_odds)
+
+
+def make_incidents(
+    n_samples: int = 800,
+    *,
+    drift: Mapping[str, float] | None = None,
+    coefficients: Mapping[str, float] | None = None,
+    rng: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Generate labelled observations of the incident scenario.
+
+    Parameters
+    ----------
+    n_samples : int, default=800
+        Number of rows.
+    drift : mapping of str to float, default=None
+        Shift of each named feature's generating distribution: added to the exponential
+        scale of ``request_rate``, the mean of ``error_pct``, the log-mean of
+        ``p99_latency_ms`` and the probability of ``is_weekend``; ``deploy_hour`` is
+        rotated by that many hours. ``None`` means no drift.
+    coefficients : mapping of str to float, default=None
+        Label model (see :func:`incident_probability`); change it to simulate concept drift.
+    rng : int, Generator or None, default=None
+        Seed or generator; the only source of randomness.
+
+    Returns
+    -------
+    DataFrame with the columns of :data:`FEATURES` and :data:`TARGET`.
+
+    Examples
+    --------
+    How often does an incident follow in the training scenario?
+
+    >>> df = make_incidents(800, rng=42)
+    >>> df.shape
+    (800, 6)
+    >>> round(float(df["incident"].mean()), 2)
+    0.62
+    """
+    n = _check_n(n_samples)
+    gen = check_rng(rng)
+    X = _draw_features(n, gen, drift or {})
+    X[TARGET] = gen.binomial(1, incident_probability(X, coefficients=coefficients))
+    return X
+
+
+def make_production_sample(
+    n_samples: int = 300,
+    *,
+    drift: Mapping[str, float] | None = None,
+    rng: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Generate unlabelled production traffic, optionally drifted (see :func:`make_incidents`).
+
+    Examples
+    --------
+    Does shifting ``error_pct`` by 2.5 move its mean by about that much?
+
+    >>> calm = make_production_sample(5000, rng=0)
+    >>> hot = make_production_sample(5000, drift={"error_pct": 2.5}, rng=0)
+    >>> round(float(hot["error_pct"].mean() - calm["error_pct"].mean()), 1)
+    2.4
+    """
+    n = _check_n(n_samples)
+    return _draw_features(n, check_rng(rng), drift or {})
+
+
+def make_pipeline(*, random_state: int = 42) -> Pipeline:
+    """The book's standard, unfitted pipeline: scaling, then gradient-boosted trees.
+
+    Examples
+    --------
+    Which steps does the pipeline chain, and how many trees does it grow?
+
+    >>> pipe = make_pipeline()
+    >>> [name for name, _ in pipe.steps]
+    ['scaler', 'model']
+    >>> pipe.named_steps["model"].n_estimators
+    150
+    """
+    return Pipeline([
+        ("scaler", StandardScaler()),
+        ("model", GradientBoostingClassifier(
+            n_estimators=150, max_depth=4, learning_rate=0.1, random_state=random_state,
+        )),
+    ])
+
+
+def fit_pipeline(X: pd.DataFrame, y, *, random_state: int = 42) -> Pipeline:
+    """Fit :func:`make_pipeline` on ``X`` (the :data:`FEATURES` columns, in order) and ``y``.
+
+    Examples
+    --------
+    Does the fitted pipeline remember the feature names it was trained on?
+
+    >>> df = make_incidents(200, rng=1)
+    >>> pipe = fit_pipeline(df[list(FEATURES)], df[TARGET])
+    >>> list(pipe.feature_names_in_) == list(FEATURES)
+    True
+    >>> fit_pipeline(df[["error_pct"]], df[TARGET])
+    Traceback (most recent call last):
+    ...
+    ValueError: `X` must have exactly the columns [...] in that order; got ['error_pct'].
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(f"`X` must be a pandas DataFrame with columns {list(FEATURES)}; got {type(X).__name__}.")
+    if list(X.columns) != list(FEATURES):
+        raise ValueError(f"`X` must have exactly the columns {list(FEATURES)} in that order; got {list(X.columns)}.")
+    if len(X) != len(y):
+        raise ValueError(f"`X` and `y` must have the same length; got {len(X)} and {len(y)}.")
+    return make_pipeline(random_state=random_state).fit(X, y)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A train/test split of the scenario and the standard pipeline fitted on it."""
+
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+    pipeline: Pipeline
+
+
+def make_scenario(n_samples: int = 800, *, test_size: float = 0.2,
+                  rng: int | np.random.Generator | None = 42) -> Scenario:
+    """Generate the data, split it 80/20 (stratified) and fit the standard pipeline.
+
+    Examples
+    --------
+    How many rows does the test set hold, and how accurate is the pipeline on it?
+
+    >>> s = make_scenario()
+    >>> len(s.X_test)
+    160
+    >>> 0.6 < s.pipeline.score(s.X_test, s.y_test) < 0.9
+    True
+    """
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"`test_size` must be between 0 and 1 (exclusive); got {test_size!r}.")
+    df = make_incidents(n_samples, rng=rng)
+    X, y = df[list(FEATURES)], df[TARGET]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=42, stratify=y,
+    )
+    return Scenario(X_train, X_test, y_train, y_test, fit_pipeline(X_train, y_train))

@@ -1,0 +1,195 @@
+"""Weeks of simulated production traffic, for closing the loop of the MLOps lifecycle.
+
+The closing chapter runs a model through half a year of production: every week a batch of
+traffic arrives, its inputs drift a little further from the training data (data drift),
+the relationship between inputs and incidents changes a little further too (concept
+drift), and the labels for each week only arrive some weeks later. This module generates
+that stream and answers "which labels have arrived by week *w*?".
+
+Out of scope: everything the loop *does* with the stream. Detecting drift lives in
+:mod:`mlops_companion.drift`, the release gates in :mod:`~mlops_companion.validation`,
+promotion in :mod:`~mlops_companion.registry`; the chapter keeps the loop that joins them
+visible, because that loop is the lesson.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from mlops_companion import data
+
+__all__ = ["drift_ramp", "make_weekly_traffic", "labels_available"]
+
+
+def _check_int(value, name: str, *, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"`{name}` must be an integer >= {low}; got {value!r}.")
+    return int(value)
+
+
+def drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
+    """How far along its drift the world is in ``week``: 0 up to ``onset``, 1 in the last week.
+
+    The ramp is linear between ``onset`` and ``n_weeks - 1``, so drift is gradual: no
+    single week looks very different from the one before it.
+
+    Parameters
+    ----------
+    week : int
+        The week, counted from 0.
+    n_weeks : int
+        Length of the simulation; the ramp reaches 1 in week ``n_weeks - 1``.
+    onset : int, default=0
+        Last week with no drift at all; must be smaller than ``n_weeks - 1``.
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    Over 26 weeks with drift starting after week 5, how far along is week 15?
+
+    >>> drift_ramp(15, n_weeks=26, onset=5)
+    0.5
+    >>> drift_ramp(3, n_weeks=26, onset=5), drift_ramp(25, n_weeks=26, onset=5)
+    (0.0, 1.0)
+    """
+    n_weeks = _check_int(n_weeks, "n_weeks", low=2)
+    onset = _check_int(onset, "onset", low=0)
+    if onset >= n_weeks - 1:
+        raise ValueError(
+            f"`onset` must be smaller than `n_weeks - 1` ({n_weeks - 1}); got {onset}. "
+            "Start the drift earlier or simulate more weeks."
+        )
+    week = _check_int(week, "week", low=0)
+    if week >= n_weeks:
+        raise ValueError(f"`week` must be smaller than `n_weeks` ({n_weeks}); got {week}.")
+    return max(0.0, (week - onset) / (n_weeks - 1 - onset))
+
+
+def make_weekly_traffic(
+    n_weeks: int = 26,
+    *,
+    n_per_week: int = 400,
+    onset: int = 0,
+    drift: Mapping[str, float] | None = None,
+    coefficients: Mapping[str, float] | None = None,
+    rng: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Generate labelled weekly traffic whose inputs and label model drift gradually.
+
+    Week ``w`` is drawn with :func:`mlops_companion.data.make_incidents`, with every
+    feature shift in ``drift`` and every coefficient change towards ``coefficients``
+    scaled by :func:`drift_ramp` (0 until ``onset``, all of it in the last week).
+
+    Parameters
+    ----------
+    n_weeks : int, default=26
+        Number of weeks (half a year by default).
+    n_per_week : int, default=400
+        Rows of traffic per week.
+    onset : int, default=0
+        Last week before any drift starts.
+    drift : mapping of str to float, default=None
+        Feature shifts reached in the last week, as in
+        :func:`~mlops_companion.data.make_incidents`; ``None`` means no data drift.
+    coefficients : mapping of str to float, default=None
+        Label model reached in the last week: any subset of the keys of
+        :data:`~mlops_companion.data.COEFFICIENTS`, the rest staying as they are.
+        ``None`` means no concept drift.
+    rng : int, Generator or None, default=None
+        Seed or generator; the only source of randomness.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``week``, then :data:`~mlops_companion.data.FEATURES`, then
+        :data:`~mlops_companion.data.TARGET`; ``n_weeks * n_per_week`` rows.
+
+    Examples
+    --------
+    Does the mean ``error_pct`` creep up by about the requested 2 points over the weeks?
+
+    >>> traffic = make_weekly_traffic(6, n_per_week=2000, drift={"error_pct": 2.0}, rng=0)
+    >>> traffic.shape
+    (12000, 7)
+    >>> means = traffic.groupby("week")["error_pct"].mean()
+    >>> round(float(means.iloc[-1] - means.iloc[0]), 1)
+    2.0
+    """
+    n_weeks = _check_int(n_weeks, "n_weeks", low=2)
+    n_per_week = _check_int(n_per_week, "n_per_week", low=1)
+    drift_ramp(0, n_weeks=n_weeks, onset=onset)  # validates `onset` against `n_weeks`
+    drift = dict(drift or {})  # its keys and values are checked by data.make_incidents
+    start = dict(data.COEFFICIENTS)
+    end = dict(coefficients or {})
+    unknown = sorted(set(end) - set(start))
+    if unknown:
+        raise ValueError(
+            f"`coefficients` keys must be among {list(start)}; got unknown {unknown}."
+        )
+    for name, value in end.items():
+        if not np.isfinite(value):
+            raise ValueError(f"`coefficients[{name!r}]` must be a finite number; got {value!r}.")
+    gen = data.check_rng(rng)
+    weeks = []
+    for week in range(n_weeks):
+        share = drift_ramp(week, n_weeks=n_weeks, onset=onset)
+        coef = {name: value + share * (end.get(name, value) - value) for name, value in start.items()}
+        batch = data.make_incidents(
+            n_per_week,
+            drift={name: share * shift for name, shift in drift.items()},
+            coefficients=coef,
+            rng=gen,
+        )
+        batch.insert(0, "week", week)
+        weeks.append(batch)
+    return pd.concat(weeks, ignore_index=True)
+
+
+def labels_available(traffic: pd.DataFrame, week: int, *, delay: int) -> pd.DataFrame:
+    """The rows of ``traffic`` whose labels have arrived by the end of ``week``.
+
+    A label is known ``delay`` weeks after its prediction was made, so at the end of
+    week ``w`` the labelled rows are those of weeks ``0 .. w - delay``.
+
+    Parameters
+    ----------
+    traffic : DataFrame with a ``week`` column
+        As returned by :func:`make_weekly_traffic`.
+    week : int
+        The current week.
+    delay : int
+        Weeks between a prediction and its label (0: labels arrive the same week).
+
+    Returns
+    -------
+    DataFrame
+        The labelled rows (possibly none).
+
+    Examples
+    --------
+    With labels two weeks late, which weeks are labelled at the end of week 3?
+
+    >>> traffic = make_weekly_traffic(5, n_per_week=10, rng=0)
+    >>> sorted(labels_available(traffic, 3, delay=2)["week"].unique().tolist())
+    [0, 1]
+    >>> len(labels_available(traffic, 1, delay=2))
+    0
+    """
+    if not isinstance(traffic, pd.DataFrame):
+        raise TypeError(
+            "`traffic` must be a DataFrame with a 'week' column, as make_weekly_traffic "
+            f"returns; got {type(traffic).__name__}."
+        )
+    if "week" not in traffic.columns:
+        raise ValueError(
+            "`traffic` must have a 'week' column, as make_weekly_traffic returns; "
+            f"got the columns {list(traffic.columns)}."
+        )
+    week = _check_int(week, "week", low=0)
+    delay = _check_int(delay, "delay", low=0)
+    return traffic[traffic["week"] <= week - delay]

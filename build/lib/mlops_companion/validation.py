@@ -1,0 +1,459 @@
+"""Model validation gates: metrics with confidence intervals, and behavioural checks.
+
+Covers :func:`validate_model`, which a CI pipeline runs before a model may be promoted:
+each requested metric (accuracy, balanced accuracy, precision, recall, F1, ROC AUC) with
+its threshold, a confidence interval and a pass/fail verdict; a *directional* check
+(raising a feature that should raise the risk must raise the predicted probability, at
+values inside the observed range); and a *distribution* check (more than one class
+predicted, probabilities spread over a minimum range). Also :func:`wilson_interval`,
+the interval used for metrics that are proportions.
+
+Why intervals: with the ~160 rows of the book's test set an accuracy of 0.70 is known to
+within about seven points either way, so a gate at exactly 0.70 passes or fails on the
+luck of the split. ``gate="lower"`` makes a metric pass only when its interval's lower
+bound clears the threshold.
+
+Out of scope: data validation and drift (:mod:`mlops_companion.drift`), and fairness or
+calibration metrics.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn import metrics as skm
+
+from mlops_companion import data
+
+__all__ = [
+    "METRICS",
+    "DirectionalCheck",
+    "DEFAULT_DIRECTIONAL",
+    "ValidationResult",
+    "validate_model",
+    "wilson_interval",
+]
+
+#: Metric name -> how its confidence interval is computed.
+METRICS: Mapping[str, str] = MappingProxyType({
+    "accuracy": "wilson",
+    "balanced_accuracy": "bootstrap",
+    "precision": "wilson",
+    "recall": "wilson",
+    "f1": "bootstrap",
+    "roc_auc": "bootstrap",
+})
+
+
+@dataclass(frozen=True)
+class DirectionalCheck:
+    """Moving ``feature`` from ``low`` to ``high`` must move the probability in ``direction``.
+
+    The other features are held at typical values (medians of the reference data).
+    """
+
+    feature: str
+    low: float
+    high: float
+    direction: str = "increase"  # or "decrease"
+
+
+#: The book's default: a higher error rate must raise the predicted incident probability.
+DEFAULT_DIRECTIONAL: tuple[DirectionalCheck, ...] = (DirectionalCheck("error_pct", 0.5, 5.0, "increase"),)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Outcome of :func:`validate_model`.
+
+    Attributes
+    ----------
+    passed : bool
+        Every metric and every check passed.
+    table : DataFrame
+        One row per metric or check: ``name, kind, value, threshold, ci_low, ci_high,
+        passed`` (the intervals are NaN for checks).
+    gate : str
+        ``"point"`` or ``"lower"``: what a metric had to clear its threshold with.
+    confidence : float
+        Level of the intervals.
+    n_samples : int
+        Rows the metrics were computed on.
+    details : mapping
+        Per name, the row as a mapping plus check-specific details.
+    """
+
+    passed: bool
+    table: pd.DataFrame = field(repr=False)
+    gate: str
+    confidence: float
+    n_samples: int
+    details: Mapping[str, Mapping[str, Any]] = field(repr=False)
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        try:
+            return self.details[name]
+        except KeyError:
+            raise KeyError(
+                f"`name` must be one of {list(self.details)}; got {name!r}."
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.details
+
+    def failures(self) -> list[str]:
+        """Names of the metrics and checks that failed."""
+        return [str(n) for n in self.table.loc[~self.table["passed"], "name"]]
+
+
+def _check_confidence(confidence: Any) -> float:
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+        raise ValueError(f"`confidence` must be a number strictly between 0 and 1; got {confidence!r}.")
+    return float(confidence)
+
+
+def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``successes / n``.
+
+    Better behaved than the textbook ``p +/- z*sqrt(p(1-p)/n)`` near 0 and 1 and for small
+    ``n``; it is the interval :func:`scipy.stats.binomtest` calls ``"wilson"``.
+
+    Parameters
+    ----------
+    successes : int
+        Number of successes (e.g. correct predictions), ``0 <= successes <= n``.
+    n : int
+        Number of trials, at least 1.
+    confidence : float, default=0.95
+        Coverage of the interval.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound.
+
+    Examples
+    --------
+    How sure is an accuracy of 112 correct out of 160 (0.70)?
+
+    >>> low, high = wilson_interval(112, 160)
+    >>> round(low, 3), round(high, 3)
+    (0.625, 0.766)
+    """
+    for name, value in (("successes", successes), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"`{name}` must be an integer; got {value!r}.")
+    if n < 1:
+        raise ValueError(f"`n` must be at least 1; got {n}.")
+    if not 0 <= successes <= n:
+        raise ValueError(f"`successes` must be between 0 and n={n}; got {successes}.")
+    conf = _check_confidence(confidence)
+    z = stats.norm.ppf(0.5 + conf / 2)
+    p = successes / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z / denom * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+# --------------------------------------------------------------------------- input checks
+def _check_inputs(model: Any, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray]:
+    if not callable(getattr(model, "predict_proba", None)) or not callable(getattr(model, "predict", None)):
+        raise TypeError(
+            f"`model` must be a fitted classifier with predict and predict_proba; got {type(model).__name__}."
+        )
+    names = getattr(model, "feature_names_in_", None)
+    if isinstance(X, pd.DataFrame):
+        frame = X
+    elif isinstance(X, np.ndarray) and X.ndim == 2:
+        if names is not None and X.shape[1] != len(names):
+            raise ValueError(
+                f"`X` must have the model's {len(names)} columns {list(names)}; got an array with {X.shape[1]}."
+            )
+        frame = pd.DataFrame(X, columns=list(names) if names is not None else None)
+    else:
+        raise TypeError(f"`X` must be a pandas DataFrame or a 2-D numpy array; got {type(X).__name__}.")
+    if len(frame) == 0 or frame.shape[1] == 0:
+        raise ValueError(f"`X` must have at least one row and one column; got shape {frame.shape}.")
+    if names is not None and list(frame.columns) != [str(n) for n in names]:
+        missing = [n for n in names if n not in frame.columns]
+        extra = [c for c in frame.columns if c not in set(names)]
+        raise ValueError(
+            f"`X` must have the columns the model was fitted on, {list(names)}, in that order; "
+            f"got {list(frame.columns)} (missing {missing}, unexpected {extra})."
+        )
+    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
+                   or pd.api.types.is_bool_dtype(frame[c])]
+    if non_numeric:
+        raise TypeError(f"`X` must have numeric columns only; got non-numeric {non_numeric}.")
+    values = frame.to_numpy(dtype=float)
+    if not np.isfinite(values).all():
+        bad = [str(c) for c, ok in zip(frame.columns, np.isfinite(values).all(axis=0)) if not ok]
+        raise ValueError(f"`X` must hold finite values only; got NaN or inf in columns {bad}. Impute or drop those rows.")
+    y_arr = np.asarray(y)
+    if y_arr.ndim != 1:
+        raise ValueError(f"`y` must be one-dimensional; got shape {y_arr.shape}.")
+    if len(y_arr) != len(frame):
+        raise ValueError(f"`X` and `y` must have the same length; got {len(frame)} and {len(y_arr)}.")
+    if not np.isin(y_arr, [0, 1]).all():
+        raise ValueError(f"`y` must hold binary labels 0 and 1; got values {sorted(pd.unique(y_arr).tolist())[:5]}.")
+    return frame, y_arr.astype(int)
+
+
+def _check_thresholds(thresholds: Any) -> dict[str, float]:
+    if not isinstance(thresholds, Mapping) or not thresholds:
+        raise TypeError(
+            f"`thresholds` must be a non-empty mapping of metric name to minimum value, "
+            f"e.g. {{'accuracy': 0.7}}; got {thresholds!r}."
+        )
+    unknown = [k for k in thresholds if k not in METRICS]
+    if unknown:
+        raise ValueError(f"`thresholds` keys must be metric names {list(METRICS)}; got unknown {unknown}.")
+    out = {}
+    for k, v in thresholds.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) or not 0.0 <= float(v) <= 1.0:
+            raise ValueError(f"`thresholds[{k!r}]` must be a number in [0, 1]; got {v!r}.")
+        out[k] = float(v)
+    return out
+
+
+def _check_directional(directional: Any, frame: pd.DataFrame) -> tuple[DirectionalCheck, ...]:
+    if directional is None:
+        return tuple(c for c in DEFAULT_DIRECTIONAL if c.feature in frame.columns)
+    if isinstance(directional, DirectionalCheck):
+        directional = (directional,)
+    if isinstance(directional, (str, bytes)) or not isinstance(directional, Sequence):
+        raise TypeError(f"`directional` must be None or a sequence of DirectionalCheck; got {directional!r}.")
+    checks = []
+    for item in directional:
+        if isinstance(item, (tuple, list)):
+            item = DirectionalCheck(*item)
+        if not isinstance(item, DirectionalCheck):
+            raise TypeError(f"`directional` entries must be DirectionalCheck or (feature, low, high[, direction]); got {item!r}.")
+        if item.feature not in frame.columns:
+            raise ValueError(f"`directional` feature must be a column of `X` {list(frame.columns)}; got {item.feature!r}.")
+        if item.direction not in ("increase", "decrease"):
+            raise ValueError(f"`directional` direction must be 'increase' or 'decrease'; got {item.direction!r}.")
+        if not item.low < item.high:
+            raise ValueError(f"`directional` low must be below high; got low={item.low!r}, high={item.high!r}.")
+        checks.append(item)
+    return tuple(checks)
+
+
+def _model_input(model: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    """A model fitted on a plain array gets a plain array (scikit-learn warns otherwise)."""
+    return frame if getattr(model, "feature_names_in_", None) is not None else frame.to_numpy()
+
+
+# --------------------------------------------------------------------------- metrics
+def _point_metric(name: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray) -> float:
+    if name == "accuracy":
+        return float(skm.accuracy_score(y, pred))
+    if name == "balanced_accuracy":
+        return float(skm.balanced_accuracy_score(y, pred))
+    if name == "precision":
+        return float(skm.precision_score(y, pred, zero_division=0))
+    if name == "recall":
+        return float(skm.recall_score(y, pred, zero_division=0))
+    if name == "f1":
+        return float(skm.f1_score(y, pred, zero_division=0))
+    return float(skm.roc_auc_score(y, proba))
+
+
+def _bootstrap_values(name: str, y: np.ndarray, pred: np.ndarray, proba: np.ndarray,
+                      gen: np.random.Generator, n_bootstrap: int) -> np.ndarray:
+    """The metric on ``n_bootstrap`` resamples of the rows, vectorised over resamples."""
+    idx = gen.integers(0, len(y), size=(n_bootstrap, len(y)))
+    yb, pb = y[idx].astype(bool), pred[idx].astype(bool)
+    pos = yb.sum(axis=1)
+    neg = yb.shape[1] - pos
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name == "roc_auc":
+            ranks = stats.rankdata(proba[idx], axis=1)  # ties share the mean rank, as AUC requires
+            u = np.where(yb, ranks, 0.0).sum(axis=1) - pos * (pos + 1) / 2
+            values = u / (pos * neg)
+        else:
+            tp = (yb & pb).sum(axis=1)
+            fp = (~yb & pb).sum(axis=1)
+            fn = (yb & ~pb).sum(axis=1)
+            tn = (~yb & ~pb).sum(axis=1)
+            if name == "f1":
+                values = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
+            else:  # balanced accuracy
+                values = (tp / pos + tn / neg) / 2
+    values = values.astype(float)
+    return values[np.isfinite(values)]
+
+
+def _wilson_counts(name: str, y: np.ndarray, pred: np.ndarray) -> tuple[int, int]:
+    if name == "accuracy":
+        return int((y == pred).sum()), len(y)
+    if name == "precision":
+        return int(((pred == 1) & (y == 1)).sum()), int((pred == 1).sum())
+    return int(((pred == 1) & (y == 1)).sum()), int((y == 1).sum())  # recall
+
+
+def _metric_interval(name: str, y, pred, proba, conf, gen, n_bootstrap) -> tuple[float, float]:
+    if METRICS[name] == "wilson":
+        k, n = _wilson_counts(name, y, pred)
+        return wilson_interval(k, n, confidence=conf) if n > 0 else (0.0, 1.0)
+    values = _bootstrap_values(name, y, pred, proba, gen, n_bootstrap)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    alpha = (1 - conf) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+# --------------------------------------------------------------------------- the gate
+def validate_model(
+    model: Any,
+    X: pd.DataFrame | np.ndarray,
+    y: Any,
+    thresholds: Mapping[str, float],
+    *,
+    directional: Sequence[DirectionalCheck] | None = None,
+    X_reference: pd.DataFrame | None = None,
+    min_prob_range: float = 0.3,
+    confidence: float = 0.95,
+    gate: str = "point",
+    n_bootstrap: int = 1000,
+    rng: int | np.random.Generator | None = 0,
+) -> ValidationResult:
+    """Run a model's performance gates and behavioural checks, with confidence intervals.
+
+    Parameters
+    ----------
+    model : fitted binary classifier with ``predict`` and ``predict_proba``
+    X : DataFrame or 2-D array of shape (n_samples, n_features)
+        Held-out inputs, with the columns the model was fitted on, all finite.
+    y : array-like of shape (n_samples,)
+        True labels, 0 or 1.
+    thresholds : mapping of str to float
+        Minimum value of each metric, each in [0, 1]; names from :data:`METRICS`.
+    directional : sequence of DirectionalCheck, default=None
+        ``None`` means :data:`DEFAULT_DIRECTIONAL` (``error_pct`` from 0.5 to 5.0 must
+        raise the incident probability) when ``X`` has that column; ``()`` runs none.
+        Each check holds the other features at the medians of ``X_reference`` and must
+        stay within its observed range (trees do not extrapolate).
+    X_reference : DataFrame, default=None
+        Data that defines "typical" values and the allowed range, usually the
+        training set; ``None`` uses ``X``.
+    min_prob_range : float, default=0.3
+        The distribution check requires ``max(p) - min(p)`` above this, and more than one
+        predicted class.
+    confidence : float, default=0.95
+        Level of the intervals: Wilson for accuracy, precision and recall (proportions);
+        a percentile bootstrap for the others.
+    gate : {"point", "lower"}, default="point"
+        ``"point"``: a metric passes when its value is at least its threshold.
+        ``"lower"``: when the lower bound of its interval is.
+    n_bootstrap : int, default=1000
+        Resamples for bootstrap intervals.
+    rng : int, Generator or None, default=0
+        Seed of the bootstrap; fixed by default so a gate gives the same verdict twice.
+
+    Returns
+    -------
+    ValidationResult
+        ``result.passed``, ``result.table`` and ``result[name]`` for each metric and for
+        ``"directional"`` and ``"distribution"``. A directional check passes when the
+        probability moves strictly in the stated direction (its ``value`` is the signed
+        change, threshold 0).
+
+    Examples
+    --------
+    Does the book's pipeline clear the accuracy gate, and how wide is the interval?
+
+    >>> from mlops_companion import data
+    >>> s = data.make_scenario()
+    >>> result = validate_model(s.pipeline, s.X_test, s.y_test, {"accuracy": 0.70})
+    >>> result["accuracy"]["passed"], result["directional"]["passed"]
+    (True, True)
+    >>> round(result["accuracy"]["ci_high"] - result["accuracy"]["ci_low"], 2)
+    0.13
+
+    A model that always predicts the majority class fails, and says why:
+
+    >>> from sklearn.dummy import DummyClassifier
+    >>> dummy = DummyClassifier().fit(s.X_train, s.y_train)
+    >>> bad = validate_model(dummy, s.X_test, s.y_test, {"accuracy": 0.70})
+    >>> bad.passed, bad.failures()
+    (False, ['accuracy', 'directional', 'distribution'])
+    """
+    frame, y_arr = _check_inputs(model, X, y)
+    limits = _check_thresholds(thresholds)
+    conf = _check_confidence(confidence)
+    if gate not in ("point", "lower"):
+        raise ValueError(f"`gate` must be 'point' or 'lower'; got {gate!r}.")
+    if isinstance(min_prob_range, bool) or not isinstance(min_prob_range, (int, float)) or not 0 <= min_prob_range < 1:
+        raise ValueError(f"`min_prob_range` must be a number in [0, 1); got {min_prob_range!r}.")
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 100:
+        raise ValueError(f"`n_bootstrap` must be an integer of at least 100; got {n_bootstrap!r}.")
+    gen = data.check_rng(rng)
+    if X_reference is None:
+        reference = frame
+    else:
+        reference, _ = _check_inputs(model, X_reference, np.zeros(len(X_reference), dtype=int))
+    checks = _check_directional(directional, frame)
+    if "roc_auc" in limits and len(np.unique(y_arr)) < 2:
+        raise ValueError("`y` must contain both classes to compute roc_auc; got a single class.")
+
+    pred = np.asarray(model.predict(_model_input(model, frame))).astype(int)
+    proba = np.asarray(model.predict_proba(_model_input(model, frame)), dtype=float)[:, 1]
+
+    rows: list[dict[str, Any]] = []
+    details: dict[str, Mapping[str, Any]] = {}
+    for name, threshold in limits.items():
+        value = _point_metric(name, y_arr, pred, proba)
+        low, high = _metric_interval(name, y_arr, pred, proba, conf, gen, int(n_bootstrap))
+        passed = bool((value if gate == "point" else low) >= threshold)
+        row = {"name": name, "kind": "metric", "value": value, "threshold": threshold,
+               "ci_low": low, "ci_high": high, "passed": passed}
+        rows.append(row)
+        details[name] = MappingProxyType({**row, "interval": METRICS[name]})
+
+    if checks:
+        typical = reference.median()
+        outcomes = []
+        for c in checks:
+            lo, hi = float(reference[c.feature].min()), float(reference[c.feature].max())
+            if not (lo <= c.low and c.high <= hi):
+                raise ValueError(
+                    f"`directional` values for {c.feature!r} must lie within the observed range "
+                    f"[{lo:.3g}, {hi:.3g}] of the reference data; got {c.low} to {c.high}."
+                )
+            probe = pd.DataFrame([typical, typical])
+            for col in probe.columns:  # keep integer features integral
+                if pd.api.types.is_integer_dtype(reference[col]):
+                    probe[col] = probe[col].round().astype(reference[col].dtype)
+            probe[c.feature] = [c.low, c.high]
+            p_low, p_high = np.asarray(model.predict_proba(_model_input(model, probe)), dtype=float)[:, 1]
+            change = (p_high - p_low) if c.direction == "increase" else (p_low - p_high)
+            outcomes.append({"feature": c.feature, "low": c.low, "high": c.high, "direction": c.direction,
+                             "p_low": float(p_low), "p_high": float(p_high), "change": float(change),
+                             "passed": bool(change > 0)})
+        value = min(o["change"] for o in outcomes)
+        row = {"name": "directional", "kind": "check", "value": value, "threshold": 0.0,
+               "ci_low": np.nan, "ci_high": np.nan, "passed": all(o["passed"] for o in outcomes)}
+        rows.append(row)
+        details["directional"] = MappingProxyType({**row, "checks": tuple(outcomes)})
+
+    n_classes = int(len(np.unique(pred)))
+    prob_range = float(proba.max() - proba.min())
+    row = {"name": "distribution", "kind": "check", "value": prob_range, "threshold": float(min_prob_range),
+           "ci_low": np.nan, "ci_high": np.nan, "passed": bool(n_classes > 1 and prob_range > min_prob_range)}
+    rows.append(row)
+    details["distribution"] = MappingProxyType({**row, "n_classes_predicted": n_classes,
+                                                "prob_min": float(proba.min()), "prob_max": float(proba.max())})
+
+    table = pd.DataFrame(rows, columns=["name", "kind", "value", "threshold", "ci_low", "ci_high", "passed"])
+    return ValidationResult(
+        passed=bool(table["passed"].all()), table=table, gate=gate, confidence=conf,
+        n_samples=len(frame), details=MappingProxyType(details),
+    )

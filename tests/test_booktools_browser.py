@@ -1,0 +1,278 @@
+"""The preview site in a real browser: headless Chromium from Debian's packages.
+
+On a small book built to be awkward (a 30-column DataFrame, a long pipe table, a long code
+line, display maths, a long URL) and on the real book: at desktop and phone widths the page
+never scrolls sideways (wide tables and code scroll inside their own boxes), the search box
+finds a term and links to its section, and every internal link and image resolves.
+
+Chromium is installed by the test set-up (`make test` -> `make browser`); where it cannot be
+(no apt, not root), these tests are skipped with that reason.
+"""
+from __future__ import annotations
+
+import html.parser
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from booktools import cache, execute, preview, qmd
+from conftest import ROOT, write_book
+
+pytestmark = pytest.mark.slow
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
+MEASURE = textwrap.dedent("""
+    <script>
+    (function () {
+      function measure() {
+        var d = document.documentElement, wide = [];
+        document.querySelectorAll("body *").forEach(function (e) {
+          var r = e.getBoundingClientRect();
+          if (r.right > d.clientWidth + 1 && wide.length < 5) {
+            wide.push(e.tagName + "." + e.className);
+          }
+        });
+        document.body.setAttribute("data-overflow", String(d.scrollWidth - d.clientWidth));
+        document.body.setAttribute("data-wide", wide.join(" "));
+      }
+      measure();
+      window.addEventListener("load", measure);
+    })();
+    </script>
+    </body>""")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    found = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+                       capture_output=True, timeout=900)
+        found = shutil.which("chromium")
+    if found is None:
+        pytest.skip("no Chromium: `make browser` installs it (needs apt-get and root)")
+    return found
+
+
+def dump_dom(browser: str, url: str, size: tuple[int, int], profile: Path) -> str:
+    """The page's DOM after load and scripts, at a window of ``size`` CSS pixels."""
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-background-networking", "--disable-component-update",
+               "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
+               f"--window-size={size[0]},{size[1]}", "--virtual-time-budget=5000",
+               "--dump-dom", url]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0 and "<body" in run.stdout, run.stderr[-2000:]
+    return run.stdout
+
+
+def with_measurement(site: Path, tmp: Path) -> Path:
+    """A copy of ``site`` whose pages record their sideways overflow on <body>."""
+    copy = tmp / "measured"
+    shutil.copytree(site, copy)
+    for page in copy.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        page.write_text(text.replace("</body>", MEASURE, 1), encoding="utf-8")
+    return copy
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append(attrs[key])
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def broken_links(site: Path, page: Path, links: list[str]) -> list[str]:
+    """Internal links of ``page`` whose file or #fragment does not exist."""
+    broken = []
+    for link in links:
+        parts = urlsplit(link)
+        if parts.scheme or link.startswith("//"):
+            continue  # external: not this site's business
+        target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+        if not target.is_file() or site.resolve() not in target.parents:
+            broken.append(link)
+        elif parts.fragment and target.suffix == ".html" and \
+                unquote(parts.fragment) not in _parse(target).ids:
+            broken.append(link)
+    return broken
+
+
+def assert_no_overflow(browser: str, site: Path, tmp: Path, pages: list[Path]) -> None:
+    measured = with_measurement(site, tmp)
+    problems = []
+    for name, size in WIDTHS.items():
+        for page in pages:
+            dom = dump_dom(browser, (measured / page.relative_to(site)).as_uri(), size,
+                           tmp / "profile")
+            match = re.search(r'data-overflow="(-?\d+)"', dom)
+            assert match, f"{page.name}: the measuring script did not run"
+            if int(match.group(1)) > 0:
+                wide = re.search(r'data-wide="([^"]*)"', dom).group(1)
+                problems.append(f"{name} {size[0]}px {page.relative_to(site)}: "
+                                f"{match.group(1)} px sideways ({wide})")
+    assert not problems, "\n".join(problems)
+
+
+def search_results(browser: str, site: Path, term: str, tmp: Path) -> list[str]:
+    dom = dump_dom(browser, (site / "index.html").as_uri() + f"?q={term}", WIDTHS["phone"],
+                   tmp / "profile")
+    block = re.search(r'<ol id="search-results"[^>]*>(.*?)</ol>', dom, re.S)
+    assert block, "no search results list in the page"
+    return re.findall(r'<a href="([^"]+)"', block.group(1))
+
+
+# --------------------------------------------------------------------------- a small book
+
+WIDE_COLUMNS = ", ".join(f'"column_{k:02d}": [{k}.5, {k}.25]' for k in range(30))
+FILES = {
+    "index.qmd": """\
+        # Preface {.unnumbered}
+
+        Start with @sec-wide. A long address: https://example.org/a/very/long/path/that/does/not/break/anywhere/at/all/because/it/has/no/spaces/in/it/whatsoever.
+        """,
+    "chapters/01-wide.qmd": f"""\
+        ---
+        jupyter: python3
+        ---
+        # Wide things {{#sec-wide}}
+
+        ```{{python}}
+        #| include: false
+        %run _common.py
+        ```
+
+        ## A wide DataFrame {{#sec-frame}}
+
+        ```{{python}}
+        import pandas as pd
+        pd.DataFrame({{{WIDE_COLUMNS}}})
+        ```
+
+        ## A long pipe table {{#sec-pipe}}
+
+        | Name | What it is for, in a sentence long enough to need wrapping on a phone screen | Value |
+        |------|------|------:|
+        | alpha | The first entry of a table whose middle column carries prose | 1.5 |
+        | beta_with_a_long_unbroken_identifier_name | Another row | 22.25 |
+
+        ## Code and maths {{#sec-code}}
+
+        ```{{python}}
+        very_long_name = "x" * 10; another_long_name = [very_long_name] * 3; print(len(another_long_name), "items, and a comment that keeps going")
+        ```
+
+        $$
+        \\hat{{p}} = \\frac{{\\sum_{{i=1}}^{{n}} y_i + z^2/2}}{{n + z^2}} \\pm \\frac{{z}}{{n + z^2}}\\sqrt{{\\frac{{\\sum_i y_i (n - \\sum_i y_i)}}{{n}} + \\frac{{z^2}}{{4}}}}
+        $$
+        """,
+    "chapters/02-search.qmd": """\
+        ---
+        jupyter: python3
+        ---
+        # Searching {#sec-searching}
+
+        ## Airships {#sec-airships}
+
+        A zeppelin is a rigid airship; see @sec-frame for a wide table.
+        """,
+}
+CONFIG = """\
+    project:
+      type: book
+    book:
+      title: "Browser test"
+      chapters: [index.qmd, chapters/01-wide.qmd, chapters/02-search.qmd]
+      page-footer:
+        left: "Text [CC BY-NC-SA 4.0](https://creativecommons.org/licenses/by-nc-sa/4.0/)"
+        right: "Footer right side"
+    """
+
+
+@pytest.fixture(scope="module")
+def small_site(tmp_path_factory):
+    root = write_book(tmp_path_factory.mktemp("browser"), FILES, config=CONFIG)
+    # the book's own hidden set-up, with its display options (DataFrames without a
+    # default index)
+    shutil.copy(ROOT / "chapters" / "_common.py", root / "chapters" / "_common.py")
+    paths = [root / e.path for e in qmd.book_entries(root)]
+    results = execute.execute_book(paths, project_root=root, progress=None)
+    assert all(r.ok for r in results), [str(r.error) for r in results]
+    return preview.build_site(root, results)
+
+
+def test_small_book_pages_never_scroll_sideways(chromium, small_site, tmp_path):
+    pages = sorted(small_site.rglob("*.html"))
+    assert len(pages) == 3
+    assert_no_overflow(chromium, small_site, tmp_path, pages)
+
+
+def test_small_book_reader_comforts(small_site):
+    page = (small_site / "chapters" / "01-wide.html").read_text(encoding="utf-8")
+    assert "cdn" not in page.lower() and "mathjax" not in page.lower()
+    assert "<math" in page  # MathML from pandoc
+    assert '<div class="table-wrap">' in page
+    assert re.search(r'<td class="num">0\.5+0*</td>', page)  # numbers right, text left
+    assert re.search(r"<td>alpha</td>", page)
+    assert '<a href="#sec-pipe">' in page and 'class="page-toc"' in page
+    assert "Footer right side" in page and 'href="https://creativecommons.org' in page
+    assert "<th></th>" not in page and "<th>0</th>" not in page  # no empty index header
+
+
+def test_small_book_search_finds_a_term(chromium, small_site, tmp_path):
+    hrefs = search_results(chromium, small_site, "zeppelin", tmp_path)
+    assert hrefs and hrefs[0].endswith("chapters/02-search.html#sec-airships"), hrefs
+    index = small_site / "index.html"
+    assert broken_links(small_site, index, hrefs) == []
+    assert search_results(chromium, small_site, "nonexistentword", tmp_path) == []
+
+
+def test_small_book_internal_links_resolve(small_site):
+    for page in small_site.rglob("*.html"):
+        assert broken_links(small_site, page, _parse(page).links) == [], page
+
+
+# --------------------------------------------------------------------------- the real book
+
+@pytest.fixture(scope="module")
+def real_site(tmp_path_factory):
+    # Through the execution cache: after tests/test_book.py (or `make book`) nothing re-executes.
+    paths = [ROOT / e.path for e in qmd.book_entries(ROOT) if e.path.endswith(".qmd")]
+    results = execute.execute_book(paths, project_root=ROOT, progress=None,
+                                   cache=cache.ExecutionCache(ROOT))
+    assert all(r.ok for r in results), [str(r.error) for r in results if not r.ok]
+    return preview.build_site(ROOT, results, out=tmp_path_factory.mktemp("real") / "_book")
+
+
+def test_real_book_in_the_browser(chromium, real_site, tmp_path):
+    pages = sorted(real_site.rglob("*.html"))
+    assert len(pages) == len(qmd.book_entries(ROOT))
+    for page in pages:
+        assert broken_links(real_site, page, _parse(page).links) == [], page
+    assert_no_overflow(chromium, real_site, tmp_path, pages)
+    hrefs = search_results(chromium, real_site, "canary", tmp_path)
+    assert hrefs, "searching the book for 'canary' found nothing"
+    assert broken_links(real_site, real_site / "index.html", hrefs) == []
