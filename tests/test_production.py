@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -31,10 +32,9 @@ def _validator():
 
 
 # ----------------------------------------------------------------------------- committed files
-@pytest.mark.parametrize("relative", sorted(deploy.render_deploy_files(rollout.CanarySchedule(),
-                                                                       rollout.CanaryMonitor())))
+@pytest.mark.parametrize("relative", sorted(deploy.render_deploy_files(*deploy.book_rule())))
 def test_committed_files_are_the_generated_ones(relative):
-    generated = deploy.render_deploy_files(rollout.CanarySchedule(), rollout.CanaryMonitor())[relative]
+    generated = deploy.render_deploy_files(*deploy.book_rule())[relative]
     committed = (DEPLOY / relative).read_text(encoding="utf-8")
     assert committed == generated, f"deploy/{relative} differs from the generator's output; run `{REGENERATE}`."
 
@@ -48,10 +48,10 @@ def test_committed_rollout_carries_the_chapters_schedule():
 
 
 def test_committed_analysis_carries_the_chapters_rule():
-    monitor = rollout.CanaryMonitor()
+    _, monitor = deploy.book_rule()
     docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "rollout.yaml").read_text()))
     metric = next(d for d in docs if d["kind"] == "AnalysisTemplate")["spec"]["metrics"][0]
-    assert metric["successCondition"] == f"result[0] <= {monitor.k:g}"
+    assert metric["successCondition"] == f"result[0] <= {deploy.monitor_threshold(monitor):g}"
     assert metric["failureLimit"] == 0
     assert f">= {monitor.consecutive}" in metric["provider"]["prometheus"]["query"]
     rules = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())
@@ -91,8 +91,16 @@ def test_margin_is_read_when_the_monitor_has_one():
     statistic = next(r for g in rules["groups"] for r in g["rules"] if r.get("record", "").startswith(
         "model_version:canary_statistic"))
     assert "clamp_min(" in statistic["expr"] and "- 0.02, 0)" in statistic["expr"]
-    plain = deploy.make_alert_rules(rollout.CanaryMonitor())
+    plain = deploy.make_alert_rules(rollout.CanaryMonitor(k=3.0, margin=0.0))
     assert "clamp_min" not in json.dumps(plain)
+
+
+def test_a_sequential_monitor_is_judged_at_its_strictest_boundary():
+    monitor = rollout.CanaryMonitor()  # group-sequential: one boundary per planned look
+    assert monitor.k is None
+    template, _ = deploy.make_rollout_manifests(rollout.CanarySchedule(), monitor)
+    strictest = max(b for b in monitor.boundaries if np.isfinite(b))
+    assert template["spec"]["metrics"][0]["successCondition"] == f"result[0] <= {strictest:g}"
 
 
 def test_deployment_is_locked_down():

@@ -26,7 +26,7 @@ from ._files import dump_yaml, make_grafana_dashboard, render_deploy_files, writ
 from ._kubernetes import (CONTAINER_UID, Release, make_deployment_manifests, make_rollout_manifests,
                           schedule_from_rollout)
 from ._promql import (canary_analysis_query, dashboard_queries, format_duration,
-                      make_alert_rules, recorded_names, recording_rules, statistic_name,
+                      make_alert_rules, monitor_threshold, recorded_names, recording_rules, statistic_name,
                       version_divergence_query)
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "make_rollout_manifests",
     "schedule_from_rollout",
     "format_duration",
+    "monitor_threshold",
     "recorded_names",
     "recording_rules",
     "statistic_name",
@@ -52,8 +53,23 @@ __all__ = [
     "EXIT_ARTEFACT",
     "check_environment",
     "serve_from_environment",
+    "book_rule",
     "main",
 ]
+
+
+def book_rule() -> tuple:
+    """The canary schedule and rule that ``deploy/`` is generated from (the production chapter's).
+
+    Examples
+    --------
+    >>> schedule, monitor = book_rule()
+    >>> schedule.shares[-1], monitor.k, monitor.consecutive
+    (1.0, 3.0, 2)
+    """
+    from mlops_companion import rollout
+
+    return rollout.CanarySchedule(), rollout.CanaryMonitor(k=3.0, min_samples=100, consecutive=2)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,8 +86,6 @@ def main(argv: list[str] | None = None) -> None:
     """
     import argparse
 
-    from mlops_companion import rollout
-
     parser = argparse.ArgumentParser(prog="python -m mlops_companion.deploy", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write k8s/, prometheus/ and grafana/ files under DIR")
@@ -81,6 +95,5 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve_from_environment()
         return
-    # The book's schedule and rule: the ones the safe-deployment chapter simulates.
-    paths = write_deploy_files(args.directory, rollout.CanarySchedule(), rollout.CanaryMonitor())
+    paths = write_deploy_files(args.directory, *book_rule())
     print(f"wrote {len(paths)} files under {args.directory}")

@@ -43,7 +43,9 @@ def make_grafana_dashboard(monitor: Any, *, latency_slo: float = 0.1, window: fl
     >>> len(board["panels"]), board["panels"][0]["targets"][0]["refId"]
     (6, 'A')
     """
-    k = float(monitor.k)
+    from ._promql import monitor_threshold
+
+    k = monitor_threshold(monitor)
     queries = dashboard_queries(window=window, canary_window=canary_window, min_samples=int(monitor.min_samples),
                                 latency_quantile=latency_quantile)
     thresholds = {"Latency quantile of /predict (s)": latency_slo,

@@ -256,7 +256,7 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
     Which weights does the book's default schedule set, and when does analysis fail?
 
     >>> from mlops_companion import rollout
-    >>> template, ro = make_rollout_manifests(rollout.CanarySchedule(), rollout.CanaryMonitor())
+    >>> template, ro = make_rollout_manifests(rollout.CanarySchedule(), rollout.CanaryMonitor(k=3.0))
     >>> [s["setWeight"] for s in ro["spec"]["strategy"]["canary"]["steps"] if "setWeight" in s]
     [0, 5, 10, 25, 50, 75]
     >>> template["spec"]["metrics"][0]["successCondition"]

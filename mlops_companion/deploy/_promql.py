@@ -10,6 +10,7 @@ The metric names are the model server's (:mod:`mlops_companion.serving`):
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import _utils
@@ -179,12 +180,41 @@ def _error_ratio(w: str) -> str:
             f'sum(rate(http_requests_total{{path="/predict"}}[{w}]))')
 
 
+def monitor_threshold(monitor: Any) -> float:
+    """The critical value a single PromQL or Argo condition can hold for ``monitor``.
+
+    A fixed ``k`` when the monitor has one. A group-sequential monitor (``k=None``) has one
+    boundary per planned look, and an alert or an Argo analysis holds one number: the
+    largest boundary (the strictest look), so that no window is judged more leniently
+    than the monitor would judge it.
+
+    Examples
+    --------
+    >>> from mlops_companion import rollout
+    >>> monitor_threshold(rollout.CanaryMonitor(k=3.0))
+    3.0
+    >>> class Sequential:
+    ...     k, boundaries = None, [3.01, 2.8, 2.2, float("inf")]
+    >>> monitor_threshold(Sequential())
+    3.01
+    """
+    k = getattr(monitor, "k", None)
+    if k is not None:
+        return float(k)
+    finite = [float(b) for b in getattr(monitor, "boundaries", ()) if math.isfinite(float(b))]
+    if not finite:
+        raise TypeError("`monitor` must have a fixed `k` or finite `boundaries`; "
+                        f"got {type(monitor).__name__} with neither.")
+    return max(finite)
+
+
 def _monitor_params(monitor: Any) -> tuple[float, int, int, float]:
     try:
-        k, min_samples, consecutive = monitor.k, monitor.min_samples, monitor.consecutive
+        min_samples, consecutive = monitor.min_samples, monitor.consecutive
     except AttributeError:
         raise TypeError(f"`monitor` must be a rollout.CanaryMonitor; got {type(monitor).__name__}.") from None
-    return float(k), int(min_samples), int(consecutive), float(getattr(monitor, "margin", 0.0) or 0.0)
+    return (monitor_threshold(monitor), int(min_samples), int(consecutive),
+            float(getattr(monitor, "margin", 0.0) or 0.0))
 
 
 def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile: float = 0.99,
