@@ -1,0 +1,368 @@
+"""Kubernetes and Argo Rollouts manifests for the model server, as plain dicts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import _utils
+from ._promql import _monitor_params, canary_analysis_query, format_duration
+
+#: Where the server answers, as :mod:`mlops_companion.serving` defines it.
+HEALTH_PATH, READY_PATH, METRICS_PATH = "/healthz", "/readyz", "/metrics"
+
+#: The unprivileged user the Dockerfile creates; the pod insists on it.
+CONTAINER_UID = 10001
+
+
+def _check_name(value: Any, name: str) -> str:
+    ok = (isinstance(value, str) and 0 < len(value) <= 63 and value[0].isalnum() and value[-1].isalnum()
+          and all(c.islower() or c.isdigit() or c == "-" for c in value))
+    if not ok:
+        raise ValueError(f"`{name}` must be a Kubernetes name (lower-case letters, digits and '-', "
+                         f"at most 63 characters, starting and ending alphanumeric); got {value!r}.")
+    return value
+
+
+def _check_text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise ValueError(f"`{name}` must be a non-empty string without spaces; got {value!r}.")
+    return value
+
+
+def _check_sha(value: Any, name: str) -> str:
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"`{name}` must be a SHA-256 digest (64 lower-case hexadecimal characters); "
+                         f"got {value!r}. Take it from the artefact's manifest or the registry's tags.")
+    return value
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one release of the model server is: image, model version, artefact and sizing.
+
+    Parameters
+    ----------
+    name : str, default="incident-predictor"
+        Name of every object (Kubernetes naming rules).
+    image : str
+        Container image built from ``deploy/Dockerfile``.
+    model_version : str
+        The version this release serves (the canary while the rollout runs).
+    artefact_sha256 : str
+        Trusted SHA-256 of the artefact, from the registry; the container refuses any other file.
+    artefact_path : str, default="/models/model.joblib"
+        Where the artefact appears inside the container (a read-only volume).
+    replicas : int, default=4
+    port : int, default=8000
+    cpu, memory : str
+        Requests; limits are set equal, so the pod gets the Guaranteed QoS class.
+    """
+
+    name: str = "incident-predictor"
+    image: str = "registry.example.org/incident-predictor:0.1.0"
+    model_version: str = "v2"
+    artefact_sha256: str = "0" * 64
+    artefact_path: str = "/models/model.joblib"
+    models_claim: str = "incident-predictor-models"
+    replicas: int = 4
+    port: int = 8000
+    cpu: str = "500m"
+    memory: str = "512Mi"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "name")
+        _check_name(self.models_claim, "models_claim")
+        for field in ("image", "model_version", "artefact_path", "cpu", "memory"):
+            _check_text(getattr(self, field), field)
+        _check_sha(self.artefact_sha256, "artefact_sha256")
+        if not self.artefact_path.startswith("/"):
+            raise ValueError(f"`artefact_path` must be an absolute path; got {self.artefact_path!r}.")
+        _utils.check_int(self.replicas, "replicas", low=2)
+        _utils.check_int(self.port, "port", low=1024, high=65535)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/component": "model-server"}
+
+
+def _container(release: Release) -> dict[str, Any]:
+    probe = lambda path, period, failures: {  # noqa: E731
+        "httpGet": {"path": path, "port": "http"}, "periodSeconds": period,
+        "timeoutSeconds": 2, "failureThreshold": failures}
+    return {
+        "name": "server",
+        "image": release.image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "http", "containerPort": release.port, "protocol": "TCP"}],
+        "env": [
+            {"name": "MODEL_ARTEFACT", "value": release.artefact_path},
+            {"name": "MODEL_SHA256", "value": release.artefact_sha256},
+            {"name": "MODEL_VERSION", "value": release.model_version},
+            {"name": "PORT", "value": str(release.port)},
+        ],
+        # Start-up loads and hash-checks the artefact: give it up to 60 s before liveness counts.
+        "startupProbe": probe(HEALTH_PATH, 2, 30),
+        "livenessProbe": probe(HEALTH_PATH, 10, 3),
+        "readinessProbe": probe(READY_PATH, 5, 2),
+        "resources": {"requests": {"cpu": release.cpu, "memory": release.memory},
+                      "limits": {"cpu": release.cpu, "memory": release.memory}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "models", "mountPath": release.artefact_path.rsplit("/", 1)[0] or "/", "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+
+
+def _pod_template(release: Release) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": dict(release.labels),
+                     "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(release.port),
+                                     "prometheus.io/path": METRICS_PATH}},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": CONTAINER_UID,
+                                "runAsGroup": CONTAINER_UID, "fsGroup": CONTAINER_UID,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "terminationGracePeriodSeconds": 30,
+            "containers": [_container(release)],
+            "volumes": [
+                {"name": "models", "persistentVolumeClaim": {"claimName": release.models_claim, "readOnly": True}},
+                {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            ],
+        },
+    }
+
+
+def make_deployment_manifests(release: Release | None = None) -> list[dict[str, Any]]:
+    """The Deployment, Service and PodDisruptionBudget of the model server.
+
+    The Deployment probes ``/readyz`` for readiness (the artefact's example replays) and
+    ``/healthz`` for liveness, runs as an unprivileged user on a read-only root file
+    system with every capability dropped, and passes the artefact's path and trusted
+    SHA-256 in the environment.
+
+    Parameters
+    ----------
+    release : Release, default=None
+        ``Release()`` when None.
+
+    Returns
+    -------
+    list of dict
+        Documents in apply order: Deployment, Service, PodDisruptionBudget.
+
+    Examples
+    --------
+    Which paths do the probes call?
+
+    >>> deployment, service, pdb = make_deployment_manifests()
+    >>> c = deployment["spec"]["template"]["spec"]["containers"][0]
+    >>> c["readinessProbe"]["httpGet"]["path"], c["livenessProbe"]["httpGet"]["path"]
+    ('/readyz', '/healthz')
+    >>> pdb["spec"]["maxUnavailable"]
+    1
+    """
+    release = _check_release(release)
+    meta = {"name": release.name, "labels": dict(release.labels)}
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": dict(meta),
+        "spec": {
+            "replicas": release.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": dict(release.labels)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": _pod_template(release),
+        },
+    }
+    service = {
+        "apiVersion": "v1", "kind": "Service", "metadata": dict(meta),
+        "spec": {"type": "ClusterIP", "selector": dict(release.labels),
+                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
+    }
+    pdb = {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": dict(meta),
+        # Voluntary disruptions (node drains, upgrades) take one pod at a time.
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(release.labels)}},
+    }
+    return [deployment, service, pdb]
+
+
+def _check_release(release: Any) -> Release:
+    if release is None:
+        return Release()
+    if not isinstance(release, Release):
+        raise TypeError(f"`release` must be a deploy.Release; got {type(release).__name__}.")
+    return release
+
+
+def _check_schedule(schedule: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    hours, shares = getattr(schedule, "hours", None), getattr(schedule, "shares", None)
+    if hours is None or shares is None:
+        raise TypeError(f"`schedule` must be a rollout.CanarySchedule; got {type(schedule).__name__}.")
+    if shares[-1] != 1.0:
+        raise ValueError(f"`schedule.shares` must end at 1.0 (a complete rollout); got {shares[-1]!r}.")
+    for share in shares[:-1]:
+        if abs(share * 100 - round(share * 100)) > 1e-9:
+            raise ValueError(f"`schedule.shares` must be whole percentages (Argo's setWeight is an "
+                             f"integer); got {share!r}.")
+    return tuple(hours), tuple(shares)
+
+
+def _pause(hours: float) -> str:
+    seconds = hours * 3600
+    if abs(seconds - round(seconds)) > 1e-6:
+        raise ValueError(f"`schedule.hours` must be whole seconds apart; got a step of {hours!r} h.")
+    return format_duration(round(seconds))
+
+
+def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | None = None,
+                           interval: float = 600.0) -> list[dict[str, Any]]:
+    """The Argo Rollouts ``Rollout`` and ``AnalysisTemplate`` of a canary release.
+
+    The canary steps come from the schedule: for each step ``i`` but the last, a
+    ``setWeight`` of ``shares[i]`` (in percent) and a ``pause`` lasting until
+    ``hours[i + 1]``; after the last pause Argo promotes the canary to 100 %. The
+    analysis runs in the background from the first step: every ``interval`` seconds it
+    asks Prometheus for the smallest of the monitor's statistic over the last
+    ``monitor.consecutive`` windows (see :func:`canary_analysis_query`); one value above
+    ``monitor.k`` means ``consecutive`` windows in a row breached, so ``failureLimit`` is 0
+    and the first failed measurement aborts the rollout (traffic returns to the stable
+    version). The Rollout takes its pod template from the Deployment of
+    :func:`make_deployment_manifests` (``workloadRef``), so the two cannot drift apart.
+
+    Parameters
+    ----------
+    schedule : rollout.CanarySchedule
+    monitor : rollout.CanaryMonitor
+        Its ``k``, ``min_samples``, ``consecutive`` and, when it has one, ``margin``.
+    release : Release, default=None
+    interval : float, default=600
+        Seconds per analysis window; the same ``canary_window`` must be given to
+        :func:`make_alert_rules`, whose recording rules compute the statistic.
+
+    Returns
+    -------
+    list of dict
+        The AnalysisTemplate, then the Rollout.
+
+    Examples
+    --------
+    Which weights does the book's default schedule set, and when does analysis fail?
+
+    >>> from mlops_companion import rollout
+    >>> template, ro = make_rollout_manifests(rollout.CanarySchedule(), rollout.CanaryMonitor(k=3.0))
+    >>> [s["setWeight"] for s in ro["spec"]["strategy"]["canary"]["steps"] if "setWeight" in s]
+    [0, 5, 10, 25, 50, 75]
+    >>> template["spec"]["metrics"][0]["successCondition"]
+    'result[0] <= 3'
+    """
+    release = _check_release(release)
+    hours, shares = _check_schedule(schedule)
+    k, _, consecutive, _ = _monitor_params(monitor)
+    interval = _utils.check_positive_number(interval, "interval")
+    steps: list[dict[str, Any]] = []
+    for i in range(len(hours) - 1):
+        steps.append({"setWeight": int(round(shares[i] * 100))})
+        steps.append({"pause": {"duration": _pause(hours[i + 1] - hours[i])}})
+    name = f"{release.name}-canary-divergence"
+    # The statistic itself is a Prometheus recording rule (make_alert_rules), one home for it.
+    query = canary_analysis_query(canary="{{args.canary-version}}", window=interval, consecutive=consecutive)
+    k_text = f"{k:g}"
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+        "metadata": {"name": name, "labels": dict(release.labels)},
+        "spec": {
+            "args": [{"name": "canary-version"}],
+            "metrics": [{
+                "name": "canary-divergence",
+                "interval": format_duration(interval),
+                # A measurement is the smallest statistic of the last `consecutive` windows:
+                # above k means every one of them breached (the monitor's streak rule).
+                "successCondition": f"result[0] <= {k_text}",
+                "failureLimit": 0,
+                "consecutiveErrorLimit": 4,
+                "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
+                                            "query": query}},
+            }],
+        },
+    }
+    ro = {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": release.name, "labels": dict(release.labels)},
+        "spec": {
+            "replicas": release.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": dict(release.labels)},
+            "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": release.name,
+                            "scaleDown": "progressively"},
+            "strategy": {"canary": {
+                "maxSurge": 1, "maxUnavailable": 0,
+                "analysis": {
+                    "templates": [{"templateName": name}],
+                    "startingStep": 1,
+                    "args": [{"name": "canary-version", "value": release.model_version}],
+                },
+                "steps": steps,
+            }},
+        },
+    }
+    return [template, ro]
+
+
+def _seconds(text: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    total, number = 0.0, ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            i += 1
+            continue
+        unit = "ms" if text[i:i + 2] == "ms" else ch
+        if unit not in units or not number:
+            raise ValueError(f"`duration` must look like '90m' or '1h30m'; got {text!r}.")
+        total += float(number) * units[unit]
+        number, i = "", i + len(unit)
+    if number:
+        raise ValueError(f"`duration` must end with a unit (s, m, h); got {text!r}.")
+    return total
+
+
+def schedule_from_rollout(rollout_manifest: dict[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Read a Rollout's canary steps back as a schedule's ``(hours, shares)``.
+
+    The inverse of the steps :func:`make_rollout_manifests` writes; a test compares it with
+    the book's :class:`~mlops_companion.rollout.CanarySchedule`, so a hand edit of the
+    committed manifest that changes the schedule is caught.
+
+    Examples
+    --------
+    >>> from mlops_companion import rollout
+    >>> schedule = rollout.CanarySchedule(hours=(0, 2, 6), shares=(0.1, 0.5, 1.0))
+    >>> _, ro = make_rollout_manifests(schedule, rollout.CanaryMonitor())
+    >>> schedule_from_rollout(ro)
+    ((0.0, 2.0, 6.0), (0.1, 0.5, 1.0))
+    """
+    try:
+        steps = rollout_manifest["spec"]["strategy"]["canary"]["steps"]
+    except (KeyError, TypeError):
+        raise ValueError("`rollout_manifest` must be an Argo Rollout with canary steps "
+                         "(spec.strategy.canary.steps).") from None
+    hours, shares, clock = [], [], 0.0
+    for step in steps:
+        if "setWeight" in step:
+            hours.append(clock)
+            shares.append(step["setWeight"] / 100)
+        elif "pause" in step:
+            clock += _seconds(step["pause"]["duration"]) / 3600
+    hours.append(clock)
+    shares.append(1.0)
+    return tuple(float(h) for h in hours), tuple(float(s) for s in shares)
+

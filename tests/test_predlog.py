@@ -1,0 +1,184 @@
+"""The prediction log: never blocks or raises, survives concurrent writers; the delayed-label job."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_companion import data, predlog
+
+ROW = {"request_rate": 120.0, "error_pct": 2.0, "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0}
+
+
+def _record(i, p=0.5, version="v1"):
+    return {"request_id": f"r{i}", "time": float(i), "model_version": version, "artefact_sha256": "ab" * 32,
+            "inputs": [ROW], "outputs": [p]}
+
+
+def test_records_round_trip(tmp_path):
+    path = tmp_path / "log" / "predictions.jsonl"
+    with predlog.PredictionLog(path) as log:
+        for i in range(50):
+            log.write(_record(i, p=i / 100))
+    assert (log.n_written, log.n_dropped, log.n_failed) == (50, 0, 0)
+    frame = predlog.read_prediction_log(path)
+    assert list(frame["request_id"]) == [f"r{i}" for i in range(50)]
+    assert np.allclose(frame["probability"], np.arange(50) / 100)
+    assert set(predlog.RECORD_KEYS) == set(json.loads(path.read_text().splitlines()[0]))
+
+
+def test_concurrent_writers_lose_nothing_below_capacity(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    log = predlog.PredictionLog(path, max_queue=100_000)
+    threads = [threading.Thread(target=lambda t=t: [log.write(_record(t * 1000 + i)) for i in range(500)])
+               for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 4000 == log.n_written
+    assert len({json.loads(line)["request_id"] for line in lines}) == 4000  # no torn or mixed lines
+
+
+class _SlowFile:
+    """A file whose writes take 50 ms: the disk is slow, requests must not be."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def write(self, text):
+        time.sleep(0.05)
+        return self.real.write(text)
+
+    def flush(self):
+        self.real.flush()
+
+    def close(self):
+        self.real.close()
+
+
+def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
+    log = predlog.PredictionLog(tmp_path / "p.jsonl", max_queue=5)
+    log._file = _SlowFile(log._file)
+    start = time.perf_counter()
+    for i in range(200):
+        log.write(_record(i))
+    elapsed = time.perf_counter() - start
+    log.close()
+    assert log.n_dropped > 0 and log.n_written + log.n_dropped == 200
+    # 200 writes to a 50 ms disk would take 10 s if write() waited for it.
+    assert elapsed < 5.0
+
+
+def test_bad_records_and_writes_after_close_never_raise(tmp_path):
+    log = predlog.PredictionLog(tmp_path / "p.jsonl")
+    log.write(_record(0, p=float("nan")))  # not JSON
+    log.write({"request_id": object()})    # not serialisable
+    log.write(_record(1))
+    log.close()
+    log.write(_record(2))                  # after close: dropped, no exception
+    log.close()                            # idempotent
+    assert (log.n_written, log.n_failed, log.n_dropped) == (1, 2, 1)
+
+
+def test_truncated_last_line_is_skipped(tmp_path):
+    path = tmp_path / "p.jsonl"
+    with predlog.PredictionLog(path) as log:
+        log.write(_record(0))
+    with open(path, "a") as fh:
+        fh.write('{"request_id": "r1", "inp')
+    assert list(predlog.read_prediction_log(path)["request_id"]) == ["r0"]
+
+
+def _logged(n, rng):
+    X = data.make_production_sample(n, rng=rng)
+    return pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "row": 0,
+                         "time": np.arange(n, dtype=float), "model_version": "v1",
+                         **{f: X[f].to_numpy() for f in data.FEATURES},
+                         "probability": data.incident_probability(X)})
+
+
+def test_delayed_labels_arrive_over_time():
+    log = _logged(2000, rng=0)
+    early = predlog.simulate_delayed_labels(log, now=2000.0, mean_delay=3600, rng=1)
+    late = predlog.simulate_delayed_labels(log, now=1e7, mean_delay=3600, rng=1)
+    assert 0 < len(early) < len(late) == len(log)
+    assert (early["labelled_at"] <= 2000).all()
+
+
+def test_live_accuracy_of_the_true_model_matches_its_expected_accuracy():
+    # The scenario's own probabilities: expected accuracy is mean(max(p, 1 - p)).
+    log = _logged(4000, rng=2)
+    labels = predlog.simulate_delayed_labels(log, now=1e9, rng=3)
+    r = predlog.live_accuracy(predlog.join_labels(log, labels))
+    expected = float(np.maximum(log["probability"], 1 - log["probability"]).mean())
+    assert r.ci_low <= expected <= r.ci_high
+    assert r.n_labelled == r.n_logged == 4000 and r.coverage == 1.0
+
+
+def test_live_accuracy_by_version():
+    log = _logged(400, rng=4)
+    log.loc[200:, "model_version"] = "v2"
+    log.loc[200:, "probability"] = 1 - log.loc[200:, "probability"]  # v2 is inverted
+    joined = predlog.join_labels(log, predlog.simulate_delayed_labels(log, now=1e9, rng=5))
+    table = predlog.live_accuracy(joined, by="model_version").set_index("model_version")
+    assert table.loc["v1", "ci_low"] > table.loc["v2", "ci_high"]
+
+
+def test_join_refuses_labels_for_unlogged_requests():
+    log = _logged(10, rng=6)
+    labels = pd.DataFrame({"request_id": ["nope"], "row": [0], "incident": [1], "labelled_at": [1.0]})
+    with pytest.raises(ValueError, match="`labels` must refer to logged predictions; 1 do not"):
+        predlog.join_labels(log, labels)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"path": 3}, TypeError, "`path` must be a file path"),
+    ({"max_queue": 0}, ValueError, "`max_queue` must be an integer >= 1"),
+    ({"flush_interval": 0}, ValueError, "`flush_interval` must be a number > 0"),
+])
+def test_prediction_log_checks_arguments(tmp_path, kwargs, error, match):
+    kwargs.setdefault("path", tmp_path / "p.jsonl")
+    with pytest.raises(error, match=match):
+        predlog.PredictionLog(**kwargs)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: predlog.join_labels("log", pd.DataFrame()), TypeError, "`log` must be a DataFrame"),
+    (lambda: predlog.join_labels(pd.DataFrame({"request_id": []}), pd.DataFrame()), ValueError,
+     r"`log` must have the columns"),
+    (lambda: predlog.live_accuracy(pd.DataFrame(), threshold=1.0), ValueError, "`threshold` must be a number in"),
+    (lambda: predlog.simulate_delayed_labels(pd.DataFrame(), now=0, mean_delay=-1), ValueError,
+     "`mean_delay` must be a number > 0"),
+    (lambda: predlog.read_prediction_log("/nowhere.jsonl"), FileNotFoundError, "must be an existing prediction log"),
+])
+def test_job_functions_check_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_skew_check_finds_the_shifted_feature():
+    reference = data.make_incidents(1000, rng=7)
+    shifted = data.make_production_sample(400, drift={"error_pct": 3.0}, rng=8)
+    report = predlog.check_skew(reference, shifted).set_index("feature")
+    assert report.loc["error_pct", "drifted"] and not report.drop("error_pct")["drifted"].any()
+
+
+def test_drift_gauges_can_be_updated():
+    from prometheus_client import generate_latest
+
+    gauges = predlog.DriftGauges()
+    report = pd.DataFrame({"feature": ["a", "b"], "pvalue": [0.5, 1e-6], "threshold": [0.002, 0.002]})
+    gauges.update(report, timestamp=10.0)
+    gauges.update(report.assign(pvalue=[0.4, 0.3]), timestamp=20.0)
+    text = generate_latest(gauges.registry).decode()
+    assert 'model_input_drift_pvalue{feature="b"} 0.3' in text
+    assert "drift_job_last_success_timestamp_seconds 20.0" in text
+    with pytest.raises(ValueError, match="`report` must be a drift report"):
+        gauges.update(pd.DataFrame({"feature": ["a"]}))
