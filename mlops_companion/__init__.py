@@ -7,8 +7,9 @@ reader always sees where a function lives::
     report = drift.detect_drift(reference, current)
 
 Core modules (``data``, ``artefacts``, ``validation``, ``drift``, ``rollout``, ``plots``,
-``checks``) need only the core dependencies. ``registry`` needs the ``registry`` extra
-(MLflow) and ``serving`` the ``serve`` extra (FastAPI, uvicorn). Importing this package
+``checks``, ``predlog``) need only the core dependencies. ``registry`` needs the ``registry``
+extra (MLflow), ``serving`` the ``serve`` extra (FastAPI, uvicorn) and ``deploy``'s manifest
+validation the ``deploy`` extra. Importing this package
 starts nothing, seeds nothing and changes no global state.
 """
 from __future__ import annotations
@@ -22,9 +23,11 @@ __all__ = [
     "artefacts",
     "checks",
     "data",
+    "deploy",
     "drift",
     "lifecycle",
     "plots",
+    "predlog",
     "registry",
     "rollout",
     "serving",

@@ -20,6 +20,18 @@ PUBLIC_API = {
         "compare_formats", "library_versions", "load_artefact", "manifest_path",
         "read_manifest", "save_artefact", "sha256_file",
     },
+    "deploy": {
+        "CONTAINER_UID", "EXIT_ARTEFACT", "EXIT_CONFIG", "Release", "StartupError", "book_rule",
+        "canary_analysis_query", "check_environment", "dashboard_queries", "dump_yaml",
+        "format_duration", "main", "make_alert_rules", "make_deployment_manifests",
+        "make_grafana_dashboard", "make_rollout_manifests", "monitor_threshold", "recorded_names",
+        "recording_rules", "render_deploy_files", "schedule_from_rollout", "serve_from_environment",
+        "statistic_name", "version_divergence_query", "write_deploy_files",
+    },
+    "predlog": {
+        "DriftGauges", "LiveAccuracyResult", "PredictionLog", "RECORD_KEYS", "check_skew",
+        "join_labels", "live_accuracy", "read_prediction_log", "simulate_delayed_labels",
+    },
     "checks": {
         "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED",
         "check_error_rate_decision",
