@@ -202,14 +202,14 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def _mlflow_serve(reg):
-    """`mlflow models serve` on version 1 of "bench", one worker; yields (port, startup seconds)."""
+    """`mlflow models serve` on the "champion" alias of "bench", one worker; yields (port, startup seconds)."""
     import httpx
 
     port = _free_port()
     # `mlflow models serve` execs `uvicorn` from PATH: put this venv first.
     env = {**os.environ, "MLFLOW_TRACKING_URI": reg.tracking_uri,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    cmd = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", "models:/bench/1",
+    cmd = [str(Path(sys.executable).with_name("mlflow")), "models", "serve", "-m", "models:/bench@champion",
            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -278,6 +278,7 @@ def main() -> None:
     kwargs = {"artefact": str(tmp / "model.joblib"), "expected_sha256": manifest.sha256}
     reg = registry.Registry(tmp / "registry")
     reg.register("bench", s.pipeline, training_data=s.X_train, example_input=s.X_test.head(3))
+    reg.promote("bench", 1, reason="served by the benchmark")   # the alias the book serves from
 
     with contextlib.ExitStack() as stack:
         # All three servers run at once (idle ones cost nothing); the load rounds alternate

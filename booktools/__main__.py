@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cache, checks, execute, preview, qmd
+from . import cache, checks, execute, numbers, preview, qmd
 
 
 def _positive_int(text: str) -> int:
@@ -75,6 +75,10 @@ def _check(root: Path, profile: str | None) -> bool:
                 else checks.check_profiles(root))
     for problem in problems:
         print(problem)
+    typed = numbers.check_numbers(root, profile)  # numbers in prose must come from executed cells
+    for line in typed:
+        print(line)
+    problems = [*problems, *typed]
     edition = f"profile {profile}" if profile else "default and instructor profiles"
     if problems:
         print(f"book checks ({edition}): {len(problems)} problem(s)")

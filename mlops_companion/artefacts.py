@@ -11,6 +11,22 @@ Two formats are supported: ``"joblib"`` (pickle underneath, optionally compresse
 ``"skops"`` (a zip of JSON and arrays that is loaded without executing arbitrary code,
 provided the caller only trusts the types it expects).
 
+**Where the trusted SHA-256 comes from.** From a record the deployer controls and an
+attacker who can write to the artefact's folder cannot: the registry's tag on the version
+(:mod:`mlops_companion.registry`) or the deployment configuration that names the artefact.
+Never from the manifest lying next to the file: whoever can replace the file can replace
+the manifest with it. :func:`save_artefact` returns the hash so you can record it there;
+:func:`load_artefact` requires it and checks the bytes against it before unpickling them.
+
+**Crash safety.** A save is committed by one atomic rename: the manifest's. The new bytes
+are first written to a hidden, content-addressed file beside the target
+(``.<name>.<sha256>.pending``), flushed to disk, then the manifest that names that hash is
+renamed into place, then the pending file is renamed onto ``path``. A process killed at any
+instant leaves either the previous manifest (and the previous file) or the new manifest
+(and the new bytes, at ``path`` or still pending, which :func:`load_artefact` finds).
+The next save finishes or removes whatever an interrupted one left behind. One writer per
+``path`` at a time; readers may load while it saves.
+
 Out of scope: where artefacts live and which one is "in production"; that is the
 registry's job (:mod:`mlops_companion.registry`). An artefact also carries no Python
 environment: the manifest only *records* the versions so a mismatch is caught.
@@ -21,9 +37,11 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import os
 import platform
 import re
+import secrets
 import tempfile
 import time
 import warnings
@@ -36,6 +54,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mlops_companion import _utils
 
 __all__ = [
     "FORMATS",
@@ -65,8 +85,8 @@ FORMATS: tuple[str, ...] = ("joblib", "skops")
 #: GradientBoostingClassifier, numpy arrays) is on skops' own safe list already.
 SKOPS_TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
 
-_CHUNK = 1 << 20  # 1 MiB per read when hashing
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 20  # 1 MiB per read when hashing (the default of _utils.sha256_file)
+_SHA256 = _utils.SHA256_PATTERN
 _MAX_EXAMPLE_ROWS = 100
 _MANIFEST_VERSION = 1
 
@@ -149,7 +169,17 @@ class ArtefactManifest:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ArtefactManifest:
-        """Build a manifest from :meth:`to_dict`'s output (e.g. parsed JSON)."""
+        """Build a manifest from :meth:`to_dict`'s output (e.g. parsed JSON), checking every field.
+
+        Each malformed field raises :class:`ArtefactIntegrityError` naming it, before any
+        artefact byte is read, so a damaged or hand-edited manifest is reported as such
+        rather than as an ``AttributeError`` deep inside the loader.
+        """
+        if not isinstance(d, Mapping):
+            raise ArtefactIntegrityError(
+                f"the manifest must be a JSON object; got {type(d).__name__}. "
+                "Re-save the artefact with save_artefact()."
+            )
         names = [f for f in cls.__dataclass_fields__ if f != "manifest_version"]
         missing = [n for n in names if n not in d]
         if missing:
@@ -157,16 +187,66 @@ class ArtefactManifest:
                 f"the manifest must have the fields {names}; missing {missing}. "
                 "Re-save the artefact with save_artefact()."
             )
-        return cls(
-            artefact=str(d["artefact"]), format=str(d["format"]), compress=int(d["compress"]),
-            sha256=str(d["sha256"]), size_bytes=int(d["size_bytes"]),
-            created_utc=str(d["created_utc"]),
-            versions=MappingProxyType({str(k): str(v) for k, v in d["versions"].items()}),
-            feature_names=tuple(d["feature_names"]),
-            example_input=MappingProxyType(dict(d["example_input"])),
-            expected_output=tuple(float(v) for v in d["expected_output"]),
-            manifest_version=int(d.get("manifest_version", _MANIFEST_VERSION)),
+        version = d.get("manifest_version", _MANIFEST_VERSION)
+        if _not_int(version) or version != _MANIFEST_VERSION:
+            _bad_field("manifest_version", f"the integer {_MANIFEST_VERSION}", version)
+        if not isinstance(d["artefact"], str) or not d["artefact"] or "/" in d["artefact"] \
+                or "\\" in d["artefact"]:
+            _bad_field("artefact", "a non-empty file name without folders", d["artefact"])
+        if d["format"] not in FORMATS:
+            _bad_field("format", f"one of {list(FORMATS)}", d["format"])
+        if _not_int(d["compress"]) or not 0 <= d["compress"] <= 9:
+            _bad_field("compress", "an integer from 0 to 9", d["compress"])
+        if not isinstance(d["sha256"], str) or not _SHA256.fullmatch(d["sha256"]):
+            _bad_field("sha256", "64 lowercase hex characters", d["sha256"])
+        if _not_int(d["size_bytes"]) or d["size_bytes"] < 0:
+            _bad_field("size_bytes", "a non-negative integer", d["size_bytes"])
+        created = d["created_utc"]
+        try:
+            datetime.fromisoformat(created)
+        except (TypeError, ValueError):
+            _bad_field("created_utc", "an ISO 8601 timestamp", created)
+        versions = d["versions"]
+        if not isinstance(versions, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
+            _bad_field("versions", "an object mapping library names to version strings", versions)
+        features = d["feature_names"]
+        if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features):
+            _bad_field("feature_names", "a non-empty list of column names", features)
+        example = d["example_input"]
+        if not isinstance(example, Mapping) or sorted(example) != ["columns", "data", "dtypes"]:
+            _bad_field("example_input", "an object with exactly the keys columns, dtypes, data", example)
+        columns, dtypes, rows = example["columns"], example["dtypes"], example["data"]
+        if columns != features:
+            # Either field may be the damaged one: the message names both.
+            _bad_field("example_input.columns", f"equal to `feature_names` {_short(features)}", columns)
+        if not isinstance(dtypes, list) or len(dtypes) != len(columns) or not all(
+                isinstance(t, str) for t in dtypes):
+            _bad_field("example_input.dtypes", f"a list of {len(columns)} dtype names", dtypes)
+        if not isinstance(rows, list) or not 1 <= len(rows) <= _MAX_EXAMPLE_ROWS or not all(
+                isinstance(r, list) and len(r) == len(columns)
+                and all(_utils._is_real(v) and math.isfinite(v) for v in r) for r in rows):
+            _bad_field("example_input.data",
+                       f"1 to {_MAX_EXAMPLE_ROWS} rows of {len(columns)} finite numbers", rows)
+        outputs = d["expected_output"]
+        if not isinstance(outputs, list) or len(outputs) != len(rows) or not all(
+                _utils._is_real(v) and 0.0 <= v <= 1.0 for v in outputs):
+            _bad_field("expected_output", f"a list of {len(rows)} probabilities", outputs)
+        manifest = cls(
+            artefact=d["artefact"], format=d["format"], compress=int(d["compress"]),
+            sha256=d["sha256"], size_bytes=int(d["size_bytes"]), created_utc=created,
+            versions=MappingProxyType(dict(versions)),
+            feature_names=tuple(features),
+            example_input=MappingProxyType({"columns": list(columns), "dtypes": list(dtypes),
+                                            "data": [list(r) for r in rows]}),
+            expected_output=tuple(float(v) for v in outputs),
+            manifest_version=int(version),
         )
+        try:
+            manifest.example_frame()
+        except (TypeError, ValueError) as exc:
+            _bad_field("example_input.dtypes", "dtype names pandas understands", dtypes, detail=str(exc))
+        return manifest
 
     def example_frame(self) -> pd.DataFrame:
         """The recorded example input as a DataFrame with its original dtypes."""
@@ -185,6 +265,23 @@ class LoadedArtefact:
 
 
 # --------------------------------------------------------------------------- helpers
+def _not_int(value: Any) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bad_field(field_name: str, want: str, got: Any, *, detail: str = "") -> None:
+    raise ArtefactIntegrityError(
+        f"the manifest's `{field_name}` must be {want}; got {_short(got)}"
+        + (f" ({detail})" if detail else "")
+        + ". The manifest is damaged or was edited by hand: re-save the artefact with save_artefact()."
+    )
+
+
 def manifest_path(path: str | os.PathLike) -> Path:
     """Where the manifest of the artefact at ``path`` lives: ``<name>.manifest.json``.
 
@@ -232,15 +329,10 @@ def sha256_file(path: str | os.PathLike, *, chunk_size: int = _CHUNK) -> str:
     True
     """
     p = _check_path(path)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be a positive integer; got {chunk_size!r}.")
+    chunk_size = _utils.check_positive_int(chunk_size, "chunk_size")
     if not p.is_file():
         raise ArtefactNotFoundError(f"`path` must be an existing file; got {str(p)!r}, which does not exist.")
-    digest = hashlib.sha256()
-    with open(p, "rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _utils.sha256_file(p, chunk_size=chunk_size)
 
 
 def library_versions() -> dict[str, str]:
@@ -281,8 +373,7 @@ def library_versions() -> dict[str, str]:
 
 
 def _check_format(format: Any, compress: Any) -> tuple[str, int]:
-    if format not in FORMATS:
-        raise ValueError(f"`format` must be one of {list(FORMATS)}; got {format!r}.")
+    _utils.check_one_of(format, "format", FORMATS)
     if isinstance(compress, bool):
         compress = 3 if compress else 0
     if not isinstance(compress, (int, np.integer)) or not 0 <= compress <= 9:
@@ -341,29 +432,70 @@ def _dump(model: Any, fh: io.BufferedWriter, format: str, compress: int) -> None
             sio.dump(model, fh)
 
 
-def _write_atomically(target: Path, write) -> None:
-    """Write via a temp file in the same folder, fsync, then os.replace onto ``target``."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _tmp_name(target: Path) -> Path:
+    """A fresh hidden name beside ``target`` for a file being written."""
+    return target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+
+
+def _pending_name(target: Path, sha256: str) -> Path:
+    """The content-addressed name of committed bytes not yet renamed onto ``target``."""
+    return target.with_name(f".{target.name}.{sha256}.pending")
+
+
+def _leftover_pattern(target: Path) -> re.Pattern:
+    return re.compile(rf"\.{re.escape(target.name)}\.(?:[0-9a-f]{{16}}\.tmp|[0-9a-f]{{64}}\.pending)")
+
+
+def _write_new(tmp: Path, write) -> None:
+    """Create ``tmp`` (it must not exist), write it, flush it to disk."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _fsync_dir(folder: Path) -> None:
+    """Make renames in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. platforms without directory fds
+    except OSError:  # pragma: no cover - e.g. Windows
         return
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _committed_sha(target: Path) -> str | None:
+    """The SHA-256 the manifest of ``target`` names, or None if there is no usable manifest."""
+    try:
+        raw = json.loads(manifest_path(target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    sha = raw.get("sha256") if isinstance(raw, dict) else None
+    return sha if isinstance(sha, str) and _SHA256.fullmatch(sha) else None
+
+
+def _finish_interrupted(target: Path) -> None:
+    """Roll forward a save killed after its commit: move the pending bytes onto ``target``."""
+    sha = _committed_sha(target)
+    if sha is not None:
+        pending = _pending_name(target, sha)
+        if pending.is_file():
+            os.replace(pending, target)
+            _fsync_dir(target.parent)
+
+
+def _remove_leftovers(target: Path) -> list[str]:
+    """Delete temporary and superseded pending files of ``target``; return their names."""
+    pattern = _leftover_pattern(target)
+    removed = []
+    for entry in target.parent.iterdir():
+        if pattern.fullmatch(entry.name):
+            entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed
 
 
 # --------------------------------------------------------------------------- save
@@ -377,12 +509,12 @@ def save_artefact(
 ) -> ArtefactManifest:
     """Save a fitted model as one artefact file plus a JSON manifest beside it.
 
-    Both files are written atomically: each goes to a temporary file in the same folder,
-    is flushed to disk (``fsync``) and then renamed over the target with ``os.replace``.
-    If anything fails while the model is being written, the previous artefact and its
-    manifest are left exactly as they were and no temporary file remains. (The artefact
-    is renamed before the manifest; a crash between those two renames leaves a manifest
-    whose hash disagrees with the file, which :func:`load_artefact` refuses.)
+    The save survives being killed at any instant: the new bytes go to a hidden file named
+    by their SHA-256 and are flushed to disk; one atomic rename of the manifest commits
+    them; then they are renamed onto ``path``. Until the commit, ``path`` and its manifest
+    are the previous artefact; from it on, they are the new one (see the module docstring).
+    An exception leaves the previous artefact as it was; the next save removes any
+    temporary file an interrupted one left behind.
 
     Parameters
     ----------
@@ -402,8 +534,8 @@ def save_artefact(
     Returns
     -------
     ArtefactManifest
-        What was written; ``manifest.sha256`` is the value to record somewhere you trust
-        (a registry, a deployment config) and pass to :func:`load_artefact`.
+        What was written; record ``manifest.sha256`` in the registry or the deployment
+        configuration, and pass it from there to :func:`load_artefact`.
 
     Examples
     --------
@@ -433,26 +565,51 @@ def save_artefact(
         )
     expected = _positive_proba(model, example)
 
-    _write_atomically(target, lambda fh: _dump(model, fh, format, compress))
-    manifest = ArtefactManifest(
-        artefact=target.name,
-        format=format,
-        compress=compress,
-        sha256=sha256_file(target),
-        size_bytes=target.stat().st_size,
-        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        versions=MappingProxyType(library_versions()),
-        feature_names=tuple(str(c) for c in example.columns),
-        example_input=MappingProxyType({
-            "columns": [str(c) for c in example.columns],
-            "dtypes": [str(t) for t in example.dtypes],
-            "data": example.to_numpy(dtype=object).tolist(),
-        }),
-        expected_output=tuple(float(v) for v in expected),
-    )
-    text = json.dumps(manifest.to_dict(), indent=2, default=_json_default)
-    _write_atomically(manifest_path(target), lambda fh: fh.write(text.encode("utf-8")))
-    _fsync_dir(target.parent)
+    _finish_interrupted(target)  # a save killed after its commit is completed first
+    tmp = _tmp_name(target)
+    pending = None
+    committed = False
+    try:
+        # 1. the new bytes, under a temporary name, then under their content address
+        _write_new(tmp, lambda fh: _dump(model, fh, format, compress))
+        sha = _utils.sha256_file(tmp)
+        size = tmp.stat().st_size
+        pending = _pending_name(target, sha)
+        os.replace(tmp, pending)
+        _fsync_dir(target.parent)
+        manifest = ArtefactManifest(
+            artefact=target.name,
+            format=format,
+            compress=compress,
+            sha256=sha,
+            size_bytes=size,
+            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            versions=MappingProxyType(library_versions()),
+            feature_names=tuple(str(c) for c in example.columns),
+            example_input=MappingProxyType({
+                "columns": [str(c) for c in example.columns],
+                "dtypes": [str(t) for t in example.dtypes],
+                "data": example.to_numpy(dtype=object).tolist(),
+            }),
+            expected_output=tuple(float(v) for v in expected),
+        )
+        text = json.dumps(manifest.to_dict(), indent=2, default=_json_default)
+        # 2. the commit: one atomic rename of the manifest that names the new hash
+        tmp = _tmp_name(target)
+        _write_new(tmp, lambda fh: fh.write(text.encode("utf-8")))
+        os.replace(tmp, manifest_path(target))
+        committed = True
+        _fsync_dir(target.parent)
+        # 3. the committed bytes move onto `path`; a kill before this is finished by the
+        #    next save, and load_artefact reads the pending file meanwhile
+        os.replace(pending, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        if pending is not None and not committed:
+            pending.unlink(missing_ok=True)
+        raise
+    _remove_leftovers(target)  # whatever earlier, interrupted saves left behind
     return manifest
 
 
@@ -510,15 +667,6 @@ def _version_mismatches(recorded: Mapping[str, str], fmt: str) -> dict[str, tupl
     return out
 
 
-def _check_sha(expected_sha256: Any) -> str:
-    if not isinstance(expected_sha256, str) or not _SHA256.fullmatch(expected_sha256.lower()):
-        raise ValueError(
-            f"`expected_sha256` must be a 64-character hex SHA-256; got {expected_sha256!r}. "
-            "Take it from a source you trust (a registry, a deployment config), not from the manifest."
-        )
-    return expected_sha256.lower()
-
-
 def _skops_load(payload: bytes, trusted_types: Iterable[str]):
     """Load skops bytes, trusting only the allow-listed types that are actually present.
 
@@ -542,13 +690,46 @@ def _skops_load(payload: bytes, trusted_types: Iterable[str]):
     return sio.loads(payload, trusted=sorted(set(untrusted) & allowed))
 
 
+def _read_committed(p: Path, *, attempts: int = 3) -> tuple[ArtefactManifest, bytes, str]:
+    """The manifest of ``p`` and the bytes it commits to, read once each.
+
+    The bytes are those of ``p`` or, when a save was stopped between its commit and its
+    last rename, of the pending file named by the manifest's hash. If a save runs while
+    we read (manifest of one save, file of the next), the pair is read again.
+    """
+    for attempt in range(attempts):
+        manifest = read_manifest(p)
+        try:
+            payload = p.read_bytes()
+        except FileNotFoundError:
+            payload = b""
+        digest = hashlib.sha256(payload).hexdigest()
+        if digest == manifest.sha256:
+            return manifest, payload, digest
+        pending = _pending_name(p, manifest.sha256)
+        try:
+            staged = pending.read_bytes()
+        except FileNotFoundError:
+            staged = None
+        if staged is not None and hashlib.sha256(staged).hexdigest() == manifest.sha256:
+            return manifest, staged, manifest.sha256
+        if read_manifest(p).sha256 == manifest.sha256:
+            break  # nothing moved while we read: the mismatch is real
+        time.sleep(0.01 * (attempt + 1))
+    if not payload and not p.is_file():
+        raise ArtefactNotFoundError(
+            f"`path` must be an existing artefact file; got {str(p)!r}, which does not exist."
+        )
+    return manifest, payload, digest
+
+
 def load_artefact(
     path: str | os.PathLike,
     *,
     expected_sha256: str,
     allow_version_mismatch: bool = False,
     replay: bool = True,
-    replay_atol: float = 1e-12,
+    replay_atol: float = _utils.REPLAY_ATOL,
     trusted_types: Sequence[str] = SKOPS_TRUSTED_TYPES,
 ) -> LoadedArtefact:
     """Load an artefact only after checking it is the file you trust, then that it behaves.
@@ -559,8 +740,10 @@ def load_artefact(
     2. the file's size equals the manifest's, so a truncated file is named as such;
     3. the SHA-256 of the bytes read equals ``expected_sha256`` (compared in constant
        time with :func:`hmac.compare_digest`), and the manifest records the same hash
-       (:class:`ArtefactIntegrityError`). Only bytes that passed are deserialised; they
-       are read once, so the file cannot be swapped between the check and the load;
+       (:class:`ArtefactIntegrityError`; so does every malformed manifest field). Only
+       bytes that passed are deserialised; they are read once, so the file cannot be
+       swapped between the check and the load. If a save was killed after its commit,
+       the committed bytes are read from its pending file (see :func:`save_artefact`);
     4. the installed Python (major.minor) and library versions equal the recorded ones
        (:class:`ArtefactVersionError`, or an :class:`ArtefactVersionWarning` when
        ``allow_version_mismatch=True``);
@@ -574,14 +757,16 @@ def load_artefact(
     path : str or path-like
         The artefact file written by :func:`save_artefact`.
     expected_sha256 : str
-        The hash you trust, from somewhere other than the manifest (which sits beside
-        the file and can be replaced with it).
+        The hash you trust: from the registry or the deployment configuration, never
+        from the manifest lying next to the file (whoever can replace the file can
+        replace the manifest with it).
     allow_version_mismatch : bool, default=False
         Opt in to loading under different library versions (with a warning).
     replay : bool, default=True
         Replay the recorded example and compare outputs.
-    replay_atol : float, default=1e-12
-        Largest absolute difference accepted by the replay.
+    replay_atol : float, default=1e-9
+        Largest absolute difference accepted by the replay (the package's one replay
+        tolerance, ``_utils.REPLAY_ATOL``).
     trusted_types : sequence of str, default=SKOPS_TRUSTED_TYPES
         For skops files: the types, beyond skops' defaults, you accept. Write this list
         down in advance; never build it from ``skops.io.get_untrusted_types`` of the
@@ -608,39 +793,30 @@ def load_artefact(
     """
     start = time.perf_counter()
     p = _check_path(path)
-    trusted = _check_sha(expected_sha256)
+    trusted = _utils.check_sha256(expected_sha256, "expected_sha256")
     if not isinstance(allow_version_mismatch, bool):
         raise TypeError(f"`allow_version_mismatch` must be True or False; got {allow_version_mismatch!r}.")
-    if not isinstance(replay_atol, (int, float)) or not replay_atol >= 0:
-        raise ValueError(f"`replay_atol` must be a non-negative number; got {replay_atol!r}.")
+    replay_atol = _utils.check_number(replay_atol, "replay_atol", low=0.0)
     if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
         raise TypeError(f"`trusted_types` must be a sequence of type names (str); got {trusted_types!r}.")
-    if not p.is_file():
+    if not p.is_file() and not manifest_path(p).is_file():
         raise ArtefactNotFoundError(
             f"`path` must be an existing artefact file; got {str(p)!r}, which does not exist."
         )
-    manifest = read_manifest(p)
 
-    # 2-3. integrity, before a single byte is deserialised
-    size = p.stat().st_size
-    if size != manifest.size_bytes:
+    # 1-3. integrity, before a single byte is deserialised
+    manifest, payload, actual = _read_committed(p)
+    if len(payload) != manifest.size_bytes:
         raise ArtefactIntegrityError(
-            f"the artefact must be {manifest.size_bytes} bytes as its manifest records; got {size} bytes "
-            f"({'truncated' if size < manifest.size_bytes else 'grown'}). Do not load it: fetch it again."
+            f"the artefact must be {manifest.size_bytes} bytes as its manifest records; got {len(payload)} bytes "
+            f"({'truncated' if len(payload) < manifest.size_bytes else 'grown'}). Do not load it: fetch it again."
         )
-    digest = hashlib.sha256()
-    buf = bytearray()
-    with open(p, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            buf += chunk
-    actual = digest.hexdigest()
     if not hmac.compare_digest(actual, trusted):
         raise ArtefactIntegrityError(
             f"the artefact's SHA-256 must be the trusted {trusted[:16]}...; got {actual[:16]}... "
             "The file was modified or replaced: do not load it."
         )
-    if not hmac.compare_digest(manifest.sha256.lower(), trusted):
+    if not hmac.compare_digest(manifest.sha256, trusted):
         raise ArtefactIntegrityError(
             f"the manifest's SHA-256 must match the trusted {trusted[:16]}...; got {manifest.sha256[:16]}... "
             "The manifest belongs to another artefact: re-save both files together."
@@ -658,21 +834,18 @@ def load_artefact(
         warnings.warn(f"loading despite version mismatch: {detail}", ArtefactVersionWarning, stacklevel=2)
 
     # 5. deserialise
-    payload = bytes(buf)
     if manifest.format == "joblib":
         import joblib
 
         model = joblib.load(io.BytesIO(payload))
-    elif manifest.format == "skops":
-        model = _skops_load(payload, trusted_types)
     else:
-        raise ArtefactIntegrityError(f"the manifest's format must be one of {list(FORMATS)}; got {manifest.format!r}.")
+        model = _skops_load(payload, trusted_types)
 
     # 6. behaviour
     if replay:
         got = _positive_proba(model, manifest.example_frame())
         want = np.asarray(manifest.expected_output)
-        if got.shape != want.shape or not np.allclose(got, want, rtol=0.0, atol=replay_atol):
+        if not _utils.replay_matches(got, want, atol=replay_atol):
             worst = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
             raise ArtefactReplayError(
                 f"the replayed example must reproduce the recorded output within {replay_atol:g}; "
@@ -722,8 +895,7 @@ def compare_formats(
     >>> bool(table.loc[1, "size_ratio"] < 1.0)
     True
     """
-    if isinstance(n_repeats, bool) or not isinstance(n_repeats, int) or n_repeats < 1:
-        raise ValueError(f"`n_repeats` must be a positive integer; got {n_repeats!r}.")
+    n_repeats = _utils.check_positive_int(n_repeats, "n_repeats")
     variants = list(variants)
     if not variants:
         raise ValueError("`variants` must name at least one (format, compress) pair; got an empty sequence.")

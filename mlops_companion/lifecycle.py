@@ -19,14 +19,9 @@ import numpy as np
 import pandas as pd
 
 from mlops_companion import data
+from mlops_companion._utils import check_int
 
 __all__ = ["drift_ramp", "make_weekly_traffic", "labels_available"]
-
-
-def _check_int(value, name: str, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"`{name}` must be an integer >= {low}; got {value!r}.")
-    return int(value)
 
 
 def drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
@@ -57,14 +52,14 @@ def drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
     >>> drift_ramp(3, n_weeks=26, onset=5), drift_ramp(25, n_weeks=26, onset=5)
     (0.0, 1.0)
     """
-    n_weeks = _check_int(n_weeks, "n_weeks", low=2)
-    onset = _check_int(onset, "onset", low=0)
+    n_weeks = check_int(n_weeks, "n_weeks", low=2)
+    onset = check_int(onset, "onset", low=0)
     if onset >= n_weeks - 1:
         raise ValueError(
             f"`onset` must be smaller than `n_weeks - 1` ({n_weeks - 1}); got {onset}. "
             "Start the drift earlier or simulate more weeks."
         )
-    week = _check_int(week, "week", low=0)
+    week = check_int(week, "week", low=0)
     if week >= n_weeks:
         raise ValueError(f"`week` must be smaller than `n_weeks` ({n_weeks}); got {week}.")
     return max(0.0, (week - onset) / (n_weeks - 1 - onset))
@@ -120,8 +115,8 @@ def make_weekly_traffic(
     >>> round(float(means.iloc[-1] - means.iloc[0]), 1)
     2.0
     """
-    n_weeks = _check_int(n_weeks, "n_weeks", low=2)
-    n_per_week = _check_int(n_per_week, "n_per_week", low=1)
+    n_weeks = check_int(n_weeks, "n_weeks", low=2)
+    n_per_week = check_int(n_per_week, "n_per_week", low=1)
     drift_ramp(0, n_weeks=n_weeks, onset=onset)  # validates `onset` against `n_weeks`
     drift = dict(drift or {})  # its keys and values are checked by data.make_incidents
     start = dict(data.COEFFICIENTS)
@@ -190,6 +185,6 @@ def labels_available(traffic: pd.DataFrame, week: int, *, delay: int) -> pd.Data
             "`traffic` must have a 'week' column, as make_weekly_traffic returns; "
             f"got the columns {list(traffic.columns)}."
         )
-    week = _check_int(week, "week", low=0)
-    delay = _check_int(delay, "delay", low=0)
+    week = check_int(week, "week", low=0)
+    delay = check_int(delay, "delay", low=0)
     return traffic[traffic["week"] <= week - delay]

@@ -14,7 +14,7 @@ Out of scope: computing anything. The numbers come from :mod:`mlops_companion.ro
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -172,13 +172,16 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
     Parameters
     ----------
     result : rollout.RolloutResult or its ``timeline`` DataFrame
+        When the timeline has a ``boundary`` column (as :func:`rollout.simulate_rollout`
+        writes), the rule's boundary is drawn look by look.
     k : float, default=None
-        Draw the rollback threshold at ``k`` standard errors.
+        Draw a constant threshold at ``k`` instead (for a timeline without boundaries).
 
     Returns
     -------
     matplotlib.figure.Figure
-        The rollback, if any, is marked with a cross and labelled in text.
+        The rollback, if any, is marked with a cross and labelled in text with the hour
+        it took effect: the end of the breaching window (``RolloutResult.rollback_at_hour``).
 
     Examples
     --------
@@ -187,11 +190,11 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
     >>> import matplotlib.pyplot as plt, pandas as pd
     >>> timeline = pd.DataFrame({"step": [0, 1, 2], "hour": [0.0, 1.0, 2.0],
     ...     "share": [0.0, 0.05, 0.1], "n_canary": [0, 120, 230],
-    ...     "statistic": [float("nan"), 1.2, 4.5],
+    ...     "statistic": [float("nan"), -1.2, 4.5], "boundary": [float("nan"), 3.0, 2.8],
     ...     "decision": ["start", "continue", "rollback"]})
-    >>> fig = plot_rollout_timeline(timeline, k=3)
+    >>> fig = plot_rollout_timeline(timeline)
     >>> [ax.get_ylabel() for ax in fig.axes]
-    ['Canary share (%)', 'Statistic (standard errors)']
+    ['Canary share (%)', 'Margin statistic (standard errors)']
     >>> plt.close(fig)
     """
     timeline = getattr(result, "timeline", result)
@@ -212,9 +215,10 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
     top.step(xs, ys, where="post", color=_colour(1), linestyle="--")
     top.set_ylabel("Canary share (%)")
     monitored = timeline["statistic"].notna().to_numpy()
-    bottom.plot(hours[monitored] + 0.5, timeline["statistic"].to_numpy(float)[monitored],
+    stat = timeline["statistic"].to_numpy(float)
+    bottom.plot(hours[monitored] + 0.5, stat[monitored],
                 color=_colour(0), linestyle="-", marker="o", markersize=4,
-                label="|canary - baseline| / SE")
+                label="(|difference| - margin) / SE")
     insufficient = (timeline["decision"] == "insufficient").to_numpy()
     if insufficient.any():
         bottom.plot(hours[insufficient] + 0.5, np.zeros(insufficient.sum()), linestyle="none",
@@ -224,10 +228,15 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
         bottom.axhline(k, color=_colour(3), linestyle=":", linewidth=1.5)
         bottom.text(hours[-1] + 1, k, f"threshold k = {k:g}", ha="right", va="bottom",
                     color=_colour(3))
+    elif "boundary" in timeline.columns and monitored.any():
+        bound = timeline["boundary"].to_numpy(float)
+        finite = monitored & np.isfinite(bound)
+        bottom.step(hours[finite] + 0.5, bound[finite], where="mid", color=_colour(3),
+                    linestyle=":", linewidth=1.5, label="rollback boundary")
+    bottom.axhline(0.0, color=OKABE_ITO["black"], linewidth=0.6)
     if rolled.any():
         i = int(np.flatnonzero(rolled)[0])
-        stat = float(timeline["statistic"].iloc[i])
-        y = stat if np.isfinite(stat) else 0.0
+        y = stat[i] if np.isfinite(stat[i]) else 0.0
         bottom.plot(hours[i] + 0.5, y, linestyle="none", marker="X", markersize=12,
                     color=_colour(3), label="rollback")
         bottom.annotate(f"rollback at hour {hours[i] + 1:g}", (hours[i] + 0.5, y),
@@ -235,10 +244,9 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
         top.annotate("share back to 0%", (hours[i] + 1.25, 0), xytext=(8, 14),
                      textcoords="offset points", color=_colour(3),
                      arrowprops={"arrowstyle": "->", "color": _colour(3)})
-    bottom.set_ylim(bottom=0)
     bottom.set_xlabel("Hours since rollout start")
-    bottom.set_ylabel("Statistic (standard errors)")
-    bottom.legend(loc="upper left")
+    bottom.set_ylabel("Margin statistic (standard errors)")
+    bottom.legend(loc="best")
     fig.tight_layout()
     return fig
 

@@ -19,8 +19,19 @@ talks to an ``mlflow server`` instead.
   **rollback** by moving the alias back to where it pointed before. Aliases replace the
   stages API (``MlflowClient.transition_model_version_stage``), deprecated since MLflow 2.9;
 - an **audit log** of every alias move (when, which alias, from which version to which,
-  why, who), kept append-only in its own SQLite file because MLflow keeps no such history;
+  why, who), kept append-only in its own SQLite file because MLflow keeps no such history.
+  It is a chain by construction: a trigger refuses any entry whose ``from_version`` is not
+  the previous entry's ``to_version`` for that model and alias, and a move made outside this
+  class (a plain ``MlflowClient`` call) is recorded as ``"external"`` when next noticed;
 - **load** a version by alias, with the artefact's hash checked *before* it is unpickled.
+  The trusted SHA-256 is the registry's tag on the version, a record the deployer controls,
+  never the manifest stored beside the file (see :mod:`mlops_companion.artefacts`).
+
+Several processes may open, register into and promote in the same registry folder at once:
+a file lock (``registry.lock``, via the ``filelock`` library) serialises MLflow's schema
+creation and migration, and makes each alias move (read the alias, move it, append to the
+audit log) one atomic step. The lock covers processes sharing the folder, on one machine or
+one shared file system; a remote ``mlflow server`` does not see it.
 
 Out of scope: serving the model (:mod:`mlops_companion.serving`), deciding whether a version
 deserves promotion (:mod:`mlops_companion.validation`, :mod:`mlops_companion.rollout`).
@@ -35,6 +46,7 @@ import io
 import logging
 import os
 import random
+import re
 import sqlite3
 import tempfile
 import time
@@ -47,6 +59,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mlops_companion import _utils
 
 __all__ = [
     "Registry",
@@ -64,6 +78,10 @@ _TAG_SHA = "artefact_sha256"
 _TAG_DATA = "data_sha256"
 _TAG_METRIC = "metric."
 _AUDIT_COLUMNS = ["when", "name", "alias", "action", "from_version", "to_version", "reason", "user"]
+_LOCK_FILE = "registry.lock"
+_LOCK_TIMEOUT_S = 300.0
+_MAX_NAME = 256
+_ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 class RegistryError(LookupError):
@@ -132,20 +150,51 @@ def _check_name(value: Any, param: str) -> str:
     return value
 
 
+def _check_model_name(name: Any) -> str:
+    """A registered model name MLflow stores and its search filter can quote, or a clear error."""
+    _check_name(name, "name")
+    problem = None
+    if len(name) > _MAX_NAME:
+        problem = f"at most {_MAX_NAME} characters"
+    elif name != name.strip():
+        problem = "free of leading and trailing spaces"
+    elif any(c in name for c in "/:") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problem = "free of '/', ':' and control characters (MLflow builds paths and URIs from it)"
+    elif "'" in name and '"' in name:
+        problem = "free of either single or double quotes (MLflow's filter syntax cannot quote both)"
+    if problem:
+        raise ValueError(
+            f"`name` must be {problem}; got {name!r}. Use a name such as 'incident-predictor'."
+        )
+    return name
+
+
+def _filter_literal(value: str) -> str:
+    """``value`` quoted for an MLflow search filter: in the quote character it does not contain."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise ValueError(f"`name` must not contain both kinds of quote; got {value!r}.")
+
+
+def _check_alias(alias: Any) -> str:
+    _check_name(alias, "alias")
+    if not _ALIAS.fullmatch(alias) or alias.isdigit() or alias.lower() == "latest" \
+            or re.fullmatch(r"[vV]\d+", alias):
+        raise ValueError(
+            f"`alias` must be 1 to 255 letters, digits, '_' or '-', and not a number, 'latest' or "
+            f"'v<number>' (MLflow reserves them); got {alias!r}. Use e.g. 'champion' or 'challenger'."
+        )
+    return alias
+
+
 def _check_version(version: Any) -> int:
     if isinstance(version, str) and version.isdigit():
         version = int(version)
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
         raise ValueError(f"`version` must be a positive integer; got {version!r}.")
     return int(version)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _import_mlflow():
@@ -157,6 +206,31 @@ def _import_mlflow():
             "The registry needs MLflow: pip install 'mlops-companion[registry]'."
         ) from exc
     return mlflow
+
+
+def _import_filelock():
+    try:
+        import filelock
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "The registry needs filelock: pip install 'mlops-companion[registry]'."
+        ) from exc
+    return filelock
+
+
+def _alias_stack(history: list[tuple[str, int | None, int]]) -> list[int]:
+    """The versions an alias pointed at, as an undo stack rebuilt from its audit chain.
+
+    A promotion or an external move to a new version pushes it; a rollback pops the
+    current one. A promotion to the version already in place changes nothing.
+    """
+    stack: list[int] = []
+    for action, _from_version, to_version in history:
+        if action == "rollback" and stack:
+            stack.pop()
+        if not stack or stack[-1] != to_version:
+            stack.append(int(to_version))
+    return stack
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -188,9 +262,11 @@ def _quiet_mlflow() -> Iterator[None]:
 
 
 class _AuditLog:
-    """Append-only table of alias moves in its own SQLite file.
+    """Append-only chain of alias moves in its own SQLite file.
 
-    Triggers make UPDATE and DELETE fail, so the history can only grow.
+    Triggers make UPDATE and DELETE fail, so the history can only grow, and refuse an
+    INSERT whose ``from_version`` is not the ``to_version`` of the previous entry for the
+    same model and alias (``IS NOT`` also compares NULLs: the first entry comes from NULL).
     """
 
     def __init__(self, path: Path) -> None:
@@ -207,6 +283,11 @@ class _AuditLog:
                     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
                 CREATE TRIGGER IF NOT EXISTS alias_moves_no_delete BEFORE DELETE ON alias_moves
                     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER IF NOT EXISTS alias_moves_chain BEFORE INSERT ON alias_moves
+                    WHEN NEW.from_version IS NOT (
+                        SELECT to_version FROM alias_moves
+                        WHERE name = NEW.name AND alias = NEW.alias ORDER BY id DESC LIMIT 1)
+                    BEGIN SELECT RAISE(ABORT, 'the audit log is a chain: from_version must be the previous to_version'); END;
                 """
             )
 
@@ -228,6 +309,16 @@ class _AuditLog:
                     "to_version, reason, user) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (when, name, alias, action, from_version, to_version, reason, user),
                 )
+        finally:
+            con.close()
+
+    def history(self, name: str, alias: str) -> list[tuple[str, int | None, int]]:
+        """``(action, from_version, to_version)`` of every move of ``alias``, oldest first."""
+        con = self._connect()
+        try:
+            return con.execute(
+                "SELECT action, from_version, to_version FROM alias_moves "
+                "WHERE name = ? AND alias = ? ORDER BY id", (name, alias)).fetchall()
         finally:
             con.close()
 
@@ -290,8 +381,7 @@ class Registry:
         if tracking_uri is not None and not isinstance(tracking_uri, str):
             raise TypeError(f"`tracking_uri` must be a string or None; got {tracking_uri!r}.")
         _check_name(experiment, "experiment")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"`retries` must be a non-negative integer; got {retries!r}.")
+        retries = _utils.check_int(retries, "retries", low=0)
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifact_root = self.root / "artifacts"
@@ -299,18 +389,39 @@ class Registry:
         self.experiment = experiment
         self.retries = retries
         self._mlflow = _import_mlflow()
+        self._lock = _import_filelock().FileLock(str(self.root / _LOCK_FILE), timeout=_LOCK_TIMEOUT_S)
         from mlflow import MlflowClient
 
-        with _quiet_mlflow():
+        # MLflow creates or migrates its schema the first time each store is touched; two
+        # processes doing it at once race (duplicate columns, alembic errors), so one at a time.
+        with self._locked(), _quiet_mlflow():
             self._client = self._retry(lambda: MlflowClient(
                 tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri))
             self._experiment_id = self._retry(self._ensure_experiment)
-        self._audit = _AuditLog(self.root / "audit.db")
+            self._retry(lambda: self._client.search_registered_models(max_results=1))
+            self._audit = _AuditLog(self.root / "audit.db")
 
     def __repr__(self) -> str:
         return f"Registry(root={str(self.root)!r}, tracking_uri={self.tracking_uri!r})"
 
     # -- plumbing ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the registry's file lock (re-entrant in one thread), or fail with a clear error."""
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire()
+        except Timeout as exc:
+            raise RegistryError(
+                f"the registry lock {self._lock.lock_file!r} must be free within {_LOCK_TIMEOUT_S:g} s; "
+                "another process has held it longer. Check for a hung process using this registry."
+            ) from exc
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def _retry(self, fn):
         for attempt in range(self.retries + 1):
             try:
@@ -405,7 +516,7 @@ class Registry:
         """
         from mlops_companion import artefacts
 
-        _check_name(name, "name")
+        _check_model_name(name)
         if not hasattr(model, "predict_proba"):
             raise TypeError(f"`model` must be a fitted estimator with predict_proba; got {type(model).__name__}.")
         if not isinstance(example_input, pd.DataFrame) or len(example_input) == 0:
@@ -449,7 +560,8 @@ class Registry:
                 mlflow.end_run()
             tags = {_TAG_SHA: sha, _TAG_DATA: data_sha,
                     **{f"{_TAG_METRIC}{k}": repr(float(v)) for k, v in metrics.items()}}
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    self._locked():
                 self._retry(lambda: self._ensure_registered_model(name))
                 mv = self._retry(lambda: self._client.create_model_version(
                     name=name, source=logged.model_uri, run_id=run.info.run_id, tags=tags,
@@ -478,7 +590,7 @@ class Registry:
         """
         from mlflow.exceptions import MlflowException
 
-        _check_name(name, "name")
+        _check_model_name(name)
         try:
             with _quiet_mlflow():
                 if isinstance(alias_or_version, str) and not alias_or_version.isdigit():
@@ -499,10 +611,11 @@ class Registry:
         --------
         See :class:`Registry`; ``[v.version for v in reg.versions(name)]`` lists them.
         """
-        _check_name(name, "name")
+        _check_model_name(name)
         with _quiet_mlflow():
-            found = self._client.search_model_versions(f"name = '{name}'")
-        return sorted((self.get(name, int(mv.version)) for mv in found), key=lambda v: v.version)
+            found = self._client.search_model_versions(f"name = {_filter_literal(name)}")
+        return sorted((self.get(name, int(mv.version)) for mv in found if mv.name == name),
+                      key=lambda v: v.version)
 
     def _current(self, name: str, alias: str) -> int | None:
         try:
@@ -534,26 +647,42 @@ class Registry:
         --------
         See :class:`Registry`.
         """
-        _check_name(name, "name")
+        _check_model_name(name)
         version = _check_version(version)
-        _check_name(alias, "alias")
-        if alias.isdigit() or alias.lower() == "latest":
-            raise ValueError(f"`alias` must not be a number or 'latest' (MLflow reserves them); got {alias!r}.")
+        _check_alias(alias)
         _check_name(reason, "reason")
         target = self.get(name, version)  # raises RegistryError for an unknown version
-        before = self._current(name, alias)
-        with _quiet_mlflow():
-            self._retry(lambda: self._client.set_registered_model_alias(name, alias, str(version)))
-        self._audit.append(name=name, alias=alias, action="promote", from_version=before,
-                           to_version=version, reason=reason)
+        with self._locked():  # read the alias, move it, log the move: one step for every process
+            before = self._reconcile(name, alias)
+            with _quiet_mlflow():
+                self._retry(lambda: self._client.set_registered_model_alias(name, alias, str(version)))
+            self._audit.append(name=name, alias=alias, action="promote", from_version=before,
+                               to_version=version, reason=reason)
         return self.get(name, target.version)
+
+    def _reconcile(self, name: str, alias: str) -> int | None:
+        """Where ``alias`` points now; a move made outside this class is logged as ``"external"``.
+
+        Called with the lock held, so the audit chain's last link and MLflow agree afterwards.
+        """
+        current = self._current(name, alias)
+        history = self._audit.history(name, alias)
+        logged = history[-1][2] if history else None
+        if current is None:      # never set, or deleted outside the registry: keep the chain's end
+            return logged
+        if current != logged:
+            self._audit.append(name=name, alias=alias, action="external", from_version=logged,
+                               to_version=current,
+                               reason="moved outside the registry; recorded when next noticed")
+        return current
 
     def rollback(self, name: str, alias: str = "champion", *, reason: str) -> ModelVersionInfo:
         """Move ``alias`` back to the version it pointed at before its current one was promoted.
 
-        The audit log says where the alias came from: the latest promotion *to* the current
-        version records its ``from_version``. Rolling back twice therefore walks back two
-        promotions, rather than toggling between the last two versions.
+        The target is rebuilt from the audit chain of this alias (promotions and external
+        moves push a version, rollbacks pop one), under the registry's lock. Rolling back
+        twice therefore walks back two promotions, rather than toggling between the last two
+        versions.
 
         Examples
         --------
@@ -571,24 +700,25 @@ class Registry:
         >>> list(reg.audit_log("m")["action"])
         ['promote', 'promote', 'rollback']
         """
-        _check_name(name, "name")
-        _check_name(alias, "alias")
+        _check_model_name(name)
+        _check_alias(alias)
         _check_name(reason, "reason")
-        current = self._current(name, alias)
-        if current is None:
-            raise RegistryError(f"`alias` must point at a version of {name!r} to roll back; {alias!r} points nowhere.")
-        log = self._audit.frame(name)
-        moves = log[(log["alias"] == alias) & (log["action"] == "promote") & (log["to_version"] == current)]
-        if moves.empty or pd.isna(moves["from_version"].iloc[-1]):
-            raise RegistryError(
-                f"Nothing to roll back to: the audit log has no version that {alias!r} of {name!r} "
-                f"pointed at before version {current}. Promote a version explicitly instead."
-            )
-        target = int(moves["from_version"].iloc[-1])
-        with _quiet_mlflow():
-            self._retry(lambda: self._client.set_registered_model_alias(name, alias, str(target)))
-        self._audit.append(name=name, alias=alias, action="rollback", from_version=current,
-                           to_version=target, reason=reason)
+        with self._locked():
+            current = self._reconcile(name, alias)
+            if current is None or self._current(name, alias) is None:
+                raise RegistryError(
+                    f"`alias` must point at a version of {name!r} to roll back; {alias!r} points nowhere.")
+            stack = _alias_stack(self._audit.history(name, alias))
+            if len(stack) < 2:
+                raise RegistryError(
+                    f"Nothing to roll back to: the audit log has no version that {alias!r} of {name!r} "
+                    f"pointed at before version {current}. Promote a version explicitly instead."
+                )
+            target = stack[-2]
+            with _quiet_mlflow():
+                self._retry(lambda: self._client.set_registered_model_alias(name, alias, str(target)))
+            self._audit.append(name=name, alias=alias, action="rollback", from_version=current,
+                               to_version=target, reason=reason)
         return self.get(name, target)
 
     def audit_log(self, name: str | None = None) -> pd.DataFrame:
@@ -599,7 +729,7 @@ class Registry:
         See :meth:`rollback`.
         """
         if name is not None:
-            _check_name(name, "name")
+            _check_model_name(name)
         return self._audit.frame(name)
 
     # -- loading ----------------------------------------------------------------------
@@ -624,7 +754,7 @@ class Registry:
         with _quiet_mlflow(), contextlib.redirect_stderr(io.StringIO()):
             local = self._client.download_artifacts(info.run_id, _ARTEFACT_DIR, str(dest))
         path = Path(local) / ARTEFACT_FILE
-        actual = _sha256_file(path)
+        actual = _utils.sha256_file(path)
         if actual != info.artefact_sha256:
             raise artefacts.ArtefactIntegrityError(
                 f"`{name}` version {info.version}: artefact SHA-256 must be {info.artefact_sha256}; "

@@ -6,7 +6,9 @@ its threshold, a confidence interval and a pass/fail verdict; a *directional* ch
 (raising a feature that should raise the risk must raise the predicted probability, at
 values inside the observed range); and a *distribution* check (more than one class
 predicted, probabilities spread over a minimum range). Also :func:`wilson_interval`,
-the interval used for metrics that are proportions.
+the interval used for metrics that are proportions, and :func:`compare_models_paired`,
+which decides whether a challenger beats the serving model on the *same* rows (exact
+McNemar test on the rows where exactly one of them is right).
 
 Why intervals: with the ~160 rows of the book's test set an accuracy of 0.70 is known to
 within about seven points either way, so a gate at exactly 0.70 passes or fails on the
@@ -28,7 +30,7 @@ import pandas as pd
 from scipy import stats
 from sklearn import metrics as skm
 
-from mlops_companion import data
+from mlops_companion import _utils, data
 
 __all__ = [
     "METRICS",
@@ -37,6 +39,8 @@ __all__ = [
     "ValidationResult",
     "validate_model",
     "wilson_interval",
+    "PairedComparisonResult",
+    "compare_models_paired",
 ]
 
 #: Metric name -> how its confidence interval is computed.
@@ -112,9 +116,7 @@ class ValidationResult:
 
 
 def _check_confidence(confidence: Any) -> float:
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise ValueError(f"`confidence` must be a number strictly between 0 and 1; got {confidence!r}.")
-    return float(confidence)
+    return _utils.check_level(confidence, "confidence")
 
 
 def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
@@ -145,20 +147,7 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
     >>> round(low, 3), round(high, 3)
     (0.625, 0.766)
     """
-    for name, value in (("successes", successes), ("n", n)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"`{name}` must be an integer; got {value!r}.")
-    if n < 1:
-        raise ValueError(f"`n` must be at least 1; got {n}.")
-    if not 0 <= successes <= n:
-        raise ValueError(f"`successes` must be between 0 and n={n}; got {successes}.")
-    conf = _check_confidence(confidence)
-    z = stats.norm.ppf(0.5 + conf / 2)
-    p = successes / n
-    denom = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / denom
-    half = z / denom * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    return _utils.wilson_interval(successes, n, confidence=confidence)
 
 
 # --------------------------------------------------------------------------- input checks
@@ -370,7 +359,7 @@ def validate_model(
     --------
     Does the book's pipeline clear the accuracy gate, and how wide is the interval?
 
-    >>> from mlops_companion import data
+    >>> from mlops_companion import _utils, data
     >>> s = data.make_scenario()
     >>> result = validate_model(s.pipeline, s.X_test, s.y_test, {"accuracy": 0.70})
     >>> result["accuracy"]["passed"], result["directional"]["passed"]
@@ -456,4 +445,123 @@ def validate_model(
     return ValidationResult(
         passed=bool(table["passed"].all()), table=table, gate=gate, confidence=conf,
         n_samples=len(frame), details=MappingProxyType(details),
+    )
+
+
+# --------------------------------------------------------------------------- paired comparison
+@dataclass(frozen=True)
+class PairedComparisonResult:
+    """Outcome of :func:`compare_models_paired`.
+
+    Attributes
+    ----------
+    statistic : int
+        Rows only the candidate got right (the McNemar count ``b``).
+    pvalue : float
+        Exact McNemar p-value: a binomial test of ``b`` among the ``b + c`` discordant rows
+        with probability 1/2, in the direction of ``alternative``.
+    n_candidate_only, n_baseline_only : int
+        Discordant rows: right only for the candidate (``b``), only for the baseline (``c``).
+    n_samples : int
+    accuracy_candidate, accuracy_baseline : float
+    difference : float
+        ``accuracy_candidate - accuracy_baseline``, which equals ``(b - c) / n_samples``.
+    ci_low, ci_high : float
+        Interval for the difference at ``confidence`` (the Wilson interval for the share of
+        discordant rows won by the candidate, mapped to a difference of accuracies).
+    alternative : str
+    confidence : float
+    """
+
+    statistic: int
+    pvalue: float
+    n_candidate_only: int
+    n_baseline_only: int
+    n_samples: int
+    accuracy_candidate: float
+    accuracy_baseline: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    alternative: str
+    confidence: float
+
+
+def compare_models_paired(
+    candidate: Any,
+    baseline: Any,
+    X: Any,
+    y: Any,
+    *,
+    alternative: str = "greater",
+    confidence: float = 0.95,
+) -> PairedComparisonResult:
+    """Is the candidate more accurate than the baseline on the same rows? (exact McNemar)
+
+    Both models are scored on the *same* rows, so their errors are paired: comparing two
+    separate intervals ignores that most rows are right (or wrong) for both and wastes the
+    evidence. Only the discordant rows carry information about which model is better:
+    ``b`` rows right only for the candidate, ``c`` right only for the baseline. Under "no
+    difference" each discordant row is a fair coin, so :func:`scipy.stats.binomtest` of
+    ``b`` out of ``b + c`` is the exact McNemar test.
+
+    Parameters
+    ----------
+    candidate, baseline : fitted classifiers with ``predict``
+    X : DataFrame or 2-D array
+    y : array-like of shape (n_samples,), binary
+    alternative : {"greater", "two-sided", "less"}, default="greater"
+        "greater": the candidate is more accurate (the question a promotion asks).
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    PairedComparisonResult
+
+    Examples
+    --------
+    Does a model that fixes 30 of its rival's mistakes and makes 10 new ones win?
+
+    >>> import numpy as np
+    >>> class Fixed:
+    ...     def __init__(self, pred): self.pred = np.asarray(pred)
+    ...     def predict(self, X): return self.pred
+    ...     def predict_proba(self, X): return np.c_[1 - self.pred, self.pred]
+    >>> y = np.r_[np.ones(200, int), np.zeros(200, int)]
+    >>> old = y.copy(); old[:30] = 0                 # 30 mistakes the candidate fixes
+    >>> new = y.copy(); new[200:210] = 1             # 10 mistakes of its own
+    >>> X = np.zeros((400, 1))
+    >>> r = compare_models_paired(Fixed(new), Fixed(old), X, y)
+    >>> r.statistic, r.n_baseline_only, round(r.difference, 3), round(r.pvalue, 4)
+    (30, 10, 0.05, 0.0011)
+    """
+    alternative = _utils.check_one_of(alternative, "alternative", ("greater", "two-sided", "less"))
+    conf = _check_confidence(confidence)
+    right = []
+    for model, name in ((candidate, "candidate"), (baseline, "baseline")):
+        if not callable(getattr(model, "predict", None)):
+            raise TypeError(f"`{name}` must be a fitted classifier with predict; got {type(model).__name__}.")
+    y_arr = np.asarray(y)
+    if y_arr.ndim != 1 or len(y_arr) == 0:
+        raise ValueError(f"`y` must be a non-empty one-dimensional array; got shape {y_arr.shape}.")
+    if len(X) != len(y_arr):
+        raise ValueError(f"`X` and `y` must have the same length; got {len(X)} and {len(y_arr)}.")
+    for model in (candidate, baseline):
+        right.append(np.asarray(model.predict(X)) == y_arr)
+    cand_right, base_right = right
+    b = int(np.sum(cand_right & ~base_right))
+    c = int(np.sum(~cand_right & base_right))
+    n = len(y_arr)
+    if b + c == 0:
+        pvalue, share_low, share_high = 1.0, 0.0, 1.0
+    else:
+        pvalue = float(stats.binomtest(b, b + c, 0.5, alternative=alternative).pvalue)
+        share_low, share_high = _utils.wilson_interval(b, b + c, confidence=conf)
+    # difference = (b - c) / n = (b + c) / n * (2 * share - 1)
+    scale = (b + c) / n
+    return PairedComparisonResult(
+        statistic=b, pvalue=pvalue, n_candidate_only=b, n_baseline_only=c, n_samples=n,
+        accuracy_candidate=float(cand_right.mean()), accuracy_baseline=float(base_right.mean()),
+        difference=(b - c) / n, ci_low=scale * (2 * share_low - 1),
+        ci_high=scale * (2 * share_high - 1), alternative=alternative, confidence=conf,
     )

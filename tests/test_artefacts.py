@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlops_companion import artefacts, data
 
@@ -276,11 +278,12 @@ def test_save_artefact_bad_input(tmp_path, scenario, kwargs, error, match):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"expected_sha256": "abc"}, ValueError, r"`expected_sha256` must be a 64-character hex SHA-256"),
-        ({"expected_sha256": None}, ValueError, r"`expected_sha256` must be a 64-character hex SHA-256; got None"),
-        ({"expected_sha256": "g" * 64}, ValueError, r"`expected_sha256` must be a 64-character hex"),
+        ({"expected_sha256": "abc"}, ValueError, r"`expected_sha256` must be a SHA-256 digest"),
+        ({"expected_sha256": None}, ValueError, r"`expected_sha256` must be a SHA-256 digest \(64 hexadecimal characters\); got None"),
+        ({"expected_sha256": "g" * 64}, ValueError, r"`expected_sha256` must be a SHA-256 digest"),
         ({"allow_version_mismatch": "yes"}, TypeError, r"`allow_version_mismatch` must be True or False"),
-        ({"replay_atol": -1.0}, ValueError, r"`replay_atol` must be a non-negative number"),
+        ({"replay_atol": -1.0}, ValueError, r"`replay_atol` must be a number >= 0; got -1.0"),
+        ({"replay_atol": float("nan")}, TypeError, r"`replay_atol` must be a finite number; got nan"),
         ({"trusted_types": "sklearn.tree._tree.Tree"}, TypeError, r"`trusted_types` must be a sequence"),
     ],
 )
@@ -315,7 +318,8 @@ def test_corrupt_manifest(saved, content, match):
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
-    [({"chunk_size": 0}, ValueError, r"`chunk_size` must be a positive integer; got 0"),
+    [({"chunk_size": 0}, ValueError, r"`chunk_size` must be an integer >= 1; got 0"),
+     ({"chunk_size": 1.5}, TypeError, r"`chunk_size` must be an integer; got 1.5"),
      ({"path": "does-not-exist.bin"}, artefacts.ArtefactNotFoundError, r"`path` must be an existing file"),
      ({"path": 42}, TypeError, r"`path` must be a non-empty str or os.PathLike; got 42")],
 )
@@ -331,7 +335,7 @@ def test_sha256_file_bad_input(tmp_path, kwargs, error, match):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"n_repeats": 0}, r"`n_repeats` must be a positive integer; got 0"),
+    [({"n_repeats": 0}, r"`n_repeats` must be an integer >= 1; got 0"),
      ({"variants": []}, r"`variants` must name at least one"),
      ({"variants": [("joblib",)]}, r"each entry of `variants` must be a \(format, compress\) pair"),
      ({"variants": [("zip", 0)]}, r"`format` must be one of")],
@@ -361,3 +365,200 @@ def test_public_surface():
          "sha256_file", "library_versions", "compare_formats"])
     for name in artefacts.__all__:
         assert hasattr(artefacts, name)
+
+
+# ---------------------------------------------------------------- crash safety (issue 11)
+def _save_forever(path: str, models: tuple, example: pd.DataFrame, done) -> None:
+    """Child process: save the two models alternately until killed; count finished saves."""
+    i = 0
+    while True:
+        artefacts.save_artefact(models[i % 2], path, example_input=example)
+        i += 1
+        done.value = i
+
+
+def _loads_with(path: Path, sha: str) -> bool:
+    try:
+        artefacts.load_artefact(path, expected_sha256=sha)
+    except artefacts.ArtefactIntegrityError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal := __import__("signal"), "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_sigkill_at_random_instants_never_loses_both_artefacts(tmp_path, scenario):
+    """Kill a process saving in a loop at random instants: old or new always loads, never neither."""
+    import multiprocessing
+    import time
+    import warnings
+
+    other = data.make_scenario(rng=5).pipeline
+    models = (other, scenario.pipeline)           # the child saves B, A, B, A, ...
+    example = scenario.X_test.head(3)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    sha_a = artefacts.save_artefact(scenario.pipeline, scratch / "a.joblib", example_input=example).sha256
+    sha_b = artefacts.save_artefact(other, scratch / "b.joblib", example_input=example).sha256
+    assert sha_a != sha_b
+    path = tmp_path / "live" / "model.joblib"
+    path.parent.mkdir()
+    started = time.perf_counter()
+    assert artefacts.save_artefact(scenario.pipeline, path, example_input=example).sha256 == sha_a
+    one_save = time.perf_counter() - started   # kill instants span a few saves, on any machine load
+
+    ctx = multiprocessing.get_context("fork")     # the child inherits the fitted models and imports
+    rng = np.random.default_rng(20261128)
+    outcome = {"old": 0, "new": 0, "strays": 0, "saves": 0}
+    deadline = time.monotonic() + 240
+    n_kills = 0
+    while n_kills < 30 and time.monotonic() < deadline:
+        done = ctx.Value("i", 0, lock=False)
+        with warnings.catch_warnings():           # Python >= 3.12 warns about fork with threads
+            warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)
+            proc = ctx.Process(target=_save_forever, args=(str(path), models, example, done))
+            proc.start()
+        time.sleep(rng.uniform(0.0, 4 * one_save))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join(timeout=60)
+        assert proc.exitcode == -signal.SIGKILL, f"the saving child died on its own (exit {proc.exitcode})"
+        n_kills += 1
+        finished = done.value
+        outcome["saves"] += finished
+        last_done = sha_a if finished % 2 == 0 else sha_b      # state before the save in flight
+        in_flight = sha_b if finished % 2 == 0 else sha_a
+        loads_old, loads_new = _loads_with(path, last_done), _loads_with(path, in_flight)
+        assert loads_old != loads_new, f"kill {n_kills}: old loads {loads_old}, new loads {loads_new}"
+        outcome["old" if loads_old else "new"] += 1
+        outcome["strays"] += sum(p.name.startswith(".") for p in path.parent.iterdir())
+        # the next save (here, in this process) finishes or removes what the kill left behind
+        artefacts.save_artefact(scenario.pipeline, path, example_input=example)
+        assert sorted(p.name for p in path.parent.iterdir()) == [path.name, artefacts.manifest_path(path).name]
+        assert _loads_with(path, sha_a)
+    assert n_kills >= 20, f"only {n_kills} kills fitted in the time budget"
+    assert outcome["saves"] > 0, "the child never finished a save: the kills tested nothing"
+    print(f"\n{n_kills} kills: {outcome}")
+
+
+class _StopBeforeInstall(BaseException):
+    """Stands for a kill after the manifest's rename and before the bytes' rename."""
+
+
+def test_save_stopped_between_commit_and_install_loads_new_and_next_save_finishes(saved, scenario, monkeypatch):
+    path, old = saved
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(src).endswith(".pending") and Path(dst) == path:
+            raise _StopBeforeInstall
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(_StopBeforeInstall):
+        artefacts.save_artefact(scenario.pipeline, path, example_input=scenario.X_test.head(3), compress=3)
+    monkeypatch.undo()
+    new_sha = artefacts.read_manifest(path).sha256
+    assert new_sha != old.sha256 and artefacts.sha256_file(path) == old.sha256   # path still holds the old bytes
+    assert [p.name for p in path.parent.glob("*.pending")] == [f".{path.name}.{new_sha}.pending"]
+    assert artefacts.load_artefact(path, expected_sha256=new_sha).manifest.sha256 == new_sha
+    with pytest.raises(artefacts.ArtefactIntegrityError, match="SHA-256 must be the trusted"):
+        artefacts.load_artefact(path, expected_sha256=old.sha256)
+    # the next save rolls the interrupted one forward, then writes its own; nothing is left over
+    (path.parent / f".{path.name}.0123456789abcdef.tmp").write_bytes(b"half a model")
+    final = artefacts.save_artefact(scenario.pipeline, path, example_input=scenario.X_test.head(2))
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, artefacts.manifest_path(path).name])
+    assert artefacts.sha256_file(path) == final.sha256
+
+
+def test_leftovers_of_other_artefacts_are_not_touched(saved, scenario):
+    path, _ = saved
+    neighbour = path.parent / f".{path.name}.v2.0123456789abcdef.tmp"   # belongs to "model.joblib.v2"
+    neighbour.write_bytes(b"x")
+    artefacts.save_artefact(scenario.pipeline, path, example_input=scenario.X_test.head(2))
+    assert neighbour.exists()
+
+
+def _edit(doc: dict, field: str, value) -> dict:
+    if value is _DROP:
+        doc.pop(field)
+    elif "." in field:
+        outer, inner = field.split(".")
+        doc[outer][inner] = value
+    else:
+        doc[field] = value
+    return doc
+
+
+_DROP = object()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("manifest_version", 2, r"`manifest_version` must be the integer 1; got 2"),
+        ("manifest_version", "1", r"`manifest_version` must be the integer 1; got '1'"),
+        ("artefact", "", r"`artefact` must be a non-empty file name"),
+        ("artefact", "../../etc/passwd", r"`artefact` must be a non-empty file name without folders"),
+        ("format", "pickle", r"`format` must be one of \['joblib', 'skops'\]; got 'pickle'"),
+        ("compress", "x", r"`compress` must be an integer from 0 to 9; got 'x'"),
+        ("compress", True, r"`compress` must be an integer from 0 to 9; got True"),
+        ("sha256", "ABC", r"`sha256` must be 64 lowercase hex characters; got 'ABC'"),
+        ("sha256", None, r"`sha256` must be 64 lowercase hex characters; got None"),
+        ("size_bytes", -1, r"`size_bytes` must be a non-negative integer; got -1"),
+        ("size_bytes", 1.5, r"`size_bytes` must be a non-negative integer; got 1.5"),
+        ("created_utc", "yesterday", r"`created_utc` must be an ISO 8601 timestamp; got 'yesterday'"),
+        ("created_utc", 0, r"`created_utc` must be an ISO 8601 timestamp; got 0"),
+        ("versions", ["sklearn"], r"`versions` must be an object mapping library names"),
+        ("versions", {"numpy": 2}, r"`versions` must be an object mapping library names"),
+        ("feature_names", "abc", r"`feature_names` must be a non-empty list of column names"),
+        ("example_input", [], r"`example_input` must be an object with exactly the keys"),
+        ("example_input.columns", ["a"], r"`example_input.columns` must be equal to `feature_names`"),
+        ("example_input.dtypes", ["float64"], r"`example_input.dtypes` must be a list of 5 dtype names"),
+        ("example_input.dtypes", ["no-such-dtype"] * 5, r"`example_input.dtypes` must be dtype names pandas"),
+        ("example_input.data", [], r"`example_input.data` must be 1 to 100 rows of 5 finite numbers"),
+        ("example_input.data", [[1, 2]], r"`example_input.data` must be 1 to 100 rows of 5 finite numbers"),
+        ("example_input.data", [["a"] * 5], r"`example_input.data` must be 1 to 100 rows"),
+        ("expected_output", [0.5], r"`expected_output` must be a list of 5 probabilities; got \[0.5\]"),
+        ("expected_output", ["x"] * 5, r"`expected_output` must be a list of 5 probabilities"),
+        ("expected_output", [2.0] * 5, r"`expected_output` must be a list of 5 probabilities"),
+        ("expected_output", _DROP, r"must have the fields .* missing \['expected_output'\]"),
+    ],
+)
+def test_malformed_manifest_raises_the_typed_error_naming_the_field(saved, field, value, match):
+    path, m = saved
+    mpath = artefacts.manifest_path(path)
+    mpath.write_text(json.dumps(_edit(json.loads(mpath.read_text()), field, value)))
+    with pytest.raises(artefacts.ArtefactIntegrityError, match=match):
+        artefacts.load_artefact(path, expected_sha256=m.sha256)
+    with pytest.raises(artefacts.ArtefactIntegrityError, match=match):
+        artefacts.read_manifest(path)
+
+
+def test_manifest_with_nan_in_the_example_is_refused(saved):
+    path, m = saved
+    mpath = artefacts.manifest_path(path)
+    mpath.write_text(mpath.read_text().replace('"data": [\n      [\n        ', '"data": [\n      [\n        NaN, ', 1))
+    with pytest.raises(artefacts.ArtefactIntegrityError, match=r"`example_input.data` must be"):
+        artefacts.load_artefact(path, expected_sha256=m.sha256)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(["manifest_version", "artefact", "format", "compress", "sha256", "size_bytes",
+                              "created_utc", "versions", "feature_names", "example_input",
+                              "expected_output"]),
+       value=_json)
+def test_any_value_in_any_manifest_field_gives_a_manifest_or_the_typed_error(saved, field, value):
+    """Property: whatever JSON sits in a field, from_dict returns or raises ArtefactIntegrityError."""
+    doc = json.loads(artefacts.manifest_path(saved[0]).read_text())
+    doc[field] = value
+    try:
+        artefacts.ArtefactManifest.from_dict(doc)
+    except artefacts.ArtefactIntegrityError as exc:
+        assert f"`{field}" in str(exc) or "must have the fields" in str(exc)

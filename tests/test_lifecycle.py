@@ -33,10 +33,10 @@ def test_drift_ramp_is_monotone():
     [
         ({"week": -1, "n_weeks": 5}, ValueError, r"`week` must be an integer >= 0; got -1"),
         ({"week": 5, "n_weeks": 5}, ValueError, r"`week` must be smaller than `n_weeks` \(5\); got 5"),
-        ({"week": 1.0, "n_weeks": 5}, ValueError, r"`week` must be an integer"),
+        ({"week": 1.0, "n_weeks": 5}, TypeError, r"`week` must be an integer; got 1.0"),
         ({"week": 0, "n_weeks": 1}, ValueError, r"`n_weeks` must be an integer >= 2; got 1"),
         ({"week": 0, "n_weeks": 5, "onset": 4}, ValueError, r"`onset` must be smaller than"),
-        ({"week": 0, "n_weeks": 5, "onset": True}, ValueError, r"`onset` must be an integer"),
+        ({"week": 0, "n_weeks": 5, "onset": True}, TypeError, r"`onset` must be an integer; got True"),
     ],
 )
 def test_drift_ramp_validation(kwargs, error, match):

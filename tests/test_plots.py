@@ -78,10 +78,11 @@ def test_rollout_timeline_marks_rollback_with_marker_and_text():
         lambda X: X["x"].to_numpy(), lambda X: np.clip(X["x"].to_numpy() + 0.2, 0, 1),
         traffic, window_size=1500, rng=0)
     assert result.rolled_back
-    fig = plots.plot_rollout_timeline(result, k=3.0)
+    fig = plots.plot_rollout_timeline(result)
     top, bottom = fig.axes
     assert "X" in [line.get_marker() for line in bottom.get_lines()]
-    assert any(t.get_text().startswith("rollback at hour") for t in bottom.texts)
+    assert f"rollback at hour {result.rollback_at_hour:g}" in [t.get_text() for t in bottom.texts]
+    assert "rollback boundary" in [line.get_label() for line in bottom.get_lines()]
     assert _colours_used(fig) <= PALETTE | {"#000000"}
     with pytest.raises(TypeError, match=r"`result` must be a RolloutResult"):
         plots.plot_rollout_timeline(pd.DataFrame({"a": [1]}))

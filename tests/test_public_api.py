@@ -21,10 +21,13 @@ PUBLIC_API = {
         "read_manifest", "save_artefact", "sha256_file",
     },
     "checks": {
-        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED", "canary_decision",
-        "chi_square_drift", "detect_drift", "first_alarm", "hint", "load_verified",
-        "make_request_schema", "predict_in_batches", "rollback_version", "save_load_verify",
-        "shadow_report", "validate_model", "wilson_interval",
+        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED",
+        "check_error_rate_decision",
+        "check_chi_square_drift", "check_detect_drift", "check_first_alarm", "hint",
+        "check_load_verified", "check_make_request_schema", "check_predict_in_batches",
+        "check_rollback_version", "check_save_load_verify", "check_shadow_report",
+        "check_validate_model", "check_wilson_interval", "check_promote", "check_make_app",
+        "check_test_candidate",
     },
     "data": {
         "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES",
@@ -43,14 +46,16 @@ PUBLIC_API = {
     "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError",
                  "hash_dataframe"},
     "rollout": {
-        "AgreementResult", "BlueGreen", "CanaryMonitor", "CanarySchedule",
-        "FalseRollbackResult", "MonitorDecision", "RolloutResult", "ShadowDeployment",
-        "TrafficSplit", "false_rollback_rate", "false_rollback_table", "simulate_rollout",
+        "AgreementResult", "BlueGreen", "CanaryMonitor", "CanaryRule", "CanarySchedule",
+        "CanarySimulationResult", "FalseRollbackResult", "MonitorDecision", "RolloutResult",
+        "ShadowDeployment", "TrafficSplit", "false_rollback_rate", "simulate_canary",
+        "simulate_rollout", "simulate_windows",
     },
     "serving": {"MODES", "Observation", "create_app", "create_app_from_registry", "main",
                 "make_batch_model", "run_server"},
     "validation": {"DEFAULT_DIRECTIONAL", "DirectionalCheck", "METRICS", "ValidationResult",
-                   "validate_model", "wilson_interval"},
+                   "validate_model", "wilson_interval", "PairedComparisonResult",
+                   "compare_models_paired"},
 }
 
 
@@ -73,7 +78,7 @@ def test_public_functions_have_numpydoc_examples(module_name):
     missing = [
         name for name in module.__all__
         if inspect.isfunction(getattr(module, name))
-        and getattr(module, name).__module__ == module.__name__
+        and getattr(module, name).__module__.startswith(module.__name__)  # a package's private modules too
         and "Examples" not in (getattr(module, name).__doc__ or "")
     ]
     assert not missing, f"{module_name}: public functions without an Examples section: {missing}"

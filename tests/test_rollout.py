@@ -14,8 +14,9 @@ from mlops_companion import rollout
 def test_public_surface():
     assert set(rollout.__all__) == {
         "AgreementResult", "ShadowDeployment", "CanarySchedule", "TrafficSplit",
-        "MonitorDecision", "CanaryMonitor", "BlueGreen", "RolloutResult", "simulate_rollout",
-        "FalseRollbackResult", "false_rollback_rate", "false_rollback_table",
+        "MonitorDecision", "CanaryRule", "CanaryMonitor", "BlueGreen", "RolloutResult",
+        "simulate_rollout", "CanarySimulationResult", "simulate_canary", "simulate_windows",
+        "FalseRollbackResult", "false_rollback_rate",
     }
 
 
@@ -55,7 +56,7 @@ def test_shadow_failure_never_reaches_the_caller():
 def test_shadow_bad_input():
     with pytest.raises(TypeError, match=r"`candidate` must have a `predict_proba` method"):
         rollout.ShadowDeployment(_Proba(0.3), 42)
-    with pytest.raises(ValueError, match=r"`threshold` must be between 0 and 1"):
+    with pytest.raises(ValueError, match=r"`threshold` must be a number in \(0, 1\)"):
         rollout.ShadowDeployment(_Proba(0.3), _Proba(0.3), threshold=1.0)
     with pytest.raises(RuntimeError, match=r"No requests were scored yet"):
         rollout.ShadowDeployment(_Proba(0.3), _Proba(0.3)).agreement()
@@ -76,7 +77,7 @@ def test_default_schedule_matches_the_book():
         (dict(hours=(0, 1), shares=(0.0,)), r"`hours` and `shares` must have the same length"),
         (dict(hours=(0, 2, 1), shares=(0, 0.5, 1)), r"`hours` must be non-negative and strictly increasing"),
         (dict(hours=(0, 1, 2), shares=(0, 0.5, 0.2)), r"`shares` must never decrease"),
-        (dict(hours=(0, 1), shares=(0, 50)), r"`shares` must be a fraction between 0 and 1; got 50"),
+        (dict(hours=(0, 1), shares=(0, 50)), r"`shares` must be a number in \[0, 1\]; got 50"),
     ],
 )
 def test_schedule_bad_input(kwargs, match):
@@ -92,7 +93,7 @@ def test_traffic_split_share_and_validation():
     split.candidate_share = 0.0
     assert {split.route() for _ in range(100)} == {"current"}
     assert rollout.TrafficSplit(1.0, rng=0).route_many(50).all()
-    with pytest.raises(ValueError, match=r"`candidate_share` must be a fraction between 0 and 1; got 1.5"):
+    with pytest.raises(ValueError, match=r"`candidate_share` must be a number in \[0, 1\]; got 1.5"):
         rollout.TrafficSplit(1.5)
     with pytest.raises(TypeError, match=r"`rng` must be an int seed"):
         rollout.TrafficSplit(0.1, rng="seed")
@@ -108,50 +109,179 @@ def test_monitor_statistic_formula():
     assert z == pytest.approx(abs(stats.ttest_ind(c, b, equal_var=False).statistic), rel=1e-10)
 
 
+def test_monitor_pools_windows_by_inverse_variance_with_a_margin():
+    g = np.random.default_rng(3)
+    m = rollout.CanaryMonitor(margin=0.01, looks=5, min_samples=10)
+    windows = [(g.beta(3, 2, 300), g.beta(3, 2, n) + 0.02) for n in (50, 120, 200)]
+    for b, c in windows:
+        decision = m.update(b, c)
+    d = np.array([c.mean() - b.mean() for b, c in windows])
+    v = np.array([c.var(ddof=1) / len(c) + b.var(ddof=1) / len(b) for b, c in windows])
+    pooled, se = np.sum(d / v) / np.sum(1 / v), np.sum(1 / v) ** -0.5
+    assert decision.estimate == pytest.approx(pooled, rel=1e-12)
+    assert decision.statistic == pytest.approx((abs(pooled) - 0.01) / se, rel=1e-10)
+    assert decision.look == 3 and decision.boundary == pytest.approx(m.boundaries[2])
+
+
 def test_monitor_actions_and_streak():
     g = np.random.default_rng(1)
-    m = rollout.CanaryMonitor(k=3.0, min_samples=100, consecutive=2)
+    m = rollout.CanaryMonitor(k=3.0, margin=0.0, looks=10, min_samples=100, consecutive=2)
     same = lambda: (g.beta(3, 2, 500), g.beta(3, 2, 500))  # noqa: E731
     shifted = lambda: (g.beta(3, 2, 500), g.beta(3, 2, 500) + 0.2)  # noqa: E731
     assert m.update(g.random(50), g.random(500)).action == "insufficient"
     first = m.update(*shifted())
-    assert first.breached and first.action == "continue"
-    calm = m.update(*same())
-    assert not calm.breached and calm.action == "continue" and m.streak == 0
-    m.update(*shifted())
+    assert first.breached and first.action == "continue" and m.streak == 1
     assert m.update(g.random(500), g.random(20)).action == "insufficient"  # streak kept
+    assert m.streak == 1
     second = m.update(*shifted())
     assert second.action == "rollback"
     assert m.update(*same()).action == "rollback"  # latched until reset
     m.reset()
-    assert m.update(*same()).action == "continue"
+    assert m.update(*same()).action == "continue" and m.looks_taken == 1
+
+
+def test_monitor_observe_streams_windows():
+    g = np.random.default_rng(2)
+    m = rollout.CanaryMonitor(looks=4, min_samples=50)
+    assert m.observe("canary", g.random(30)) is None
+    assert m.observe("baseline", g.random(80)) is None
+    decision = m.observe("canary", g.random(30))
+    assert decision is not None and decision.action == "continue" and m.looks_taken == 1
+    with pytest.raises(ValueError, match=r"`role` must be 'baseline' or 'canary'; got 'x'"):
+        m.observe("x", [0.5])
 
 
 def test_monitor_constant_windows():
-    m = rollout.CanaryMonitor(min_samples=2, consecutive=1)
-    assert m.update(np.full(10, 0.5), np.full(10, 0.5)).statistic == 0.0
+    m = rollout.CanaryMonitor(looks=3, min_samples=2)
+    d = m.update(np.full(10, 0.5), np.full(10, 0.5))
+    assert d.action == "continue" and d.statistic < 0
     d = m.update(np.full(10, 0.5), np.full(10, 0.75))
-    assert math.isinf(d.statistic) and d.action == "rollback"
+    assert d.action == "rollback"
+
+
+def test_looks_beyond_the_plan_never_breach():
+    m = rollout.CanaryMonitor(looks=1, min_samples=10)
+    assert m.update(np.zeros(20) + np.arange(20) / 100, np.arange(20) / 100).action == "continue"
+    d = m.update(np.zeros(20), np.ones(20))
+    assert math.isinf(d.boundary) and d.action == "continue"
+    fixed = rollout.CanaryMonitor(k=3.0, looks=1, min_samples=10)  # a fixed k never runs out
+    fixed.update(np.arange(20) / 100, np.arange(20) / 100)
+    d = fixed.update(np.zeros(20), np.ones(20))
+    assert d.boundary == 3.0 and d.action == "rollback"
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        (dict(k=0), r"`k` must be a positive finite number; got 0"),
-        (dict(k=float("nan")), r"`k` must be a positive finite number"),
-        (dict(min_samples=0), r"`min_samples` must be a positive integer; got 0"),
-        (dict(min_samples=1), r"`min_samples` must be at least 2"),
-        (dict(consecutive=1.5), r"`consecutive` must be a positive integer; got 1.5"),
+        (dict(k=0), ValueError, r"`k` must be a number > 0; got 0"),
+        (dict(k=float("nan")), TypeError, r"`k` must be a finite number"),
+        (dict(min_samples=1), ValueError, r"`min_samples` must be an integer >= 2; got 1"),
+        (dict(consecutive=1.5), TypeError, r"`consecutive` must be an integer; got 1.5"),
+        (dict(margin=-0.1), ValueError, r"`margin` must be a number >= 0; got -0.1"),
+        (dict(alpha=1.0), ValueError, r"`alpha` must be a number in \(0, 1\); got 1.0"),
+        (dict(alternative="both"), ValueError, r"`alternative` must be one of"),
+        (dict(spending="linear"), ValueError, r"`spending` must be one of"),
+        (dict(looks=[3, 2]), ValueError, r"`looks` must be a positive integer or a non-empty"),
+        (dict(looks=0), ValueError, r"`looks` must be an integer >= 1; got 0"),
+        (dict(min_samples=5000), ValueError, r"`looks` must be given when `min_samples`"),
     ],
 )
-def test_monitor_bad_parameters(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_monitor_bad_parameters(kwargs, error, match):
+    with pytest.raises(error, match=match):
         rollout.CanaryMonitor(**kwargs)
 
 
 def test_monitor_bad_scores():
     with pytest.raises(ValueError, match=r"`canary` must hold finite predicted probabilities"):
         rollout.CanaryMonitor().update(np.ones(200), np.r_[np.ones(199), np.nan])
+
+
+def test_theory_needs_planned_sizes():
+    with pytest.raises(ValueError, match=r"`looks` is a number of looks"):
+        rollout.CanaryMonitor(looks=5).rollback_probability(0.0, sd=0.3)
+    with pytest.raises(ValueError, match=r"`sd` must be a number > 0"):
+        rollout.CanaryMonitor().rollback_probability(0.0, sd=0.0)
+
+
+# ----------------------------------------------------------------------------- theory
+@pytest.mark.parametrize("spending", ["pocock", "obrien-fleming"])
+def test_boundaries_spend_alpha_as_designed(spending):
+    """Three looks: the crossing probabilities, from scipy's multivariate normal, match the spending."""
+    looks = np.array([100.0, 250.0, 400.0])
+    m = rollout.CanaryMonitor(margin=0.0, alternative="greater", looks=looks, spending=spending,
+                              alpha=0.05)
+    t = looks / looks[-1]
+    corr = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+    c = m.boundaries
+    no_cross = [stats.multivariate_normal(np.zeros(j), corr[:j, :j], seed=1).cdf(c[:j])
+                if j > 1 else stats.norm.cdf(c[0]) for j in (1, 2, 3)]
+    spent = 1 - np.array(no_cross)
+    assert spent == pytest.approx(m.design(sd=1.0)["alpha_spent"].to_numpy(), abs=2e-4)
+    assert spent[-1] == pytest.approx(0.05, abs=2e-4)
+
+
+def test_exact_error_rate_at_the_margin_is_alpha():
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    assert m.false_rollback_rate(sd=0.31) == pytest.approx(0.05, abs=1e-3)
+    assert m.rollback_probability(0.0, sd=0.31) < 0.005  # identical candidate: rarely
+    by_look = m.rollback_probability(0.05, sd=0.31, by_look=True)
+    assert np.all(np.diff(by_look) >= -1e-12) and by_look[-1] > 0.99
+
+
+def test_theory_and_simulation_agree_within_the_monte_carlo_interval():
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    for delta in (0.02, 0.03, 0.0):
+        r = rollout.simulate_canary(m, delta=delta, sd=0.31, n_simulations=20_000, rng=7)
+        assert r.n_simulations == 20_000 and r.rollback_look.sum() == round(r.rate * 20_000)
+        # Monte Carlo interval, widened by 0.002 for the grid integration and the estimated variances.
+        assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002, r
+
+
+def test_false_rollback_rate_result():
+    r = rollout.false_rollback_rate(sd=0.3, n_simulations=20_000, rng=4)
+    assert isinstance(r, rollout.FalseRollbackResult)
+    assert r.delta == r.margin == 0.02 and r.alpha == 0.05
+    assert r.ci_low <= r.estimate <= r.ci_high
+    assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002
+    with pytest.raises(ValueError, match=r"`n_simulations` must be an integer >= 1"):
+        rollout.false_rollback_rate(sd=0.3, n_simulations=0)
+    with pytest.raises(ValueError, match=r"`schedule` and `window_size` must be given"):
+        rollout.simulate_canary(rollout.CanaryMonitor(), delta=0.0, sd=0.3)
+
+
+def test_monitor_and_vectorised_simulator_decide_identically():
+    """The same stream of windows through CanaryMonitor.update and the vectorised rule."""
+    g = np.random.default_rng(11)
+    schedule = rollout.CanarySchedule()
+    m = rollout.CanaryMonitor.for_schedule(schedule, window_size=600, min_samples=40,
+                                           consecutive=2)
+    shares = schedule.plan(600, min_samples=2)["share"].to_numpy()
+    n_runs = 60
+    d = np.full((n_runs, len(shares)), np.nan)
+    v, ok = np.full_like(d, np.nan), np.zeros_like(d, dtype=bool)
+    per_window = []
+    for r in range(n_runs):
+        shift = (0.0, 0.02, 0.04, 0.08)[r % 4]
+        actions = []
+        m.reset()
+        for h, share in enumerate(shares):
+            to_canary = g.random(600) < share
+            scores = g.beta(2, 1.2, 600)
+            b, c = scores[~to_canary], scores[to_canary] + shift
+            if len(b) >= 40 and len(c) >= 40:
+                d[r, h] = c.mean() - b.mean()
+                v[r, h] = c.var(ddof=1) / len(c) + b.var(ddof=1) / len(b)
+                ok[r, h] = True
+            actions.append(m.update(b, c).action)
+        per_window.append(actions)
+    state, first = rollout._judge_windows(m, d, v, ok)
+    monitor_rolled = np.array(["rollback" in a for a in per_window])
+    assert np.array_equal(monitor_rolled, state.rolled)
+    assert 0 < monitor_rolled.sum() < n_runs  # both outcomes occur
+    for r, actions in enumerate(per_window):
+        if state.rolled[r]:
+            looks_before = sum(a != "insufficient" for a in actions[:actions.index("rollback") + 1])
+            assert first[r] == looks_before
 
 
 # ----------------------------------------------------------------------------- blue/green
@@ -183,21 +313,27 @@ def _good(X):
 def test_identical_candidate_completes_the_rollout():
     result = rollout.simulate_rollout(_good, _good, _traffic(18 * 1500), window_size=1500, rng=0)
     assert not result.rolled_back and result.final_share == 1.0
+    assert result.rollback_at_hour is None and isinstance(result.rule, rollout.CanaryRule)
     tl = result.timeline
-    assert list(tl.columns) == ["step", "hour", "share", "n_canary", "statistic", "decision"]
+    assert list(tl.columns) == ["step", "hour", "share", "n_canary", "window_statistic",
+                                "estimate", "statistic", "boundary", "decision"]
     assert tl["decision"].iloc[0] == "start" and tl["decision"].iloc[-1] == "complete"
-    assert (tl["statistic"].dropna() < 3.0).all()  # same model: no window breaches
+    judged = tl["statistic"].notna()
+    assert (tl.loc[judged, "statistic"] < tl.loc[judged, "boundary"]).all()
     assert tl["hour"].is_monotonic_increasing
 
 
-def test_faulty_candidate_is_rolled_back_early():
+def test_faulty_candidate_is_rolled_back_early_with_its_rule():
     bad = lambda X: np.clip(X["x"].to_numpy() + 0.2, 0, 1)  # noqa: E731
+    monitor = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, consecutive=2)
     result = rollout.simulate_rollout(_good, bad, _traffic(18 * 2000), window_size=2000,
-                                      monitor=rollout.CanaryMonitor(k=3, consecutive=2), rng=3)
+                                      monitor=monitor, rng=3)
     assert result.rolled_back and result.final_share == 0.0
-    assert result.rollback_hour is not None and result.rollback_hour < 8
-    assert result.timeline["decision"].iloc[-1] == "rollback"
-    assert result.timeline["share"].max() <= 0.25
+    last = result.timeline.iloc[-1]
+    assert last["decision"] == "rollback"
+    assert result.rollback_at_hour == last["hour"] + 1  # the end of the breaching window
+    assert result.rollback_at_hour <= 3
+    assert result.rule == monitor.rule and result.rule.consecutive == 2
 
 
 def test_simulate_rollout_bad_input():
@@ -207,52 +343,91 @@ def test_simulate_rollout_bad_input():
         rollout.simulate_rollout(_good, _good, np.zeros((100, 1)))
     with pytest.raises(TypeError, match=r"`schedule` must be a CanarySchedule"):
         rollout.simulate_rollout(_good, _good, _traffic(100), schedule=[0, 1])
-    with pytest.raises(ValueError, match=r"`window_size` must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match=r"`window_size` must be an integer >= 1; got 0"):
         rollout.simulate_rollout(_good, _good, _traffic(100), window_size=0)
 
 
-def _normal_theory(k, consecutive, n_windows):
-    """P(at least `consecutive` breaches in a row in `n_windows`) with per-window p = 2(1-Phi(k))."""
-    p = 2 * stats.norm.sf(k)
-    state = np.zeros(consecutive + 1)
-    state[0] = 1.0
-    for _ in range(n_windows):
-        new = np.zeros_like(state)
-        new[0] = state[:consecutive].sum() * (1 - p)
-        new[1:consecutive] = state[:consecutive - 1] * p
-        new[consecutive] = state[consecutive] + state[consecutive - 1] * p
-        state = new
-    return state[consecutive]
+# --------------------------------------------------------------- the book's candidates
+@pytest.fixture(scope="module")
+def book():
+    from mlops_companion import data
+
+    scenario = data.make_scenario()
+    pipe = scenario.pipeline
+    fresh = data.make_incidents(800, rng=2024)
+    healthy = data.fit_pipeline(fresh[list(data.FEATURES)], fresh[data.TARGET])
+
+    def seconds(X):
+        X = X.copy()
+        X["p99_latency_ms"] = X["p99_latency_ms"] / 1000
+        return pipe.predict_proba(X)[:, 1]
+
+    return pipe, healthy, seconds, data
 
 
-def test_false_rollback_table_agrees_with_normal_theory():
-    # Its speed is measured by benchmarks, not asserted here.
-    table = rollout.false_rollback_table(ks=(2.0, 3.0), consecutives=(1, 2, 3),
-                                         n_simulations=2000, rng=0)
-    assert len(table) == 6
-    for row in table.itertuples():
-        theory = _normal_theory(row.k, row.consecutive, 18)
-        assert row.ci_low - 0.02 <= theory <= row.ci_high + 0.02
-    k2 = table[(table["k"] == 2.0) & (table["consecutive"] == 1)]["rate"].iloc[0]
-    assert k2 > 0.4  # k = 2 over 18 windows: far from small
+def _precomputed(scores):
+    return lambda X: scores[X.index.to_numpy()]
 
 
-def test_false_rollback_rate_result_and_validation():
-    r = rollout.false_rollback_rate(k=3.0, consecutive=1, n_windows=10, window_size=400,
-                                    n_simulations=800, rng=2)
-    assert isinstance(r, rollout.FalseRollbackResult)
-    assert r.ci_low <= r.estimate <= r.ci_high
-    assert r.ci_low <= _normal_theory(3.0, 1, 10) + 0.01
-    with pytest.raises(ValueError, match=r"`n_simulations` must be a positive integer"):
-        rollout.false_rollback_rate(n_simulations=0)
-    with pytest.raises(ValueError, match=r"`canary_share` \* `window_size` must leave at least 2"):
-        rollout.false_rollback_rate(canary_share=0.001, window_size=100)
-    with pytest.raises(ValueError, match=r"`scores` must hold finite"):
-        rollout.false_rollback_rate(scores=[0.1, np.nan])
+@pytest.mark.parametrize("factor", [1, 10])
+def test_healthy_retrain_is_not_rolled_back_as_traffic_grows(book, factor):
+    pipe, healthy, _, data = book
+    window = 2000 * factor
+    traffic = data.make_production_sample(18 * window, rng=11)
+    monitor = rollout.CanaryMonitor.for_schedule(window_size=window, min_samples=50)
+    base, cand = _precomputed(pipe.predict_proba(traffic)[:, 1]), _precomputed(
+        healthy.predict_proba(traffic)[:, 1])
+    results = [rollout.simulate_rollout(base, cand, traffic, monitor=monitor,
+                                        window_size=window, rng=seed) for seed in range(5)]
+    assert not any(r.rolled_back for r in results)
+    judged = results[0].timeline["statistic"].dropna()
+    assert judged.iloc[-1] < 0  # the pooled difference sits inside the margin
 
 
-def test_false_rollback_resamples_given_scores():
-    scores = np.random.default_rng(0).beta(5, 2, 1000)
-    r = rollout.false_rollback_rate(k=2.0, consecutive=1, n_windows=5, window_size=300,
-                                    n_simulations=600, scores=scores, rng=1)
-    assert r.ci_low <= _normal_theory(2.0, 1, 5) + 0.02
+def test_seconds_unit_bug_is_caught_in_at_least_90_percent_of_rollouts(book):
+    pipe, _, seconds, data = book
+    monitor = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    caught = 0
+    for t in range(4):
+        traffic = data.make_production_sample(18 * 2000, rng=100 + t)
+        base = _precomputed(pipe.predict_proba(traffic)[:, 1])
+        bug = _precomputed(seconds(traffic))
+        caught += sum(rollout.simulate_rollout(base, bug, traffic, monitor=monitor,
+                                               window_size=2000, rng=seed).rolled_back
+                      for seed in range(25))
+    assert caught >= 90, caught
+
+
+def test_rule_record_round_trips_to_json():
+    import json
+
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, consecutive=2)
+    rule = m.rule
+    assert rule.margin == m.margin and rule.consecutive == 2 and rule.window_size == 2000
+    assert rule.boundaries == tuple(m.boundaries) and rule.schedule == rollout.CanarySchedule()
+    back = json.loads(json.dumps(rule.to_dict()))
+    assert back["boundaries"] == pytest.approx(list(m.boundaries))
+    assert back["schedule"]["hours"] == list(rollout.CanarySchedule().hours)
+
+
+def test_one_sided_rule_for_a_quantity_where_only_a_drop_hurts():
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, alternative="less",
+                                           margin=0.01)
+    assert m.false_rollback_rate(sd=0.45) == pytest.approx(0.05, abs=1e-3)
+    assert m.rollback_probability(+0.2, sd=0.45) < 1e-9  # better is (practically) never rolled back
+    r = rollout.simulate_canary(m, delta=-0.01, sd=0.45, n_simulations=20_000, rng=3)
+    assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002
+    g = np.random.default_rng(0)
+    m.reset()
+    assert m.update(g.random(1900), g.random(100) * 0.5 + 0.5).action == "continue"
+
+
+def test_whole_schedule_error_rate_matches_scipys_multivariate_normal():
+    """All 17 looks of the book's schedule at once: 1 - P(no crossing) from scipy's Genz integration."""
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    t = np.array(m.rule.looks) / m.rule.looks[-1]
+    corr = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+    no_cross = stats.multivariate_normal(np.zeros(len(t)), corr, seed=0,
+                                         maxpts=200_000).cdf(m.boundaries)
+    # The recursion also counts the (negligible) lower tail of the two-sided rule.
+    assert 1 - no_cross == pytest.approx(m.false_rollback_rate(sd=0.31), abs=5e-4)

@@ -21,6 +21,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from mlops_companion import artefacts, data, rollout, serving
+from mlops_companion.serving import _run
 
 GOOD = {"request_rate": 120.0, "error_pct": 4.0, "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0}
 
@@ -57,7 +58,7 @@ def _bad_cases():
     return [
         ("missing field", body(is_weekend=...), 422, "is_weekend"),
         ("wrong type", body(deploy_hour=[1]), 422, "deploy_hour"),
-        ("float for an int", body(deploy_hour=14.0), 422, "deploy_hour"),
+        ("fraction for an int", body(deploy_hour=14.5), 422, "deploy_hour"),
         ("boolean for an int", body(is_weekend=True), 422, "is_weekend"),
         ("number as string", body(error_pct="4.0"), 422, "error_pct"),
         ("NaN", body(error_pct=float("nan")), 422, "error_pct"),
@@ -79,6 +80,21 @@ def _bad_cases():
         ("bad row in batch", json.dumps({"instances": [GOOD, {**GOOD, "error_pct": -3.0}]}).encode(), 422,
          "error_pct"),
         ("batch with extra key", json.dumps({"instances": [GOOD], "x": 1}).encode(), 422, "x"),
+        ("1e400 overflows to infinity", body().replace(b"120.0", b"1e400"), 422, "request_rate"),
+        ("integer too large for a float", body().replace(b"120.0", b"1" + b"0" * 400), 422, "request_rate"),
+        ("integer with 5,000 digits", body().replace(b"120.0", b"1" + b"0" * 5000), 400, "valid JSON"),
+        ("deep nesting, 1,000 levels", b"[" * 1000 + b"]" * 1000, 400, "nest at most"),
+        ("deep nesting inside a field", body().replace(b"120.0", b"[" * 1000 + b"]" * 1000), 400, "nest at most"),
+        ("deep objects", b'{"a":' * 500 + b"1" + b"}" * 500, 400, "nest at most"),
+        ("duplicate key", b'{"request_rate": 1.0, "request_rate": 2.0, "error_pct": 1.0}', 400, "once"),
+        ("duplicate key in a batch row",
+         b'{"instances": [{"deploy_hour": 1, "deploy_hour": 2}]}', 400, "deploy_hour"),
+        ("lone surrogate key", body().replace(b'"is_weekend"', b'"\\udc80"'), 422, "unicode"),
+        ("unicode junk field", json.dumps({**GOOD, "\u202e\u0000\U0001F4A5": "\ufeff"}).encode(), 422,
+         "validation_error"),
+        ("huge batch", json.dumps({"instances": [GOOD] * 300}).encode(), 422, "instances"),
+        ("brackets inside a string do not count", json.dumps({**GOOD, "note": "[" * 100}).encode(), 422,
+         "note"),
     ]
 
 
@@ -119,9 +135,36 @@ def test_bad_input_is_a_4xx_json_error_naming_the_problem(client, name, raw, sta
     r = client.post("/predict", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     body = r.json()
-    assert body["error"] and needle in json.dumps(body)
-    if status == 422 and body.get("detail") and needle not in ("JSON object",):
+    assert body["error"] and body["message"] and needle in json.dumps(body)
+    if status == 422 and needle in (*data.FEATURES, "instances", "region", "x", "note"):
         assert needle in [d["field"] for d in body["detail"]]
+    assert len(r.headers["x-request-id"]) == 32
+
+
+NOT_JSON = [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+            "application/jsonx", "text/json"]
+
+
+@pytest.mark.parametrize("content_type", NOT_JSON, ids=[str(c) for c in NOT_JSON])
+def test_a_body_not_sent_as_json_gets_415(client, content_type):
+    headers = {} if content_type is None else {"content-type": content_type}
+    r = client.post("/predict", content=json.dumps(GOOD).encode(), headers=headers)
+    assert r.status_code == 415, r.text
+    assert "application/json" in r.json()["message"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON", "application/merge-patch+json"])
+def test_json_content_types_are_accepted(client, content_type):
+    r = client.post("/predict", content=json.dumps(GOOD).encode(), headers={"content-type": content_type})
+    assert r.status_code == 200, r.text
+
+
+def test_a_whole_number_written_as_a_float_is_an_integer(client):
+    # JSON Schema, which the OpenAPI document speaks, counts 14.0 as an integer.
+    a = client.post("/predict", json={**GOOD, "deploy_hour": 14.0}).json()["incident_probability"]
+    b = client.post("/predict", json=GOOD).json()["incident_probability"]
+    assert a == b
 
 
 def test_health_readiness_rollout_and_metrics(client):
@@ -135,7 +178,9 @@ def test_health_readiness_rollout_and_metrics(client):
     assert 'http_requests_total{path="/predict",status="200"}' in text
     assert 'http_requests_total{path="/predict",status="422"}' in text
     assert "http_request_duration_seconds_bucket" in text
-    assert 'predicted_probability_count{model="current"}' in text
+    assert 'predicted_probability_count{model_version="v7"}' in text
+    assert 'predicted_probability_squares_total{model_version="v7"}' in text
+    assert 'prediction_errors_total{model_version="v7"} 0.0' in text
 
 
 def test_two_apps_in_one_process_keep_separate_metrics(saved):
@@ -192,11 +237,12 @@ def test_shadow_mode_answers_with_current_and_logs_both(saved):
             r = c.post("/predict", json=row)
             assert r.json()["answered_by"] == "current"
         state = c.get("/rollout").json()["shadow"]
-        assert state["n_compared"] == 5                      # bounded log
+        assert state["n_compared"] == 5                      # bounded log (ShadowDeployment's max_rows)
         assert 0.0 <= state["agreement"] <= 1.0
-        assert {"current", "candidate", "agree"} <= set(state["recent"][0])
+        assert {"current", "candidate"} <= set(state["recent"][0])
         text = c.get("/metrics").text
-        assert "shadow_comparisons_total" in text and 'predicted_probability_count{model="candidate"} 8.0' in text
+        assert 'predicted_probability_count{model_version="sha256:%s"} 8.0' % cs[:12] in text
+        assert 'predicted_probability_count{model_version="sha256:%s"} 8.0' % ns[:12] in text
 
 
 def test_canary_mode_routes_and_halts_on_rollback(saved, scenario, tmp_path):
@@ -221,7 +267,8 @@ def test_canary_mode_routes_and_halts_on_rollback(saved, scenario, tmp_path):
             answered.append(r.json()["answered_by"])
             assert r.headers["x-model-version"] == r.json()["model_version"]
         state = c.get("/rollout").json()["canary"]
-    assert state["halted"] is True and state["candidate_share"] == 0.0
+    assert state["rolled_back"] is True and state["candidate_share"] == 0.0
+    assert state["min_samples"] == 10
     assert any(d["action"] == "rollback" for d in state["decisions"])
     assert "candidate" in answered
     first_halt = 2 * 10  # at least two full windows before the rule can trip
@@ -237,9 +284,11 @@ def test_canary_mode_routes_and_halts_on_rollback(saved, scenario, tmp_path):
         ({"artefact": "/nonexistent/model.joblib"}, FileNotFoundError, "`artefact` must be an existing"),
         ({"artefact": 3}, TypeError, "`artefact` must be a path"),
         ({"mode": "shadow"}, ValueError, "`candidate` and `candidate_sha256` must be given"),
-        ({"max_batch": 0}, ValueError, "`max_batch` must be a positive integer"),
-        ({"max_body_bytes": 1.5}, ValueError, "`max_body_bytes` must be a positive integer"),
-        ({"threshold": 1.0}, ValueError, "`threshold` must be a probability"),
+        ({"max_batch": 0}, ValueError, "`max_batch` must be an integer >= 1"),
+        ({"max_body_bytes": 1.5}, TypeError, "`max_body_bytes` must be an integer"),
+        ({"threshold": 1.0}, ValueError, r"`threshold` must be a number in \(0, 1\)"),
+        ({"prediction_log": print}, TypeError, "`prediction_log` must have a `write"),
+        ({"mode": "canary", "candidate": None, "candidate_sha256": None}, ValueError, "must be given"),
     ],
 )
 def test_create_app_validation(saved, kwargs, error, match):
@@ -250,16 +299,16 @@ def test_create_app_validation(saved, kwargs, error, match):
 
 def test_run_server_and_batch_model_validation(saved):
     (path, sha), _ = saved
-    with pytest.raises(ValueError, match="`workers` must be a positive integer"):
+    with pytest.raises(ValueError, match="`workers` must be an integer >= 1"):
         with serving.run_server({"artefact": path, "expected_sha256": sha}, workers=0):
             pass
-    with pytest.raises(ValueError, match="`port` must be an integer"):
+    with pytest.raises(ValueError, match="`port` must be an integer between 0 and 65535"):
         with serving.run_server({"artefact": path, "expected_sha256": sha}, port=70000):
             pass
     with pytest.raises(TypeError, match="`app_or_kwargs` must be the create_app keyword arguments"):
         with serving.run_server(serving.create_app(artefact=path, expected_sha256=sha), workers=2):
             pass
-    with pytest.raises(ValueError, match="`max_batch` must be a positive integer"):
+    with pytest.raises(ValueError, match="`max_batch` must be an integer >= 1"):
         serving.make_batch_model(-1)
 
 
@@ -280,8 +329,13 @@ def test_real_server_refuses_every_bad_input_and_keeps_answering(live):
             assert r.status_code == status, (name, r.text)
             assert r.headers["content-type"].startswith("application/json"), name
             assert needle in r.text, name
+            assert len(r.headers["x-request-id"]) == 32, name
             ok = c.post("/predict", json=GOOD)              # still answering after each one
             assert ok.status_code == 200, name
+        for content_type in NOT_JSON:
+            headers = {} if content_type is None else {"content-type": content_type}
+            r = c.post("/predict", content=json.dumps(GOOD).encode(), headers=headers)
+            assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type", content_type
         # A 1 MB body declared honestly is refused from its Content-Length, before reading it;
         # one sent chunked (no Content-Length) is refused while streaming.
         def chunks():
@@ -357,18 +411,35 @@ def test_serve_a_registry_alias(tmp_path, scenario):
 
 
 @pytest.mark.server
-def test_no_nagle_delay_on_loopback(live):
-    # Without TCP_NODELAY on the listening socket each response waited ~40 ms for the
-    # client's delayed ACK; a healthy loopback round trip is far below that.
-    with httpx.Client(base_url=live, timeout=10) as c:
-        for _ in range(5):
-            c.post("/predict", json=GOOD)
-        lat = []
-        for _ in range(30):
-            t = time.perf_counter()
-            c.post("/predict", json=GOOD)
-            lat.append(time.perf_counter() - t)
-    assert np.median(lat) < 0.030
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_accepted_connections_have_tcp_nodelay(saved, loop):
+    # Without TCP_NODELAY a response written in two segments waits for the client's delayed
+    # ACK (about 40 ms on loopback). asyncio sets it on accepted connections only when the
+    # listening socket was created as TCP (protocol IPPROTO_TCP, not 0): check the server side.
+    import socket
+
+    import uvicorn
+
+    (path, sha), _ = saved
+    sock = _run._listening_socket("127.0.0.1", None)
+    server = uvicorn.Server(uvicorn.Config(serving.create_app(artefact=path, expected_sha256=sha),
+                                           log_level="warning", loop=loop))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline
+            time.sleep(0.01)
+        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=10) as c:
+            assert c.post("/predict", json=GOOD).status_code == 200
+            options = [conn.transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                       for conn in server.server_state.connections]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+    assert options and all(options), options
 
 
 @pytest.mark.server
@@ -406,8 +477,37 @@ def test_command_line_serves_in_the_foreground(saved):
 
 def test_worker_processes_get_one_thread_pool_each_unless_set():
     # Two processes with machine-sized BLAS/OpenMP pools oversubscribe the cores.
-    env = serving._one_thread_per_worker({"PATH": "/bin", "OMP_NUM_THREADS": "4"})
+    env = _run._one_thread_per_worker({"PATH": "/bin", "OMP_NUM_THREADS": "4"})
     assert env["OMP_NUM_THREADS"] == "4"  # the operator's choice wins
     assert env["OPENBLAS_NUM_THREADS"] == "1"
     assert env["MKL_NUM_THREADS"] == "1"
     assert env["PATH"] == "/bin"
+
+
+def test_shadow_candidate_failure_never_reaches_the_client(saved):
+    class Broken:
+        def predict_proba(self, X):
+            raise ValueError("candidate exploded")
+
+    (cp, cs), (np_, ns) = saved
+    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=np_, candidate_sha256=ns,
+                             candidate_version="cand", mode="shadow")
+    with TestClient(app) as c:
+        app.state.models["candidate"].model = Broken()
+        answers = [c.post("/predict", json=GOOD) for _ in range(3)]
+        state = c.get("/rollout").json()["shadow"]
+        text = c.get("/metrics").text
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert {r.json()["answered_by"] for r in answers} == {"current"}
+    assert state["n_compared"] == 3 and state["agreement"] == 0.0     # rollout counts a failed shadow as disagreement
+    assert state["recent"][0]["candidate"] is None                      # NaN in the log, null in JSON
+    assert 'prediction_errors_total{model_version="cand"} 3.0' in text
+
+
+def test_canary_mode_uses_rollouts_own_default_monitor(saved):
+    (cp, cs), (np_, ns) = saved
+    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=np_, candidate_sha256=ns, mode="canary")
+    with TestClient(app) as c:
+        state = c.get("/rollout").json()["canary"]
+    assert state["min_samples"] == rollout.CanaryMonitor().min_samples
+    assert state["rolled_back"] is False and state["decisions"] == []

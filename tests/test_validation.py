@@ -218,7 +218,7 @@ def test_bad_x(scenario, kind, error, match):
         ({"y": "labels"}, ValueError, r"`y` must hold binary labels 0 and 1"),
         ({"y": "2d"}, ValueError, r"`y` must be one-dimensional"),
         ({"y": "one_class"}, ValueError, r"`y` must contain both classes to compute roc_auc"),
-        ({"confidence": 1.0}, ValueError, r"`confidence` must be a number strictly between 0 and 1; got 1.0"),
+        ({"confidence": 1.0}, ValueError, r"`confidence` must be a number in \(0, 1\); got 1.0"),
         ({"gate": "upper"}, ValueError, r"`gate` must be 'point' or 'lower'; got 'upper'"),
         ({"min_prob_range": 1.2}, ValueError, r"`min_prob_range` must be a number in \[0, 1\); got 1.2"),
         ({"n_bootstrap": 10}, ValueError, r"`n_bootstrap` must be an integer of at least 100; got 10"),
@@ -246,12 +246,12 @@ def test_validate_model_bad_input(scenario, kwargs, error, match):
 @pytest.mark.parametrize(
     ("args", "kwargs", "error", "match"),
     [
-        ((5, 0), {}, ValueError, r"`n` must be at least 1; got 0"),
-        ((11, 10), {}, ValueError, r"`successes` must be between 0 and n=10; got 11"),
-        ((-1, 10), {}, ValueError, r"`successes` must be between 0 and n=10; got -1"),
+        ((5, 0), {}, ValueError, r"`n` must be an integer >= 1; got 0"),
+        ((11, 10), {}, ValueError, r"`successes` must be an integer between 0 and 10; got 11"),
+        ((-1, 10), {}, ValueError, r"`successes` must be an integer between 0 and 10; got -1"),
         ((0.5, 10), {}, TypeError, r"`successes` must be an integer; got 0.5"),
         ((5, True), {}, TypeError, r"`n` must be an integer; got True"),
-        ((5, 10), {"confidence": 0}, ValueError, r"`confidence` must be a number strictly between 0 and 1; got 0"),
+        ((5, 10), {"confidence": 0}, ValueError, r"`confidence` must be a number in \(0, 1\); got 0"),
     ],
 )
 def test_wilson_interval_bad_input(args, kwargs, error, match):
@@ -262,6 +262,55 @@ def test_wilson_interval_bad_input(args, kwargs, error, match):
 def test_public_surface():
     assert sorted(validation.__all__) == sorted(
         ["METRICS", "DirectionalCheck", "DEFAULT_DIRECTIONAL", "ValidationResult", "validate_model",
-         "wilson_interval"])
+         "wilson_interval", "PairedComparisonResult", "compare_models_paired"])
     for name in validation.__all__:
         assert hasattr(validation, name)
+
+
+# --------------------------------------------------------------------------- paired comparison
+class _Fixed:
+    def __init__(self, pred):
+        self.pred = np.asarray(pred)
+
+    def predict(self, X):
+        return self.pred
+
+    def predict_proba(self, X):
+        return np.c_[1 - self.pred, self.pred]
+
+
+def _pair(n_fixed, n_new, n=400, n_both=0):
+    y = np.r_[np.ones(n // 2, int), np.zeros(n // 2, int)]
+    old, new = y.copy(), y.copy()
+    old[:n_fixed] = 0
+    new[n // 2:n // 2 + n_new] = 1
+    if n_both:  # rows both models get wrong (the last ones, labelled 0)
+        old[n - n_both:] = new[n - n_both:] = 1
+    return _Fixed(new), _Fixed(old), np.zeros((n, 1)), y
+
+
+def test_paired_comparison_is_the_exact_mcnemar_test():
+    cand, base, X, y = _pair(30, 10, n_both=120)
+    r = validation.compare_models_paired(cand, base, X, y)
+    assert (r.statistic, r.n_candidate_only, r.n_baseline_only, r.n_samples) == (30, 30, 10, 400)
+    assert r.pvalue == pytest.approx(stats.binomtest(30, 40, 0.5, alternative="greater").pvalue)
+    assert r.difference == pytest.approx(r.accuracy_candidate - r.accuracy_baseline)
+    assert r.ci_low < r.difference < r.ci_high
+    two = validation.compare_models_paired(cand, base, X, y, alternative="two-sided")
+    assert two.pvalue == pytest.approx(stats.binomtest(30, 40, 0.5).pvalue)
+    # The pairing matters: the two accuracy intervals overlap although the test is decisive.
+    lo_c, _ = validation.wilson_interval(int(r.accuracy_candidate * 400), 400)
+    _, hi_b = validation.wilson_interval(int(r.accuracy_baseline * 400), 400)
+    assert lo_c < hi_b and r.pvalue < 0.01
+
+
+def test_paired_comparison_identical_models_and_errors():
+    cand, _, X, y = _pair(30, 10)
+    same = validation.compare_models_paired(cand, cand, X, y)
+    assert same.pvalue == 1.0 and same.difference == 0.0 and same.statistic == 0
+    with pytest.raises(ValueError, match=r"`alternative` must be one of"):
+        validation.compare_models_paired(cand, cand, X, y, alternative="better")
+    with pytest.raises(TypeError, match=r"`baseline` must be a fitted classifier with predict"):
+        validation.compare_models_paired(cand, object(), X, y)
+    with pytest.raises(ValueError, match=r"`X` and `y` must have the same length; got 3 and 400"):
+        validation.compare_models_paired(cand, cand, X[:3], y)

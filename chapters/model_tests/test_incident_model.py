@@ -8,7 +8,8 @@ anything), on its behaviour, and on the artefact it will ship as.
 Thresholds come from two reference points, not from a round number: the accuracy of
 always predicting the majority class, and the best any model can do (the accuracy of
 the true incident probabilities); chapter 07 measures both. Every gate is on the lower
-bound of a 95% interval, so a pass means "good enough, even if we were unlucky".
+bound of a 95% interval, so a pass means "good enough, even if we were unlucky", and a
+comparison between two models on the same rows is a paired test (exact McNemar).
 """
 import numpy as np
 import pandas as pd
@@ -39,11 +40,15 @@ def test_performance_gates_on_the_lower_bound(candidate, fresh):
 
 
 def test_beats_the_majority_baseline_beyond_noise(candidate, fresh):
+    """A paired test: both models answer the same rows, so compare them row by row.
+
+    Two separate intervals computed on the same rows ignore that pairing; the exact
+    McNemar test looks only at the rows where exactly one model is right.
+    """
     X, y = fresh
     dummy = DummyClassifier(strategy="most_frequent").fit(candidate.X_train, candidate.y_train)
-    ours = validation.validate_model(candidate.pipeline, X, y, {"accuracy": 0.0})["accuracy"]
-    base = validation.validate_model(dummy, X, y, {"accuracy": 0.0})["accuracy"]
-    assert ours["ci_low"] > base["ci_high"], (ours, base)
+    paired = validation.compare_models_paired(candidate.pipeline, dummy, X, y)
+    assert paired.pvalue < 0.01 and paired.ci_low > 0, paired
 
 
 @pytest.mark.parametrize("is_weekend", [0, 1])

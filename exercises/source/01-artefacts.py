@@ -47,7 +47,7 @@ def save_load_verify(model, X, directory):
 
 
 # %%
-checks.save_load_verify(save_load_verify)
+checks.check_save_load_verify(save_load_verify)
 
 # %%
 # BEGIN SOLUTION
@@ -104,7 +104,7 @@ def load_verified(path, *, expected_sha256):
 
 
 # %%
-checks.load_verified(load_verified)
+checks.check_load_verified(load_verified)
 
 # %% tags=["solution"]
 with open(info["path"], "rb") as handle:

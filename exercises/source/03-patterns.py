@@ -33,7 +33,7 @@ def predict_in_batches(model, X, *, batch_size=256):
 
 
 # %%
-checks.predict_in_batches(predict_in_batches)
+checks.check_predict_in_batches(predict_in_batches)
 
 # %%
 # BEGIN SOLUTION
@@ -84,7 +84,7 @@ def shadow_report(primary_proba, shadow_proba, *, threshold=0.5):
 
 
 # %%
-checks.shadow_report(shadow_report)
+checks.check_shadow_report(shadow_report)
 
 # %%
 # BEGIN SOLUTION

@@ -12,21 +12,26 @@ import numpy as np
 from mlops_companion import checks
 
 # %% [markdown] exercise="canary-rule"
-# ## A rollback rule for a canary
+# ## A rollback rule for a canary, on error rates
 #
-# A canary gets a small share of traffic; its error rate is compared with the baseline's.
-# Write `canary_decision(baseline_errors, baseline_total, canary_errors, canary_total, *,
-# min_samples=500, z_crit=2.33)` returning `"insufficient"` while the canary has served
-# fewer than `min_samples` requests, `"rollback"` when the pooled two-proportion z
-# statistic, (canary rate minus baseline rate) divided by its standard error, exceeds
-# `z_crit`, and `"continue"` otherwise. The test is one-sided: a canary that does
-# *better* is never rolled back. Raise `ValueError` for error counts outside
-# `[0, total]`. Then estimate by simulation how often the rule rolls back a canary that
-# is exactly as good as the baseline, checked once, and checked every hour for a day.
+# The chapter's `canary_decision` watches the mean predicted probability, which needs no
+# labels, with a margin $\delta$ below which a shift does not matter. Once errors can be
+# counted, the same idea applies to error rates. Write
+# `error_rate_decision(baseline_errors, baseline_total, canary_errors, canary_total, *,
+# margin=0.0, min_samples=500, k=2.33)` returning `"insufficient"` while the canary has
+# served fewer than `min_samples` requests, `"rollback"` when
+# $z = (\hat p_c - \hat p_b - \delta) / \mathrm{SE}$ exceeds `k`, with $\hat p_c$ and
+# $\hat p_b$ the two error rates, $\delta$ the `margin` (in error-rate points) and
+# $\mathrm{SE} = \sqrt{\bar p (1 - \bar p)(1/n_b + 1/n_c)}$ the pooled standard error
+# ($\bar p$ the error rate of both groups together), and `"continue"` otherwise. The test
+# is one-sided: a canary that does *better* is never rolled back. Raise `ValueError` for
+# error counts outside `[0, total]`. Then estimate by simulation how often the rule rolls
+# back a canary that is exactly as good as the baseline, checked once, and checked every
+# hour for a day.
 
 # %%
-def canary_decision(baseline_errors, baseline_total, canary_errors, canary_total, *,
-                    min_samples=500, z_crit=2.33):
+def error_rate_decision(baseline_errors, baseline_total, canary_errors, canary_total, *,
+                        margin=0.0, min_samples=500, k=2.33):
     """'insufficient', 'rollback' or 'continue' for a canary compared with its baseline."""
     # BEGIN SOLUTION
     for name, errors, total in [("baseline_errors", baseline_errors, baseline_total),
@@ -39,13 +44,13 @@ def canary_decision(baseline_errors, baseline_total, canary_errors, canary_total
     if pooled in (0.0, 1.0):
         return "continue"
     se = math.sqrt(pooled * (1 - pooled) * (1 / baseline_total + 1 / canary_total))
-    z = (canary_errors / canary_total - baseline_errors / baseline_total) / se
-    return "rollback" if z > z_crit else "continue"
+    z = (canary_errors / canary_total - baseline_errors / baseline_total - margin) / se
+    return "rollback" if z > k else "continue"
     # END SOLUTION
 
 
 # %%
-checks.canary_decision(canary_decision)
+checks.check_error_rate_decision(error_rate_decision)
 
 # %%
 # BEGIN SOLUTION
@@ -59,7 +64,7 @@ for _ in range(n_runs):
     c = rng.binomial(canary_per_hour, error_rate, 24).cumsum()
     totals_b = baseline_per_hour * np.arange(1, 25)
     totals_c = canary_per_hour * np.arange(1, 25)
-    decisions = [canary_decision(b[h], totals_b[h], c[h], totals_c[h]) for h in range(24)]
+    decisions = [error_rate_decision(b[h], totals_b[h], c[h], totals_c[h]) for h in range(24)]
     once += decisions[-1] == "rollback"
     hourly += "rollback" in decisions
 print(f"identical models, decided once after 24 h: {once / n_runs:.1%} rolled back")
@@ -71,7 +76,11 @@ print(f"identical models, checked every hour:      {hourly / n_runs:.1%} rolled 
 # level promises (z > 2.33 is about 1%). Peeking every hour and stopping at the first
 # breach gives the noise many chances, so the false-rollback rate climbs several-fold.
 # The remedies are a stricter threshold for repeated looks, requiring several
-# consecutive breaches, or a sequential test designed for continuous monitoring.
+# consecutive breaches, or a sequential test designed for continuous monitoring, which is
+# what the chapter's boundaries are. With a margin, the pooled standard error (computed as
+# if the two rates were equal) is an approximation; the exact null standard error of a
+# non-inferiority test (Farrington and Manning's) differs little at margins of a point or
+# two.
 
 # %% [markdown] exercise="canary-flags-more"
 # ## The canary flags 30% more

@@ -59,7 +59,7 @@ def detect_drift(reference, current, *, alpha=0.01):
 
 
 # %%
-checks.detect_drift(detect_drift)
+checks.check_detect_drift(detect_drift)
 
 # %%
 # BEGIN SOLUTION
@@ -99,7 +99,7 @@ def chi_square_drift(reference, current):
 
 
 # %%
-checks.chi_square_drift(chi_square_drift)
+checks.check_chi_square_drift(chi_square_drift)
 
 # %%
 # BEGIN SOLUTION

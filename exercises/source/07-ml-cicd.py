@@ -54,7 +54,7 @@ def validate_model(model, X, y, thresholds):
 
 
 # %%
-checks.validate_model(validate_model)
+checks.check_validate_model(validate_model)
 
 # %%
 # BEGIN SOLUTION
@@ -109,7 +109,7 @@ def wilson_interval(successes, n, *, confidence=0.95):
 
 
 # %%
-checks.wilson_interval(wilson_interval)
+checks.check_wilson_interval(wilson_interval)
 
 # %%
 # BEGIN SOLUTION
@@ -131,3 +131,63 @@ for n in [160, 320, 640, 1280, 2560]:
 # a model near the threshold passes the point-estimate gate by luck about half the time.
 # The table shows how the bound tightens with the square root of the number of rows, so
 # quadrupling the test set roughly halves the margin the model needs.
+
+# %% [markdown] exercise="model-test"
+# ## A model test that can fail
+#
+# The chapter's model tests are an ordinary pytest file. Write one more test for it,
+# `test_candidate(model, fresh)`, where pytest would pass the fitted `model` and `fresh`,
+# a tuple `(X, y)` of labelled rows it never saw, as fixtures. With plain `assert`
+# statements, it must check that the lower bound of the 95% Wilson interval of the
+# model's accuracy on `fresh` is at least `GATE` (0.64, as in the chapter's file) and that
+# adding 1 to `error_pct` raises the mean predicted probability of an incident. A test
+# that cannot fail is worse than none: the self-check makes sure yours fails for a
+# majority-class dummy, for a model whose risk falls as errors rise, and for an accuracy
+# of 0.70 measured on only 40 rows. Which of the three would a gate on the point estimate
+# let through?
+
+# %%
+from mlops_companion import validation
+
+GATE = 0.64
+
+
+def test_candidate(model, fresh):
+    """Accuracy's lower bound reaches GATE, and more errors mean more risk."""
+    # BEGIN SOLUTION
+    X, y = fresh
+    correct = int((model.predict(X) == y).sum())
+    low, high = validation.wilson_interval(correct, len(y))
+    assert low >= GATE, f"accuracy {correct / len(y):.3f}, 95% interval [{low:.3f}, {high:.3f}]"
+    riskier = X.assign(error_pct=X["error_pct"] + 1)
+    before = model.predict_proba(X)[:, 1].mean()
+    after = model.predict_proba(riskier)[:, 1].mean()
+    assert after > before, f"P(incident) went from {before:.3f} to {after:.3f} as errors rose"
+    # END SOLUTION
+
+
+# %%
+checks.check_test_candidate(test_candidate)
+
+# %%
+# BEGIN SOLUTION
+rows = data.make_incidents(2000, rng=2024)
+fresh = rows[list(data.FEATURES)], rows[data.TARGET]
+few = fresh[0].head(40), fresh[1].head(40)
+for label, model, sample in [("pipeline, 2000 rows", scenario.pipeline, fresh),
+                             ("dummy, 2000 rows", dummy, fresh),
+                             ("pipeline, 40 rows", scenario.pipeline, few)]:
+    try:
+        test_candidate(model, sample)
+        print(f"{label:<20} PASSED")
+    except AssertionError as error:
+        print(f"{label:<20} FAILED: {error}")
+# END SOLUTION
+
+# %% [markdown] tags=["solution"]
+# A gate on the point estimate lets the 40-row sample through whenever it happens to score
+# 0.64 or more, which for a model near the gate is a coin toss; the lower bound asks for
+# enough rows to be sure. The dummy fails either way, and the model whose risk falls as
+# errors rise passes any accuracy gate: only the behavioural assertion catches it. Copied
+# into the chapter's `model_tests/` file beside fixtures named `model` and `fresh`, the
+# function runs in CI unchanged, and its assertion messages are what the log shows.

@@ -38,7 +38,7 @@ def first_alarm(correct, *, window, threshold):
 
 
 # %%
-checks.first_alarm(first_alarm)
+checks.check_first_alarm(first_alarm)
 
 # %%
 # BEGIN SOLUTION

@@ -1,0 +1,84 @@
+"""Self-checks for the exercise notebooks: behavioural tests a student runs on their own code.
+
+Naming convention: the check of an exercise that asks for a function ``name`` is
+``checks.check_<name>``, so a notebook reads ``checks.check_wilson_interval(wilson_interval)``
+and a student's ``wilson_interval`` never shadows the check (nor the other way round).
+``checks.EXERCISES`` maps each ``name`` to its exercise set (chapter stem), in chapter order;
+``checks.hint(name)`` prints a nudge.
+
+Each check runs a handful of public test cases and prints one of three results:
+
+* **passed**: every case behaved as the exercise asks;
+* **not attempted yet**: the function still raises ``NotImplementedError`` (the stub); the
+  check reports it and returns normally, so "Run all" goes through an untouched notebook;
+* **failed**: the first case that went wrong, with its input, what was expected and what came.
+
+Every check also returns a :class:`CheckResult`, so tests (and curious students) can assert
+on it. All cases are in the open, one private module per chapter (``_ch01_artefacts`` ...
+``_ch08_lifecycle``), with the harness that runs them in ``_harness``: reading them is
+allowed, and often instructive. The same cases are the *contract* of each exercise: the book's
+tests run them on the worked solutions, on a library of plausible wrong answers (each must be
+rejected), and, where the package implements the same idea, on the package.
+
+=============================  ==========================================================
+Chapter                        Checks
+=============================  ==========================================================
+01 model artefacts             :func:`check_save_load_verify`, :func:`check_load_verified`
+02 the model registry          :func:`check_rollback_version`, :func:`check_promote`
+03 deployment patterns         :func:`check_predict_in_batches`, :func:`check_shadow_report`
+04 serving                     :func:`check_make_request_schema`, :func:`check_make_app`
+05 safe deployment             :func:`check_error_rate_decision`
+06 monitoring                  :func:`check_detect_drift`, :func:`check_chi_square_drift`
+07 testing models in CI/CD     :func:`check_validate_model`, :func:`check_wilson_interval`,
+                               :func:`check_test_candidate`
+08 the model lifecycle         :func:`check_first_alarm`
+=============================  ==========================================================
+
+Out of scope: grading, servers, anything that needs a network. Checks only call the
+function they are given, on small data generated with :mod:`mlops_companion.data`; the
+application of exercise 4.2 is called in-process (FastAPI's test client, the ``serve``
+extra) and exercise 2.2 runs on a temporary MLflow registry in SQLite (the ``registry``
+extra).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from . import _harness
+from ._ch01_artefacts import check_load_verified, check_save_load_verify
+from ._ch02_registry import check_promote, check_rollback_version
+from ._ch03_patterns import check_predict_in_batches, check_shadow_report
+from ._ch04_serving import check_make_app, check_make_request_schema
+from ._ch05_safe_deployment import check_error_rate_decision
+from ._ch06_monitoring import check_chi_square_drift, check_detect_drift
+from ._ch07_ml_cicd import check_test_candidate, check_validate_model, check_wilson_interval
+from ._ch08_lifecycle import check_first_alarm
+from ._harness import FAILED, NOT_ATTEMPTED, PASSED, CheckResult, hint
+
+__all__ = [
+    "CheckResult",
+    "PASSED",
+    "FAILED",
+    "NOT_ATTEMPTED",
+    "EXERCISES",
+    "hint",
+    "check_save_load_verify",
+    "check_load_verified",
+    "check_rollback_version",
+    "check_promote",
+    "check_predict_in_batches",
+    "check_shadow_report",
+    "check_make_request_schema",
+    "check_make_app",
+    "check_error_rate_decision",
+    "check_detect_drift",
+    "check_chi_square_drift",
+    "check_validate_model",
+    "check_wilson_interval",
+    "check_test_candidate",
+    "check_first_alarm",
+]
+
+EXERCISES: Mapping[str, str] = MappingProxyType(_harness._EXERCISES)
+"""Each self-checked exercise (the function the student writes) and its exercise set."""

@@ -1,0 +1,89 @@
+"""Self-checks of chapter 05, deploying a model safely (exercise set ``05-safe-deployment``)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ._harness import (
+    CheckResult,
+    _Case,
+    _call,
+    _exercise,
+    _expect,
+    _expect_raises,
+    _run,
+)
+
+__all__ = ["check_error_rate_decision"]
+
+STEM = "05-safe-deployment"
+
+_HINT_ERROR_RATE_DECISION = (
+    "Return 'insufficient' while canary_total < min_samples. Otherwise pool the error "
+    'rate p = (errors_b + errors_c) / (n_b + n_c); z = (p_c - p_b - margin) / sqrt(p (1 - '
+    'p) (1/n_b + 1/n_c)); roll back only if z > k (one-sided: a better canary never '
+    'rolls back).'
+)
+
+# --------------------------------------------------------------------------- error_rate_decision
+
+def _canary_cases() -> list[_Case]:
+    def case(args, expected, **kwargs):
+        def run(func):
+            names = ("baseline_errors", "baseline_total", "canary_errors", "canary_total")
+            given = ", ".join(f"{n}={v}" for n, v in zip(names, args))
+            given += "".join(f", {k}={v}" for k, v in kwargs.items())
+            got = _call(func, *args, **kwargs)
+            _expect(got == expected, given, repr(expected), got)
+        return run
+
+    def bad_counts(func):
+        _expect_raises(func, ValueError, "canary_errors=700 > canary_total=600", 200, 10_000, 700, 600)
+
+    return [
+        _Case("too little canary traffic", case((200, 10_000, 10, 100), "insufficient")),
+        _Case("a clearly worse canary", case((200, 10_000, 30, 600), "rollback")),
+        _Case("the same error rate", case((200, 10_000, 12, 600), "continue")),
+        _Case("a better canary is never rolled back", case((200, 10_000, 2, 600), "continue")),
+        _Case("a small, insignificant increase", case((200, 10_000, 15, 600), "continue")),
+        _Case("k is used (z is about 2.2)", case((200, 10_000, 20, 600), "rollback", k=1.64)),
+        _Case("the default k of 2.33 (z is about 2.2)", case((200, 10_000, 20, 600), "continue")),
+        _Case("no errors anywhere", case((0, 10_000, 0, 600), "continue")),
+        _Case("min_samples is used", case((200, 10_000, 30, 600), "insufficient", min_samples=1000)),
+        _Case("exactly min_samples canary requests are enough", case((200, 10_000, 30, 500), "rollback")),
+        _Case("the standard error is pooled (z is about 2.8 pooled, 2.1 unpooled)",
+              case((200, 10_000, 22, 600), "rollback")),
+        _Case("a margin tolerates a small increase (z is about 1.6)",
+              case((200, 10_000, 30, 600), "continue", margin=0.02)),
+        _Case("the margin is in error-rate points (z is about 3.3)",
+              case((200, 10_000, 30, 600), "rollback", margin=0.01)),
+        _Case("impossible counts are errors", bad_counts),
+    ]
+
+
+@_exercise("error_rate_decision", STEM, _HINT_ERROR_RATE_DECISION)
+def check_error_rate_decision(func: Callable[..., str], *, verbose: bool = True) -> CheckResult:
+    """Check ``error_rate_decision(baseline_errors, baseline_total, canary_errors, canary_total, *, margin=0.0, min_samples=500, k=2.33)``.
+
+    It must return ``"insufficient"`` while the canary has fewer than ``min_samples``
+    requests, ``"rollback"`` when the one-sided z statistic ``(p_c - p_b - margin) / SE``
+    exceeds ``k``, where ``p_c`` and ``p_b`` are the two error rates and ``SE`` the pooled
+    two-proportion standard error, ``"continue"`` otherwise (also when there are no errors
+    at all), and raise ``ValueError`` for counts outside ``[0, total]``.
+
+    Examples
+    --------
+    Rolling back on any increase is too jumpy:
+
+    >>> def jumpy(baseline_errors, baseline_total, canary_errors, canary_total, *,
+    ...           margin=0.0, min_samples=500, k=2.33):
+    ...     if canary_total < min_samples:
+    ...         return "insufficient"
+    ...     worse = canary_errors / canary_total > baseline_errors / baseline_total
+    ...     return "rollback" if worse else "continue"
+    >>> result = check_error_rate_decision(jumpy)
+    error_rate_decision: FAILED on case 5 of ..., "a small, insignificant increase".
+    ...
+    """
+    return _run("error_rate_decision", func, _canary_cases(), verbose=verbose)
+
+
