@@ -22,6 +22,7 @@ PYTEST_ARGS ?=
 .DEFAULT_GOAL := help
 
 help:
+	@echo "make setup       create .venv with the dependencies (every target runs it when needed)"
 	@echo "make book        set up, check, execute changed chapters, build the site in _book/"
 	@echo "make instructor  the same for the instructor edition (with solutions) in _book-instructor/"
 	@echo "make test        set up and run the whole test suite"
@@ -113,6 +114,6 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab exercises/
 
 clean:
-	rm -rf _book _book-instructor _freeze .quarto .jupyter_cache .pytest_cache $(VENV)
+	rm -rf _book _book-instructor _freeze .quarto .jupyter_cache .pytest_cache build $(VENV)
 	find . -name __pycache__ -prune -exec rm -rf {} +
 	find . -name '*.egg-info' -prune -exec rm -rf {} +

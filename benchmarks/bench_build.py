@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["_quarto.yml", "_quarto-instructor.yml", "index.qmd", "chapters", "appendices",
-        "exercises", "mlops_companion"]
+        "exercises", "mlops_companion", "benchmarks"]  # 04-serving reads benchmarks/*.json
 SUMMARY = re.compile(r"(\d+) file\(s\) in [\d.]+ s: (\d+) executed, (\d+) unchanged \(cached\), "
                      r"(\d+) failed")
 

@@ -27,11 +27,13 @@ Out of scope: themes, PDF, and Quarto's layout options (columns, panels).
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -444,9 +446,7 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
     for page in pages:  # pass 2: Markdown with links, then pandoc
         page.figures = []
         markdown = _Walker(page, profile, xrefs, render=True).walk(_items(page.result))
-        page.html = pypandoc.convert_text(markdown, "html", format="markdown",
-                                          extra_args=["--mathml", "--wrap=none"])
-        page.html = tidy_tables(page.html)
+        page.html = tidy_tables(_pandoc(markdown, root))
 
     if site.exists():
         shutil.rmtree(site)
@@ -468,7 +468,7 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
         pages_html = []
     for page in pages:
         pages_html.append((page.href, page.title, page.html, page))
-    footer = {side: _inline_html(str(text))
+    footer = {side: _inline_html(str(text), root)
               for side, text in (book.get("page-footer") or {}).items()
               if side in ("left", "center", "right") and text}
     for k, (href, title, body, page) in enumerate(pages_html):
@@ -502,6 +502,7 @@ def build_site(root: Path | str, results: list[ChapterResult] | None = None, *,
                 dest = site / path.relative_to(root)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(path, dest)
+    _prune_pandoc_cache(root)
     return site
 
 
@@ -602,6 +603,36 @@ def search_entries(href: str, title: str, body: str, *, limit: int = 6000) -> li
     return entries
 
 
-def _inline_html(markdown: str) -> str:
-    out = pypandoc.convert_text(markdown, "html", format="markdown", extra_args=["--wrap=none"])
+#: pandoc's HTML for a page's Markdown, kept beside the execution cache: a re-run with
+#: nothing changed converts nothing (pandoc is most of the preview's time).
+PANDOC_CACHE = Path(".jupyter_cache") / "pandoc"
+PANDOC_ARGS = ["--mathml", "--wrap=none"]
+
+
+def _pandoc(markdown: str, root: Path) -> str:
+    folder = Path(root) / PANDOC_CACHE
+    digest = hashlib.sha256("\0".join([pypandoc.get_pandoc_version(), *PANDOC_ARGS, markdown])
+                            .encode("utf-8")).hexdigest()
+    cached = folder / f"{digest}.html"
+    if cached.is_file():
+        os.utime(cached)  # recently used: kept by _prune_pandoc_cache
+        return cached.read_text(encoding="utf-8")
+    out = pypandoc.convert_text(markdown, "html", format="markdown", extra_args=PANDOC_ARGS)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(out, encoding="utf-8")
+    os.replace(partial, cached)  # never a half-written file under the final name
+    return out
+
+
+def _prune_pandoc_cache(root: Path, days: float = 30) -> None:
+    folder = Path(root) / PANDOC_CACHE
+    limit = time.time() - days * 86400
+    for path in folder.glob("*.html") if folder.is_dir() else []:
+        if path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
+
+
+def _inline_html(markdown: str, root: Path) -> str:
+    out = _pandoc(markdown, root)
     return re.sub(r"^\s*<p>(.*)</p>\s*$", r"\1", out, flags=re.S)

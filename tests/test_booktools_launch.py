@@ -103,9 +103,17 @@ def test_binder_requirements_resolve_and_run_a_notebook(tmp_path):
     venv = tmp_path / "binder-venv"
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     python = venv / "bin" / "python"
+    # from a copy of what Binder clones, so that building the package leaves nothing
+    # (build/, *.egg-info) in the checkout
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ["pyproject.toml", "README.md", "LICENSE.md", "binder", "mlops_companion",
+                 "booktools"]:
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, repo / name)  # (booktools: setuptools lists it as a package)
     subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python),
                     "-r", "binder/requirements.txt", "ipykernel", "nbclient"],
-                   cwd=ROOT, check=True, timeout=900)
+                   cwd=repo, check=True, timeout=900)
     run = subprocess.run([str(python), "-c", RUNNER, str(ROOT / "solutions" / "04-serving.ipynb"),
                           str(tmp_path)], capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]

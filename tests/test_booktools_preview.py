@@ -241,3 +241,21 @@ def test_cli_build_with_quarto_runs_quarto_render(make_book, tmp_path, monkeypat
     assert main(["build", "--root", str(root), "--profile", "instructor"]) == 0
     assert log.read_text().strip() == f"render --profile instructor | {sys.executable}"
     assert not (root / "_book").exists()  # Quarto writes the site, not the preview
+
+
+def test_pandoc_output_is_reused_until_the_markdown_changes(tmp_path, monkeypatch):
+    calls = []
+    real = preview.pypandoc.convert_text
+
+    def counting(text, *args, **kwargs):
+        calls.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(preview.pypandoc, "convert_text", counting)
+    first = preview._pandoc("Some *text* and $x^2$.", tmp_path)
+    again = preview._pandoc("Some *text* and $x^2$.", tmp_path)
+    assert first == again and "<em>text</em>" in first and "<math" in first
+    assert len(calls) == 1
+    changed = preview._pandoc("Other *text*.", tmp_path)
+    assert len(calls) == 2 and "Other" in changed
+    assert len(list((tmp_path / preview.PANDOC_CACHE).glob("*.html"))) == 2
