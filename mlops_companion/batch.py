@@ -473,8 +473,9 @@ def _start_sampler(token: str, interval: float) -> None:
     _SAMPLERS[token] = _Sampler(interval)
 
 
-def _stop_sampler(token: str) -> tuple[int, int]:
-    return _SAMPLERS.pop(token).stop()
+def _stop_sampler(token: str) -> tuple[int, int] | None:
+    sampler = _SAMPLERS.pop(token, None)  # None: the worker was restarted meanwhile
+    return None if sampler is None else sampler.stop()
 
 
 @contextlib.contextmanager
@@ -484,7 +485,7 @@ def track_peak_memory(client: Any = None, *, interval: float = 0.01
 
     Yields a dict filled when the block ends: ``"local"`` and each worker's address map
     to ``(rss_at_start, peak_rss)`` in bytes, sampled every ``interval`` seconds (a
-    spike shorter than that can be missed). Needs psutil (installed with ``distributed``).
+    spike shorter than that can be missed); a worker restarted meanwhile is left out. Needs psutil (installed with ``distributed``).
 
     Examples
     --------
@@ -509,4 +510,5 @@ def track_peak_memory(client: Any = None, *, interval: float = 0.01
     finally:
         result["local"] = local.stop()
         if client is not None:
-            result.update(client.run(_stop_sampler, token))
+            result.update({address: peaks for address, peaks
+                           in client.run(_stop_sampler, token).items() if peaks is not None})

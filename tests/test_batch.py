@@ -168,9 +168,9 @@ def test_out_of_core_dataset_larger_than_the_memory_limit(tmp_path):
                                        example_input=train[FEATURES].head(3))
     spec = batch.ScoringModel.from_artefact(tmp_path / "cheap.joblib",
                                             expected_sha256=manifest.sha256)
-    limit = 400 * 2**20
+    limit = 512 * 2**20
     gen = np.random.default_rng(1)
-    n_parts, rows = 40, 250_000
+    n_parts, rows = 60, 200_000
     (tmp_path / "in").mkdir()
     for i in range(n_parts):
         part = {"row_id": np.arange(i * rows, (i + 1) * rows, dtype=np.int64)}
