@@ -113,14 +113,18 @@ def cell_counts(values: np.ndarray, x: np.ndarray) -> np.ndarray:
 
     Cell ``2 j`` holds the points strictly between ``values[j - 1]`` and ``values[j]``
     (below ``values[0]`` for ``j = 0``, above the last value for ``j = J``); cell
-    ``2 j + 1`` holds the points equal to ``values[j]``. ``x`` need not be sorted.
+    ``2 j + 1`` holds the points equal to ``values[j]``. ``x`` need not be sorted: it is
+    sorted here (a copy), and the reference values are placed into it, ``2 J`` binary
+    searches in a partition that fits the cache better than the reverse.
     """
-    n_values = len(values)
-    k = np.searchsorted(values, x, side="left")
-    equal = np.zeros(len(x), dtype=bool)
-    inside = k < n_values
-    equal[inside] = values[k[inside]] == x[inside]
-    return np.bincount(2 * k + equal, minlength=2 * n_values + 1)
+    xs = np.sort(x)
+    below = np.searchsorted(xs, values, side="left")     # #{x < v_j}
+    at_or_below = np.searchsorted(xs, values, side="right")  # #{x <= v_j}
+    cells = np.empty(2 * len(values) + 1, dtype=np.int64)
+    cells[1:-1:2] = at_or_below - below
+    cells[0:-1:2] = below - np.concatenate([[0], at_or_below[:-1]])
+    cells[-1] = len(xs) - (at_or_below[-1] if len(values) else 0)
+    return cells
 
 
 def statistic_from_counts(ref_le: np.ndarray, cells: np.ndarray, n1: int, n2: int) -> float:
