@@ -1,7 +1,7 @@
 """Tests of mlops_companion.batch: partitioned scoring on a real LocalCluster.
 
-One cluster serves the module: two worker processes, one thread each, loopback only, and a
-memory limit small enough for the out-of-core test. Bounded in time: each job is
+One cluster (two worker processes, one thread each, loopback only) serves the module; the
+out-of-core test starts its own, with a small memory limit. Bounded in time: each job is
 a few seconds of work; waits have generous limits because the machine may be busy.
 """
 from __future__ import annotations
@@ -31,12 +31,9 @@ _CLUSTER = dict(threads_per_worker=1, processes=True, host="127.0.0.1",
                 scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
 
 
-MEMORY_LIMIT = 512 * 2**20
-
-
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, memory_limit=MEMORY_LIMIT, **_CLUSTER) as cluster, \
+    with distributed.LocalCluster(n_workers=2, **_CLUSTER) as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
@@ -157,7 +154,7 @@ def test_a_worker_killed_mid_job_does_not_change_the_result(client, model_spec, 
 
 
 @pytest.mark.slow
-def test_out_of_core_dataset_larger_than_the_memory_limit(client, tmp_path):
+def test_out_of_core_dataset_larger_than_the_memory_limit(tmp_path):
     """A dataset larger than each worker's memory limit completes, and no worker is
     paused or restarted: each holds one partition at a time."""
     from sklearn.linear_model import LogisticRegression
@@ -171,7 +168,7 @@ def test_out_of_core_dataset_larger_than_the_memory_limit(client, tmp_path):
                                        example_input=train[FEATURES].head(3))
     spec = batch.ScoringModel.from_artefact(tmp_path / "cheap.joblib",
                                             expected_sha256=manifest.sha256)
-    limit = MEMORY_LIMIT
+    limit = 512 * 2**20
     gen = np.random.default_rng(1)
     n_parts, rows = 60, 200_000
     (tmp_path / "in").mkdir()
@@ -182,12 +179,13 @@ def test_out_of_core_dataset_larger_than_the_memory_limit(client, tmp_path):
     in_memory = n_parts * rows * 8 * (len(FEATURES) + 1)
     assert in_memory > limit
 
-    client.wait_for_workers(2, timeout=120)
-    pids = client.run(os.getpid)
-    with batch.track_peak_memory(client) as peaks:
-        result = batch.score_parquet(tmp_path / "in", tmp_path / "out", spec,
-                                     client=client, keep=["row_id"])
-    assert client.run(os.getpid) == pids  # nobody was killed for using too much
+    with distributed.LocalCluster(n_workers=2, memory_limit=limit, **_CLUSTER) as cluster, \
+            distributed.Client(cluster) as small:
+        pids = small.run(os.getpid)
+        with batch.track_peak_memory(small) as peaks:
+            result = batch.score_parquet(tmp_path / "in", tmp_path / "out", spec,
+                                         client=small, keep=["row_id"])
+        assert small.run(os.getpid) == pids  # nobody was killed for using too much
     assert result.n_rows_written == n_parts * rows
     worker_peaks = [peak for name, (_, peak) in peaks.items() if name != "local"]
     assert len(worker_peaks) == 2 and max(worker_peaks) < limit, peaks
