@@ -8,7 +8,7 @@ reader always sees where a function lives::
 
 Core modules (``data``, ``artefacts``, ``validation``, ``drift``, ``rollout``, ``plots``,
 ``checks``, ``predlog``) need only the core dependencies. ``registry`` needs the ``registry``
-extra (MLflow), ``serving`` the ``serve`` extra (FastAPI, uvicorn) and ``deploy``'s manifest
+extra (MLflow), ``batch`` and distributed ``drift`` the ``dask`` extra, ``serving`` the ``serve`` extra (FastAPI, uvicorn) and ``deploy``'s manifest
 validation the ``deploy`` extra. Importing this package
 starts nothing, seeds nothing and changes no global state.
 """
@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "artefacts",
+    "batch",
     "checks",
     "data",
     "deploy",

@@ -20,6 +20,7 @@ PUBLIC_API = {
         "compare_formats", "library_versions", "load_artefact", "manifest_path",
         "read_manifest", "save_artefact", "sha256_file",
     },
+    "batch": {"BatchInputError", "BatchScoreResult", "ScoringModel", "score_parquet", "track_peak_memory"},
     "deploy": {
         "CONTAINER_UID", "EXIT_ARTEFACT", "EXIT_CONFIG", "Release", "StartupError", "book_rule",
         "canary_analysis_query", "check_environment", "dashboard_queries", "dump_yaml",

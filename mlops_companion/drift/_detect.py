@@ -1,51 +1,21 @@
-"""Data drift: has the distribution of a model's inputs moved away from the reference?
-
-Covers
-    * :func:`detect_drift`: one test per feature, the two-sample Kolmogorov-Smirnov (KS)
-      test for continuous features and a chi-square test of the category counts for
-      discrete ones, with a Bonferroni or Benjamini-Hochberg (false discovery rate)
-      correction for testing many features at once, and the population stability index
-      (PSI) as an effect size.
-    * :class:`DriftReference`: the reference side prepared once (sorted columns, PSI bin
-      edges, category counts) and tested against many current windows, which is what a
-      monitoring job does all day.
-    * :func:`drift_over_time`: the same tests over a sequence of windows, as a tidy table.
-
-The KS statistics and p-values are those of :func:`scipy.stats.ks_2samp` with its default
-``method="auto"``: when both samples hold at most 10,000 values scipy's exact computation
-is called as is; otherwise the statistic is computed here (bit-identical) and the
-p-value is the asymptotic one scipy uses, ``scipy.stats.kstwo.sf(D, round(n1 * n2 /
-(n1 + n2)))``, with its slowest branch (the exact one-sided sum) evaluated in numpy.
-
-Out of scope: multivariate drift, drift of predictions or labels (concept drift needs
-labels; see the monitoring chapter) and streaming/online detectors.
-"""
+"""Drift tests on in-memory samples and on Dask DataFrames (the public face is ``drift``)."""
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
-__all__ = [
-    "DriftWarning",
-    "DriftReference",
-    "detect_drift",
-    "drift_over_time",
-    "psi",
-    "CORRECTIONS",
-]
+from .._utils import check_int, check_level, check_one_of
+from . import _ks
 
 #: Accepted values of ``correction``.
 CORRECTIONS = ("bonferroni", "fdr", None)
-_COLUMNS = ["feature", "test", "statistic", "pvalue", "threshold", "drifted", "psi"]
-_EXACT_MAX_N = 10_000  # ks_2samp(method="auto") is exact up to this sample size
 _PSI_FLOOR = 1e-4  # proportion used in place of an empty bin, as is customary for PSI
-_MAX_DISCRETE_LEVELS = 20
 
 
 class DriftWarning(UserWarning):
@@ -53,26 +23,31 @@ class DriftWarning(UserWarning):
 
 
 # ----------------------------------------------------------------------------- input checks
-def _check_alpha(alpha: Any) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) \
-            or not 0.0 < float(alpha) < 1.0:
-        raise ValueError(
-            f"`alpha` must be a number strictly between 0 and 1; got {alpha!r}. "
-            "A usual choice is 0.01."
-        )
-    return float(alpha)
+def _is_dask_frame(X: Any) -> bool:
+    if "dask" not in sys.modules:  # never import dask for an in-memory sample
+        return False
+    import dask.dataframe as dd
+
+    return isinstance(X, dd.DataFrame)
 
 
-def _check_correction(correction: Any) -> str | None:
-    if correction not in CORRECTIONS:
-        raise ValueError(
-            f"`correction` must be one of 'bonferroni', 'fdr' or None; got {correction!r}."
-        )
-    return correction
+def _is_discrete_dtype(dtype: Any) -> bool:
+    return (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
+            or isinstance(dtype, pd.CategoricalDtype))
+
+
+def _check_names(value: Any, name: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise TypeError(f"`{name}` must be a sequence of column names; got {value!r}.")
+    return [str(v) for v in value]
 
 
 def _columns_of(X: Any, name: str, feature_names: Sequence[str] | None) -> dict[str, np.ndarray]:
-    """Split a DataFrame or a 2-D array into named 1-D numeric columns (views where possible)."""
+    """Split a DataFrame or a 2-D array into named 1-D columns (views where possible).
+
+    Numeric and bool columns come back as numpy arrays of their dtype; categorical columns
+    as object arrays of their labels.
+    """
     if isinstance(X, pd.DataFrame):
         if feature_names is not None and list(feature_names) != [str(c) for c in X.columns]:
             raise ValueError(
@@ -82,11 +57,15 @@ def _columns_of(X: Any, name: str, feature_names: Sequence[str] | None) -> dict[
         cols: dict[str, np.ndarray] = {}
         for col in X.columns:
             series = X[col]
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                cols[str(col)] = series.astype(object).to_numpy()
+                continue
             if not (pd.api.types.is_numeric_dtype(series.dtype)
                     or pd.api.types.is_bool_dtype(series.dtype)):
                 raise TypeError(
-                    f"`{name}` must hold numeric columns only; column {col!r} has dtype "
-                    f"{series.dtype}. Encode categories as integers first."
+                    f"`{name}` must hold numeric, bool or categorical columns only; column "
+                    f"{col!r} has dtype {series.dtype}. Convert text to a pandas Categorical "
+                    "or encode it as integers first."
                 )
             cols[str(col)] = series.to_numpy()
         if not cols:
@@ -114,37 +93,45 @@ def _columns_of(X: Any, name: str, feature_names: Sequence[str] | None) -> dict[
     return {str(n): arr[:, j] for j, n in enumerate(feature_names)}
 
 
-def _check_rows(col: np.ndarray, name: str, feature: str) -> None:
-    if col.shape[0] == 0:
+def _check_rows(n_rows: int, name: str, feature: str) -> None:
+    if n_rows == 0:
         raise ValueError(f"`{name}` must have at least one row; got an empty sample for {feature!r}.")
+
+
+def _not_finite(name: str, feature: str, where: str = "") -> ValueError:
+    return ValueError(
+        f"`{name}` must contain only finite values; column {feature!r}{where} has NaN or "
+        "infinite values. Drop or impute them before testing for drift."
+    )
 
 
 def _check_sorted_finite(sorted_col: np.ndarray, name: str, feature: str) -> None:
     # After sorting, -inf sits first and +inf and NaN last: two reads check the column.
     if not (np.isfinite(sorted_col[0]) and np.isfinite(sorted_col[-1])):
-        raise ValueError(
-            f"`{name}` must contain only finite values; column {feature!r} has NaN or "
-            "infinite values. Drop or impute them before testing for drift."
-        )
+        raise _not_finite(name, feature)
 
 
-def _is_discrete(feature: str, col: np.ndarray) -> bool:
-    from .data import FEATURE_SPECS
-
-    if feature in FEATURE_SPECS:
-        return FEATURE_SPECS[feature].kind == "discrete"
-    if col.dtype == bool:
-        return True
-    if np.issubdtype(col.dtype, np.integer):
-        return len(np.unique(col)) <= _MAX_DISCRETE_LEVELS
-    return False
+def _category_counts(col: np.ndarray, name: str, feature: str, where: str = "") -> pd.Series:
+    """Counts of each category (numbers as float64, so 1 and 1.0 are one category)."""
+    if col.dtype != object:
+        col = np.asarray(col, dtype=np.float64)
+        if not np.isfinite(col).all():
+            raise _not_finite(name, feature, where)
+    counts = pd.Series(col).value_counts(dropna=False, sort=False)
+    if counts.index.hasnans:
+        raise _not_finite(name, feature, where)
+    return counts
 
 
 def psi(reference_props: Any, current_props: Any) -> float:
     """Population stability index between two vectors of bin proportions.
 
-    ``PSI = sum((c - r) * ln(c / r))``, with empty bins counted as a proportion of 1e-4.
-    A common reading: below 0.1 stable, 0.1-0.25 a moderate shift, above 0.25 a large one.
+    ``PSI = sum((c - r) * ln(c / r))`` over the bins, with ``r`` and ``c`` the reference
+    and current shares of each bin and an empty bin counted as a share of 1e-4. It is a
+    symmetrised Kullback-Leibler divergence, so it is never negative. A common reading:
+    below 0.1 stable, 0.1-0.25 a moderate shift, above 0.25 a large one; but sampling
+    noise alone gives a PSI of about ``(bins - 1) * (1 / n_ref + 1 / n_cur)``, so small
+    samples or many bins raise that floor.
 
     Examples
     --------
@@ -163,20 +150,37 @@ def psi(reference_props: Any, current_props: Any) -> float:
     return float(np.sum((c - r) * np.log(c / r)))
 
 
+def _bin_props(sorted_col: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of a sorted sample in the bins (-inf, e1], (e1, e2], ..., (e_last, inf)."""
+    cum = np.searchsorted(sorted_col, edges, side="right")
+    counts = np.diff(np.concatenate([[0], cum, [len(sorted_col)]]))
+    return counts / len(sorted_col)
+
+
+def _chi2_from_counts(ref: pd.Series, cur: pd.Series) -> tuple[float, float, float]:
+    """(statistic, p-value, PSI) of the 2 x k table of reference and current counts."""
+    union = ref.index.union(cur.index)
+    if not union.is_monotonic_increasing:  # a union of mixed labels may come back unsorted
+        union = union.sort_values()
+    table = np.vstack([ref.reindex(union, fill_value=0).to_numpy(dtype=np.float64),
+                       cur.reindex(union, fill_value=0).to_numpy(dtype=np.float64)])
+    value = psi(table[0] / table[0].sum(), table[1] / table[1].sum())
+    if len(union) < 2:
+        return 0.0, 1.0, value
+    res = stats.chi2_contingency(table)
+    return float(res.statistic), float(res.pvalue), value
+
+
 # ----------------------------------------------------------------------------- the reference
-@dataclass(frozen=True)
-class _Discrete:
-    categories: np.ndarray
-    counts: np.ndarray
-
-
 class DriftReference:
     """A reference sample prepared once for many drift tests.
 
     Build it with :meth:`fit`; then :meth:`test` compares any number of current samples
-    against it. Fitting sorts each continuous column once (kept in a Fortran-ordered
-    array, so the extra memory is one copy of those columns), computes the PSI bin edges
-    (deciles of the reference) and counts the categories of each discrete column.
+    against it, in memory (a DataFrame or an array) or partitioned (a Dask DataFrame,
+    never collected). Fitting sorts each continuous column once (kept in a
+    Fortran-ordered array, so the extra memory is one copy of those columns), computes
+    the PSI bin edges (quantiles of the reference) and counts the categories of each
+    discrete column.
 
     Examples
     --------
@@ -198,9 +202,14 @@ class DriftReference:
         self._position: dict[str, int] = {}
         self._edges: dict[str, np.ndarray] = {}
         self._ref_props: dict[str, np.ndarray] = {}
-        self._discrete: dict[str, _Discrete] = {}
+        self._categories: dict[str, pd.Series] = {}
+        self._distinct: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._array_input = False
         self._n_columns = 0
+
+    def __repr__(self) -> str:
+        return (f"DriftReference(n_reference={self.n_reference}, "
+                f"kinds={self.kinds!r})")
 
     @classmethod
     def fit(
@@ -217,34 +226,41 @@ class DriftReference:
         Parameters
         ----------
         reference : DataFrame or ndarray of shape (n_samples, n_features)
+            In memory: a reference is what the model was trained on, a sample that fits.
         features : sequence of str, default=None
             Columns to monitor; ``None`` means all.
         feature_names : sequence of str, default=None
             Column names when ``reference`` is an array (default ``x0, x1, ...``).
         discrete : sequence of str, default=None
-            Features to test with chi-square; ``None`` takes the kind from
-            :data:`mlops_companion.data.FEATURE_SPECS` for the scenario's features, and
-            treats other integer columns with at most 20 distinct values as discrete.
+            Features to test with chi-square on their category counts; the others get the
+            KS test. ``None`` decides by dtype: integer, bool and categorical columns are
+            discrete, floating-point columns continuous. Pass ``discrete=[]`` to test
+            every feature with KS (integer counts with many values, for example).
         n_bins : int, default=10
             Quantile bins of the reference used for the PSI of continuous features.
+
+        Returns
+        -------
+        DriftReference
         """
-        if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
-            raise ValueError(f"`n_bins` must be an integer of at least 2; got {n_bins!r}.")
+        n_bins = check_int(n_bins, "n_bins", low=2)
+        if _is_dask_frame(reference):
+            raise TypeError(
+                "`reference` must be in memory (a pandas DataFrame or a numpy array); got a "
+                "Dask DataFrame. Fit on a sample: reference.sample(frac=...).compute()."
+            )
         cols = _columns_of(reference, "reference", feature_names)
         if features is None:
             names = list(cols)
         else:
-            if isinstance(features, str):
-                raise TypeError(f"`features` must be a sequence of column names; got the string {features!r}.")
-            names = [str(f) for f in features]
+            names = _check_names(features, "features")
             missing = [f for f in names if f not in cols]
             if missing or not names:
                 raise ValueError(
                     f"`features` must name columns of `reference` {list(cols)}; got {names}."
                 )
         if discrete is not None:
-            if isinstance(discrete, str):
-                raise TypeError(f"`discrete` must be a sequence of column names; got the string {discrete!r}.")
+            discrete = _check_names(discrete, "discrete")
             unknown = [f for f in discrete if f not in names]
             if unknown:
                 raise ValueError(
@@ -255,8 +271,15 @@ class DriftReference:
         self._n_columns = len(cols)
         self.features = names
         for f in names:
-            _check_rows(cols[f], "reference", f)
-            is_disc = (f in discrete) if discrete is not None else _is_discrete(f, cols[f])
+            _check_rows(len(cols[f]), "reference", f)
+            # Object arrays only come from categorical columns (see _columns_of).
+            is_disc = ((f in discrete) if discrete is not None
+                       else cols[f].dtype == object or _is_discrete_dtype(cols[f].dtype))
+            if not is_disc and cols[f].dtype == object:
+                raise TypeError(
+                    f"`discrete` must include categorical column {f!r}: the KS test needs "
+                    "numbers. Leave `discrete=None` to decide by dtype."
+                )
             self.kinds[f] = "chi2" if is_disc else "ks"
         self.n_reference = len(cols[names[0]])
 
@@ -274,12 +297,19 @@ class DriftReference:
             self._ref_props[f] = _bin_props(out, edges)
         for f in names:
             if self.kinds[f] == "chi2":
-                col = np.asarray(cols[f], dtype=np.float64)
-                if not np.isfinite(col).all():
-                    _check_sorted_finite(np.array([np.nan]), "reference", f)
-                cats, counts = np.unique(col, return_counts=True)
-                self._discrete[f] = _Discrete(cats, counts)
+                self._categories[f] = _category_counts(cols[f], "reference", f)
         return self
+
+    def _distinct_values(self, feature: str) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct sorted values of a continuous feature and ``#{a <= v}`` at each."""
+        if feature not in self._distinct:
+            a = self._sorted[:, self._position[feature]]
+            new = np.empty(len(a), dtype=bool)
+            new[-1] = True
+            np.not_equal(a[1:], a[:-1], out=new[:-1])
+            last = np.flatnonzero(new)      # last index of each run of ties
+            self._distinct[feature] = (a[last].copy(), last + 1)
+        return self._distinct[feature]
 
     # ------------------------------------------------------------------------- testing
     def test(
@@ -291,59 +321,20 @@ class DriftReference:
         correction: str | None = "bonferroni",
         warn: bool = True,
     ) -> pd.DataFrame:
-        """Test ``current`` against the reference; see :func:`detect_drift` for the output."""
-        alpha = _check_alpha(alpha)
-        correction = _check_correction(correction)
-        cols = _columns_of(current, "current", feature_names)
-        if self._array_input and not isinstance(current, pd.DataFrame) \
-                and len(cols) != self._n_columns:
-            raise ValueError(
-                f"`current` must have as many columns as `reference` ({self._n_columns}); "
-                f"got {len(cols)}."
-            )
-        missing = [f for f in self.features if f not in cols]
-        if missing:
-            raise ValueError(
-                f"`current` must have the reference's features {self.features}; missing "
-                f"{missing}. Test windows with the same columns as the reference."
-            )
-        n_cur = len(cols[self.features[0]])
-        for f in self.features:
-            _check_rows(cols[f], "current", f)
+        """Test ``current`` against the reference; see :func:`detect_drift` for the output.
 
-        continuous = [f for f in self.features if self.kinds[f] == "ks"]
-        n1, n2 = self.n_reference, n_cur
-        d = np.empty(len(continuous))
-        psis: dict[str, float] = {}
-        exact = max(n1, n2) <= _EXACT_MAX_N
-        pvals = np.empty(len(continuous))
-        for i, f in enumerate(continuous):
-            a = self._sorted[:, self._position[f]]
-            b = np.sort(np.asarray(cols[f], dtype=np.float64))
-            _check_sorted_finite(b, "current", f)
-            psis[f] = psi(self._ref_props[f], _bin_props(b, self._edges[f]))
-            if not exact:
-                d[i] = _ks_statistic(a, b)
-            else:
-                with warnings.catch_warnings():
-                    # ks_2samp warns when it falls back from exact to asymptotic; its
-                    # default behaviour (and p-value) is what we reproduce here.
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    res = stats.ks_2samp(a, b)
-                # scipy's exact path snaps D to the lattice of attainable values
-                # (multiples of 1 / lcm(n1, n2)); report its value so both agree.
-                d[i], pvals[i] = res.statistic, res.pvalue
-        if continuous and not exact:
-            m, n = sorted([float(n1), float(n2)], reverse=True)
-            pvals = _kstwo_sf(d, float(np.round(m * n / (m + n))))
+        ``current`` may be a Dask DataFrame: it is then tested partition by partition
+        without being collected, with the same result as on the concatenated data (see
+        :mod:`mlops_companion.drift`).
+        """
+        alpha = check_level(alpha, "alpha")
+        correction = check_one_of(correction, "correction", CORRECTIONS)
+        if _is_dask_frame(current):
+            from ._partitioned import test_partitioned
 
-        rows: dict[str, tuple[str, float, float, float]] = {}
-        for i, f in enumerate(continuous):
-            rows[f] = ("ks", float(d[i]), float(pvals[i]), psis[f])
-        for f in self.features:
-            if self.kinds[f] == "chi2":
-                rows[f] = ("chi2", *self._chi2(f, cols[f]))
-
+            rows = test_partitioned(self, current)
+        else:
+            rows = self._test_in_memory(current, feature_names)
         table = pd.DataFrame(
             [(f, *rows[f][:3]) for f in self.features],
             columns=["feature", "test", "statistic", "pvalue"],
@@ -362,87 +353,55 @@ class DriftReference:
             )
         return table
 
-    def _chi2(self, feature: str, col: np.ndarray) -> tuple[float, float, float]:
-        ref = self._discrete[feature]
-        cur = np.asarray(col, dtype=np.float64)
-        if not np.isfinite(cur).all():
-            _check_sorted_finite(np.array([np.nan]), "current", feature)
-        cats, counts = np.unique(cur, return_counts=True)
-        union = np.union1d(ref.categories, cats)
-        table = np.zeros((2, len(union)))
-        table[0, np.searchsorted(union, ref.categories)] = ref.counts
-        table[1, np.searchsorted(union, cats)] = counts
-        value = psi(table[0] / table[0].sum(), table[1] / table[1].sum())
-        if len(union) < 2:
-            return 0.0, 1.0, value
-        res = stats.chi2_contingency(table)
-        return float(res.statistic), float(res.pvalue), value
+    def _test_in_memory(self, current: Any, feature_names: Sequence[str] | None
+                        ) -> dict[str, tuple[str, float, float, float]]:
+        cols = _columns_of(current, "current", feature_names)
+        if self._array_input and not isinstance(current, pd.DataFrame) \
+                and len(cols) != self._n_columns:
+            raise ValueError(
+                f"`current` must have as many columns as `reference` ({self._n_columns}); "
+                f"got {len(cols)}."
+            )
+        missing = [f for f in self.features if f not in cols]
+        if missing:
+            raise ValueError(
+                f"`current` must have the reference's features {self.features}; missing "
+                f"{missing}. Test windows with the same columns as the reference."
+            )
+        n_cur = len(cols[self.features[0]])
+        for f in self.features:
+            _check_rows(len(cols[f]), "current", f)
 
+        continuous = [f for f in self.features if self.kinds[f] == "ks"]
+        n1, n2 = self.n_reference, n_cur
+        d = np.empty(len(continuous))
+        psis: dict[str, float] = {}
+        exact = max(n1, n2) <= _ks.EXACT_MAX_N
+        pvals = np.empty(len(continuous))
+        for i, f in enumerate(continuous):
+            if cols[f].dtype == object:
+                raise TypeError(f"`current` must hold numbers in column {f!r}; got categories.")
+            a = self._sorted[:, self._position[f]]
+            b = np.sort(np.asarray(cols[f], dtype=np.float64))
+            _check_sorted_finite(b, "current", f)
+            psis[f] = psi(self._ref_props[f], _bin_props(b, self._edges[f]))
+            if exact:
+                # scipy's exact path snaps D to the lattice of attainable values
+                # (multiples of 1 / lcm(n1, n2)); report its value so both agree.
+                d[i], pvals[i] = _ks.scipy_ks(a, b)
+            else:
+                d[i] = _ks.ks_statistic(a, b)
+        if continuous and not exact:
+            pvals = _ks.asymptotic_pvalues(d, n1, n2)
 
-def _bin_props(sorted_col: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Share of a sorted sample in the bins (-inf, e1], (e1, e2], ..., (e_last, inf)."""
-    cum = np.searchsorted(sorted_col, edges, side="right")
-    counts = np.diff(np.concatenate([[0], cum, [len(sorted_col)]]))
-    return counts / len(sorted_col)
-
-
-def _ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided KS statistic of sorted samples ``a`` (reference) and ``b`` (current).
-
-    ``F_a - F_b`` only rises at points of ``a`` and only falls at points of ``b``, so its
-    maximum sits just before a point of ``b`` and its minimum at a point of ``b``: it is
-    enough to place the (few) points of ``b`` into ``a``, not the pooled sample into both.
-    The counts are the same integers scipy divides, so the statistic is bit-identical.
-    """
-    n1, n2 = len(a), len(b)
-    # Rank of each value of b within b: first and one-past-last index of its run of ties.
-    new_run = np.empty(n2, dtype=bool)
-    new_run[0] = True
-    np.not_equal(b[1:], b[:-1], out=new_run[1:])
-    starts = np.flatnonzero(new_run)
-    values = b[starts]
-    ends = np.append(starts[1:], n2)
-    # Positions of the distinct values of b in a; a second search only for values tied with a.
-    a_left = np.searchsorted(a, values, side="left")
-    a_right = a_left.copy()
-    inside = a_left < n1
-    tied = np.flatnonzero(inside)[a[a_left[inside]] == values[inside]]
-    if len(tied):
-        a_right[tied] = np.searchsorted(a, values[tied], side="right")
-    up = np.max(a_left / n1 - starts / n2)    # sup of F_a - F_b
-    down = np.max(ends / n2 - a_right / n1)   # sup of F_b - F_a
-    return float(max(up, down, 0.0))
-
-
-def _smirnov_sum(n: int, x: float) -> float:
-    """One-sided exact tail P(D+_n >= x), the Birnbaum-Tingey sum, in log space."""
-    j = np.arange(0, int(np.floor(n * (1 - x))) + 1, dtype=float)
-    with np.errstate(divide="ignore"):  # a last term with x + j/n == 1 is exactly 0
-        log_terms = (special.gammaln(n + 1) - special.gammaln(j + 1)
-                     - special.gammaln(n - j + 1)
-                     + (n - j) * np.log1p(-x - j / n) + (j - 1) * np.log(x + j / n))
-    top = log_terms.max()
-    return float(x * np.exp(top) * np.exp(log_terms - top).sum())
-
-
-def _kstwo_sf(d: np.ndarray, n: float) -> np.ndarray:
-    """``scipy.stats.kstwo.sf(d, n)``, faster where scipy is slowest.
-
-    scipy (Simard and L'Ecuyer's algorithm) answers ``2 * smirnov(n, d)`` when
-    ``n * d**2 >= 2.2`` (and 0 beyond 370) for ``n > 140``; its ``smirnov`` takes tens of
-    milliseconds for n near 10**5. The same exact one-sided sum is evaluated here with
-    numpy (agreement to about 1e-12); every other branch is left to scipy.
-    """
-    d = np.asarray(d, dtype=float)
-    out = np.empty_like(d)
-    nxx = n * d * d
-    mine = (n > 140) & (d > 0) & (d < 0.5) & (n * d > 1) & (n * d < n - 1) & (nxx >= 2.2)
-    for i in np.flatnonzero(mine):
-        out[i] = 0.0 if nxx[i] >= 370.0 else min(1.0, 2.0 * _smirnov_sum(int(n), float(d[i])))
-    rest = ~mine
-    if rest.any():
-        out[rest] = stats.kstwo.sf(d[rest], n)
-    return np.clip(out, 0.0, 1.0)
+        rows: dict[str, tuple[str, float, float, float]] = {}
+        for i, f in enumerate(continuous):
+            rows[f] = ("ks", float(d[i]), float(pvals[i]), psis[f])
+        for f in self.features:
+            if self.kinds[f] == "chi2":
+                counts = _category_counts(cols[f], "current", f)
+                rows[f] = ("chi2", *_chi2_from_counts(self._categories[f], counts))
+        return rows
 
 
 def _thresholds(pvalues: np.ndarray, alpha: float, correction: str | None) -> np.ndarray:
@@ -477,14 +436,16 @@ def detect_drift(
     reference : DataFrame, ndarray of shape (n_samples, n_features) or DriftReference
         What the model was trained on (or a reference fitted once with
         :meth:`DriftReference.fit`).
-    current : DataFrame or ndarray of shape (n_samples, n_features)
-        Recent production inputs, with the same columns.
+    current : DataFrame, ndarray of shape (n_samples, n_features) or dask DataFrame
+        Recent production inputs, with the same columns. A Dask DataFrame is tested
+        partition by partition, never collected.
     features : sequence of str, default=None
         Features to test; ``None`` means all columns.
     feature_names : sequence of str, default=None
         Column names when the inputs are arrays (default ``x0, x1, ...``).
     discrete : sequence of str, default=None
-        Features to test with chi-square (see :meth:`DriftReference.fit` for the default).
+        Features to test with chi-square; ``None`` decides by dtype (integer, bool and
+        categorical columns are discrete; see :meth:`DriftReference.fit`).
     alpha : float, default=0.01
         Family-wise (Bonferroni) or false-discovery (``"fdr"``) error rate, or the
         per-feature level when ``correction=None``.

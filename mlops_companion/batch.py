@@ -1,0 +1,514 @@
+"""Batch scoring at scale: a partitioned Parquet dataset scored on a Dask cluster.
+
+Covers
+    * :class:`ScoringModel`: which model scores, named by an artefact file and the SHA-256
+      you trust (:meth:`ScoringModel.from_artefact`) or by a registry alias
+      (:meth:`ScoringModel.from_registry`). Only this small description travels with
+      each task; each worker process loads the model once, checked against the hash, and
+      keeps it (a cache keyed by the hash), so a job over a thousand partitions loads it
+      once per worker, not once per partition.
+    * :func:`score_parquet`: one task per input file. Each task reads its file, checks
+      the columns, scores, and writes one output file atomically (a temporary file, then
+      ``os.replace``) with the columns ``score``, ``model_version`` and
+      ``artefact_sha256``. A file that exists is complete. A re-run skips the partitions
+      already written (after checking they were scored by the same model), so a job that
+      died half-way resumes without duplicating or dropping a row. A worker that dies
+      mid-job only loses tasks, which the scheduler runs again elsewhere: every task
+      reads its input and replaces its output, so running it twice changes nothing.
+      Workers hold one partition at a time, so a dataset many times larger than their
+      memory completes. With ``client=None`` the same tasks run one after the other in
+      this process: the single-process baseline.
+    * :func:`track_peak_memory`: peak resident memory of this process and of each worker
+      while a block of code runs, to measure the above.
+
+Before anything is written, every input file's schema (its footer, not its data) is read
+and checked against the model's features: a missing or mistyped column, an unreadable
+file or a model whose features the data lack raises :class:`BatchInputError` naming the
+partition and the column, and leaves the destination untouched.
+
+Requires the ``dask`` extra (``pip install "mlops-companion[dask]"``) for a cluster;
+pyarrow is needed in any case. The artefact file, the input and the destination must be
+reachable by every worker under the same path: on one machine that is automatic, on a
+cluster it means a shared file system (or object storage through fsspec, out of scope
+here). Out of scope: streaming (online) scoring, see the serving chapter; formats other
+than Parquet; partitions that are not files (split large files beforehand).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BatchInputError",
+    "BatchScoreResult",
+    "ScoringModel",
+    "score_parquet",
+    "track_peak_memory",
+]
+
+_META_SHA = b"mlops_companion.artefact_sha256"
+_META_VERSION = b"mlops_companion.model_version"
+OUTPUT_COLUMNS = ("score", "model_version", "artefact_sha256")
+
+
+class BatchInputError(ValueError):
+    """An input partition cannot be scored: unreadable, or a column missing or mistyped."""
+
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - pyarrow ships with the dask extra
+        raise ImportError(
+            'Batch scoring needs pyarrow: pip install "mlops-companion[dask]".'
+        ) from exc
+    return pa, pq
+
+
+# ----------------------------------------------------------------------------- the model
+@dataclass(frozen=True)
+class ScoringModel:
+    """The model a batch job uses, described by where it lives and its trusted hash.
+
+    Attributes
+    ----------
+    path : str
+        The artefact file (written by :func:`mlops_companion.artefacts.save_artefact`),
+        readable from every worker.
+    artefact_sha256 : str
+        The SHA-256 you trust; every load checks the file against it.
+    model_version : str
+        Written into every output row, e.g. ``"incident-predictor/3"``.
+    feature_names : tuple of str
+        The columns the model reads, in order (from the artefact's manifest).
+    """
+
+    path: str
+    artefact_sha256: str
+    model_version: str
+    feature_names: tuple[str, ...]
+
+    @classmethod
+    def from_artefact(cls, path: str | os.PathLike, *, expected_sha256: str,
+                      model_version: str | None = None) -> ScoringModel:
+        """Describe an artefact file; it is loaded once here, so a bad file fails now.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The artefact file.
+        expected_sha256 : str
+            The hash you trust (from your registry or release notes, not from the
+            manifest beside the file).
+        model_version : str, default=None
+            Label written into the output; default ``"sha256:"`` and the hash's first 12
+            characters.
+
+        Examples
+        --------
+        Which columns does a saved pipeline score?
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from mlops_companion import artefacts, data
+        >>> s = data.make_scenario()
+        >>> path = Path(tempfile.mkdtemp()) / "model.joblib"
+        >>> manifest = artefacts.save_artefact(s.pipeline, path, example_input=s.X_test.head(3))
+        >>> spec = ScoringModel.from_artefact(path, expected_sha256=manifest.sha256)
+        >>> spec.feature_names == tuple(data.FEATURES)
+        True
+        """
+        from . import artefacts
+
+        loaded = artefacts.load_artefact(path, expected_sha256=expected_sha256)
+        sha = loaded.manifest.sha256
+        _remember(sha, loaded.model)
+        if model_version is None:
+            model_version = f"sha256:{sha[:12]}"
+        if not isinstance(model_version, str) or not model_version:
+            raise ValueError(f"`model_version` must be a non-empty string; got {model_version!r}.")
+        return cls(path=str(Path(path).resolve()), artefact_sha256=sha,
+                   model_version=model_version,
+                   feature_names=tuple(loaded.manifest.feature_names))
+
+    @classmethod
+    def from_registry(cls, registry: Any, name: str, alias: str | int = "champion", *,
+                      directory: str | os.PathLike) -> ScoringModel:
+        """Describe the version a registry alias points at.
+
+        The artefact is fetched (and its hash checked against the one tagged at
+        registration) into ``directory``, which every worker must be able to read; the
+        output's ``model_version`` is ``"{name}/{version}"``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from mlops_companion import data, registry
+        >>> s = data.make_scenario()
+        >>> reg = registry.Registry(tempfile.mkdtemp())
+        >>> _ = reg.register("m", s.pipeline, training_data=s.X_train,
+        ...                  example_input=s.X_test.head(2))
+        >>> _ = reg.promote("m", 1, reason="first")
+        >>> ScoringModel.from_registry(reg, "m", directory=tempfile.mkdtemp()).model_version
+        'm/1'
+        """
+        path, info = registry.fetch_artefact(name, alias, directory)
+        return cls.from_artefact(path, expected_sha256=info.artefact_sha256,
+                                 model_version=f"{name}/{info.version}")
+
+
+_MODELS: dict[str, Any] = {}
+_LOADS: Counter[str] = Counter()  # loads per hash in this process, for tests and curious readers
+_MODELS_LOCK = threading.Lock()
+
+
+def _remember(sha: str, model: Any) -> None:
+    with _MODELS_LOCK:
+        _MODELS.setdefault(sha, model)
+        _LOADS[sha] += 1
+
+
+def _model_for(spec: ScoringModel) -> Any:
+    """The model for ``spec``, loaded at most once per process (keyed by its hash)."""
+    with _MODELS_LOCK:
+        model = _MODELS.get(spec.artefact_sha256)
+        if model is None:
+            from . import artefacts
+
+            model = artefacts.load_artefact(spec.path,
+                                            expected_sha256=spec.artefact_sha256).model
+            _MODELS[spec.artefact_sha256] = model
+            _LOADS[spec.artefact_sha256] += 1
+    return model
+
+
+def _loads_in_this_process() -> dict[str, int]:
+    return dict(_LOADS)
+
+
+# ----------------------------------------------------------------------------- checks
+def _partition_name(path: Path) -> str:
+    return path.name
+
+
+def _check_schema(schema: Any, spec: ScoringModel, partition: str) -> None:
+    pa, _ = _pyarrow()
+    for column in spec.feature_names:
+        index = schema.get_field_index(column)
+        if index < 0:
+            raise BatchInputError(
+                f"Partition {partition!r} must have column {column!r}, which the model "
+                f"reads; it has {list(schema.names)}. Fix the input or score with a model "
+                "trained on these columns."
+            )
+        kind = schema.field(index).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                or pa.types.is_boolean(kind)):
+            raise BatchInputError(
+                f"Partition {partition!r} must hold numbers in column {column!r}; got "
+                f"{kind}. Cast it upstream; the batch job does not guess."
+            )
+    clash = [c for c in OUTPUT_COLUMNS if c in schema.names]
+    if clash:
+        raise BatchInputError(
+            f"Partition {partition!r} must not already have the output columns {clash}; "
+            "it looks like a scored file. Point `source` at the unscored input."
+        )
+
+
+def _read_schema(path: Path) -> Any:
+    _, pq = _pyarrow()
+    try:
+        return pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise BatchInputError(
+            f"Partition {_partition_name(path)!r} must be a readable Parquet file; reading "
+            f"{path} failed: {exc}"
+        ) from None
+
+
+# ----------------------------------------------------------------------------- one task
+def _score_partition(spec: ScoringModel, source: str, target: str,
+                     keep: tuple[str, ...] | None) -> int:
+    """Read, check, score and atomically write one partition; return its row count."""
+    pa, pq = _pyarrow()
+    from .artefacts import _write_atomically
+
+    source_path, partition = Path(source), Path(source).name
+    try:
+        table = pq.read_table(source_path)
+    except Exception as exc:
+        raise BatchInputError(
+            f"Partition {partition!r} must be a readable Parquet file; reading {source} "
+            f"failed: {exc}"
+        ) from None
+    _check_schema(table.schema, spec, partition)
+    model = _model_for(spec)
+    features = table.select(list(spec.feature_names)).to_pandas()
+    n_rows = table.num_rows
+    scores = (model.predict_proba(features)[:, 1] if n_rows
+              else np.empty(0, dtype=np.float64))
+    out = table if keep is None else table.select(list(keep))
+    zeros = pa.array(np.zeros(n_rows, dtype=np.int32))
+    out = out.append_column("score", pa.array(scores, type=pa.float64()))
+    out = out.append_column("model_version", pa.DictionaryArray.from_arrays(
+        zeros, pa.array([spec.model_version])))
+    out = out.append_column("artefact_sha256", pa.DictionaryArray.from_arrays(
+        zeros, pa.array([spec.artefact_sha256])))
+    out = out.replace_schema_metadata({
+        **(out.schema.metadata or {}),
+        _META_SHA: spec.artefact_sha256.encode(), _META_VERSION: spec.model_version.encode(),
+    })
+    _write_atomically(Path(target), lambda fh: pq.write_table(out, fh))
+    return n_rows
+
+
+# ----------------------------------------------------------------------------- the job
+@dataclass(frozen=True)
+class BatchScoreResult:
+    """What a :func:`score_parquet` run did.
+
+    Attributes
+    ----------
+    destination : Path
+    n_partitions : int
+        Input files.
+    n_written : int
+        Partitions scored and written by this run.
+    n_skipped : int
+        Partitions already written by an earlier run with the same model.
+    n_rows_written : int
+        Rows written by this run.
+    model_version, artefact_sha256 : str
+    seconds : float
+        Wall-clock time of the run.
+    """
+
+    destination: Path
+    n_partitions: int
+    n_written: int
+    n_skipped: int
+    n_rows_written: int
+    model_version: str
+    artefact_sha256: str
+    seconds: float
+    skipped: tuple[str, ...] = field(default=(), repr=False)
+
+
+def _check_keep(keep: Any) -> tuple[str, ...] | None:
+    if keep is None:
+        return None
+    if isinstance(keep, str) or not isinstance(keep, Sequence):
+        raise TypeError(f"`keep` must be a sequence of column names or None; got {keep!r}.")
+    return tuple(str(k) for k in keep)
+
+
+def score_parquet(
+    source: str | os.PathLike,
+    destination: str | os.PathLike,
+    model: ScoringModel,
+    *,
+    client: Any = None,
+    keep: Sequence[str] | None = None,
+) -> BatchScoreResult:
+    """Score every Parquet file of ``source`` into ``destination``, one file per partition.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A folder of ``*.parquet`` files, one per partition (``dask.dataframe.to_parquet``
+        writes one per partition).
+    destination : str or path-like
+        Output folder (created); ``destination/<input file name>`` per partition.
+    model : ScoringModel
+        The model and its trusted hash.
+    client : distributed.Client, default=None
+        Run the partitions on this cluster; ``None`` runs them one by one in this
+        process (the single-process baseline, same code per partition).
+    keep : sequence of str, default=None
+        Input columns copied to the output (``None``: all of them), before ``score``,
+        ``model_version`` and ``artefact_sha256``.
+
+    Returns
+    -------
+    BatchScoreResult
+
+    Raises
+    ------
+    BatchInputError
+        A partition is unreadable, lacks a column the model reads or holds it as
+        non-numbers; raised before anything is written when the file's schema shows it.
+
+    Examples
+    --------
+    Score two partitions in this process; how many rows came out, and which model?
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> from mlops_companion import artefacts, data
+    >>> s = data.make_scenario()
+    >>> root = Path(tempfile.mkdtemp())
+    >>> manifest = artefacts.save_artefact(s.pipeline, root / "model.joblib",
+    ...                                    example_input=s.X_test.head(3))
+    >>> (root / "in").mkdir()
+    >>> s.X_test.iloc[:100].to_parquet(root / "in" / "part-0.parquet")
+    >>> s.X_test.iloc[100:].to_parquet(root / "in" / "part-1.parquet")
+    >>> spec = ScoringModel.from_artefact(root / "model.joblib",
+    ...                                   expected_sha256=manifest.sha256, model_version="v1")
+    >>> result = score_parquet(root / "in", root / "out", spec)
+    >>> result.n_rows_written == len(s.X_test), result.n_written
+    (True, 2)
+    >>> scored = pd.read_parquet(root / "out")
+    >>> scored["model_version"].astype(str).unique().tolist()
+    ['v1']
+    >>> score_parquet(root / "in", root / "out", spec).n_skipped  # a re-run skips both
+    2
+    """
+    started = time.perf_counter()
+    if not isinstance(model, ScoringModel):
+        raise TypeError(
+            f"`model` must be a ScoringModel; got {type(model).__name__}. Build one with "
+            "ScoringModel.from_artefact(path, expected_sha256=...)."
+        )
+    keep = _check_keep(keep)
+    source, destination = Path(source), Path(destination)
+    if not source.is_dir():
+        raise FileNotFoundError(f"`source` must be a folder of Parquet files; got {source}.")
+    files = sorted(p for p in source.glob("*.parquet") if not p.name.startswith((".", "_")))
+    if not files:
+        raise ValueError(f"`source` must hold at least one *.parquet file; {source} has none.")
+    if destination.resolve() == source.resolve():
+        raise ValueError("`destination` must differ from `source`; got the same folder.")
+
+    # 1. Check every partition's schema before writing anything.
+    for path in files:
+        schema = _read_schema(path)
+        _check_schema(schema, model, path.name)
+        if keep is not None:
+            absent = [k for k in keep if k not in schema.names]
+            if absent:
+                raise BatchInputError(
+                    f"Partition {path.name!r} must have the columns in `keep`; it lacks {absent}."
+                )
+
+    # 2. What an earlier run already wrote (complete files only: writes are atomic).
+    destination.mkdir(parents=True, exist_ok=True)
+    for stale in destination.glob(".*.tmp"):  # left by a process killed mid-write
+        stale.unlink(missing_ok=True)
+    todo, skipped = [], []
+    _, pq = _pyarrow()
+    for path in files:
+        target = destination / path.name
+        if target.exists():
+            meta = pq.read_schema(target).metadata or {}
+            if meta.get(_META_SHA, b"").decode() != model.artefact_sha256:
+                raise ValueError(
+                    f"`destination` must hold only output of this model; {target.name} was "
+                    f"scored by a model with SHA-256 {meta.get(_META_SHA, b'?').decode()}. "
+                    "Write to a new folder per model version."
+                )
+            skipped.append(path.name)
+        else:
+            todo.append((str(path), str(target)))
+
+    # 3. Score what is left: on the cluster, or one by one here.
+    if client is None:
+        counts = [_score_partition(model, s, t, keep) for s, t in todo]
+    else:
+        futures = client.map(_score_partition, [model] * len(todo), [s for s, _ in todo],
+                             [t for _, t in todo], [keep] * len(todo), pure=False)
+        try:
+            counts = client.gather(futures)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    return BatchScoreResult(
+        destination=destination, n_partitions=len(files), n_written=len(todo),
+        n_skipped=len(skipped), n_rows_written=int(sum(counts)),
+        model_version=model.model_version, artefact_sha256=model.artefact_sha256,
+        seconds=time.perf_counter() - started, skipped=tuple(skipped),
+    )
+
+
+# ----------------------------------------------------------------------------- measuring
+class _Sampler:
+    """Samples this process's resident memory in a thread until stopped."""
+
+    def __init__(self, interval: float) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self.start = self.peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._interval = interval
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def stop(self) -> tuple[int, int]:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+        return self.start, self.peak
+
+
+_SAMPLERS: dict[str, _Sampler] = {}
+
+
+def _start_sampler(token: str, interval: float) -> None:
+    _SAMPLERS[token] = _Sampler(interval)
+
+
+def _stop_sampler(token: str) -> tuple[int, int] | None:
+    sampler = _SAMPLERS.pop(token, None)  # None: the worker was restarted meanwhile
+    return None if sampler is None else sampler.stop()
+
+
+@contextlib.contextmanager
+def track_peak_memory(client: Any = None, *, interval: float = 0.01
+                      ) -> Iterator[dict[str, tuple[int, int]]]:
+    """Peak resident memory of this process (and of each worker) while the block runs.
+
+    Yields a dict filled when the block ends: ``"local"`` and each worker's address map
+    to ``(rss_at_start, peak_rss)`` in bytes, sampled every ``interval`` seconds (a
+    spike shorter than that can be missed); a worker restarted meanwhile is left out. Needs psutil (installed with ``distributed``).
+
+    Examples
+    --------
+    Does allocating 80 MB show up in this process's peak?
+
+    >>> with track_peak_memory() as peaks:
+    ...     block = np.ones(10_000_000)
+    ...     time.sleep(0.05)
+    >>> start, peak = peaks["local"]
+    >>> peak - start > 50e6
+    True
+    """
+    import uuid
+
+    token = uuid.uuid4().hex
+    result: dict[str, tuple[int, int]] = {}
+    local = _Sampler(interval)
+    if client is not None:
+        client.run(_start_sampler, token, interval)
+    try:
+        yield result
+    finally:
+        result["local"] = local.stop()
+        if client is not None:
+            result.update({address: peaks for address, peaks
+                           in client.run(_stop_sampler, token).items() if peaks is not None})
