@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import hashlib
+import importlib
 import io
 import logging
 import os
@@ -197,25 +198,20 @@ def _check_version(version: Any) -> int:
     return int(version)
 
 
+def _require(module: str):
+    """Import an optional dependency of the registry, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"The registry needs {module.split('.')[0]}: pip install 'mlops-companion[registry]'."
+        ) from exc
+
+
 def _import_mlflow():
-    try:
-        import mlflow
-        import mlflow.sklearn  # noqa: F401  (registers the flavour)
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "The registry needs MLflow: pip install 'mlops-companion[registry]'."
-        ) from exc
+    mlflow = _require("mlflow")
+    _require("mlflow.sklearn")  # registers the sklearn flavour
     return mlflow
-
-
-def _import_filelock():
-    try:
-        import filelock
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "The registry needs filelock: pip install 'mlops-companion[registry]'."
-        ) from exc
-    return filelock
 
 
 def _alias_stack(history: list[tuple[str, int | None, int]]) -> list[int]:
@@ -389,7 +385,7 @@ class Registry:
         self.experiment = experiment
         self.retries = retries
         self._mlflow = _import_mlflow()
-        self._lock = _import_filelock().FileLock(str(self.root / _LOCK_FILE), timeout=_LOCK_TIMEOUT_S)
+        self._lock = _require("filelock").FileLock(str(self.root / _LOCK_FILE), timeout=_LOCK_TIMEOUT_S)
         from mlflow import MlflowClient
 
         # MLflow creates or migrates its schema the first time each store is touched; two
