@@ -99,6 +99,18 @@ def check_one_of(value: Any, name: str, options: Iterable[Any]) -> Any:
     return value
 
 
+def check_finite_mapping(value: Any, name: str, keys: Iterable[str]) -> dict[str, float]:
+    """A mapping from some of ``keys`` to finite numbers, as a dict of floats."""
+    keys = list(keys)
+    unknown = sorted(set(value) - set(keys))
+    if unknown:
+        raise ValueError(f"`{name}` keys must be among {keys}; got unknown {unknown}.")
+    for key, v in value.items():
+        if not _is_real(v) or not np.isfinite(v):
+            raise ValueError(f"`{name}[{key!r}]` must be a finite number; got {v!r}.")
+    return {key: float(v) for key, v in value.items()}
+
+
 # --------------------------------------------------------------------------- statistics
 def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for ``successes / n`` (public face: ``validation.wilson_interval``).

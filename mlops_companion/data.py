@@ -22,6 +22,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from mlops_companion import _utils
+
 __all__ = [
     "FEATURES",
     "CONTINUOUS_FEATURES",
@@ -124,14 +126,7 @@ def _check_n(n_samples: int, name: str = "n_samples") -> int:
 
 
 def _draw_features(n: int, rng: np.random.Generator, shift: Mapping[str, float]) -> pd.DataFrame:
-    unknown = sorted(set(shift) - set(FEATURES))
-    if unknown:
-        raise ValueError(
-            f"`drift` keys must be feature names {list(FEATURES)}; got unknown {unknown}."
-        )
-    for name, value in shift.items():
-        if not np.isfinite(value):
-            raise ValueError(f"`drift[{name!r}]` must be a finite number; got {value!r}.")
+    _utils.check_finite_mapping(shift, "drift", FEATURES)
     s = {name: float(shift.get(name, 0.0)) for name in FEATURES}
     p_weekend = _BASE["is_weekend"] + s["is_weekend"]
     if not 0.0 <= p_weekend <= 1.0:

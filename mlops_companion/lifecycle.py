@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_companion import data
+from mlops_companion import _utils
 from mlops_companion._utils import check_int
 
 __all__ = ["drift_ramp", "make_weekly_traffic", "labels_available"]
@@ -121,14 +122,7 @@ def make_weekly_traffic(
     drift = dict(drift or {})  # its keys and values are checked by data.make_incidents
     start = dict(data.COEFFICIENTS)
     end = dict(coefficients or {})
-    unknown = sorted(set(end) - set(start))
-    if unknown:
-        raise ValueError(
-            f"`coefficients` keys must be among {list(start)}; got unknown {unknown}."
-        )
-    for name, value in end.items():
-        if not np.isfinite(value):
-            raise ValueError(f"`coefficients[{name!r}]` must be a finite number; got {value!r}.")
+    end = _utils.check_finite_mapping(end, "coefficients", start)
     gen = data.check_rng(rng)
     weeks = []
     for week in range(n_weeks):

@@ -81,7 +81,7 @@ def test_scenario_split_and_pipeline():
         (lambda: data.make_incidents(True), ValueError, r"`n_samples` must be a positive integer; got True"),
         (lambda: data.make_incidents(10, rng="x"), TypeError, r"`rng` must be an int seed"),
         (lambda: data.make_incidents(10, rng=True), TypeError, r"`rng` must be an int seed"),
-        (lambda: data.make_incidents(10, drift={"cpu": 1}), ValueError, r"`drift` keys must be feature names .*\['cpu'\]"),
+        (lambda: data.make_incidents(10, drift={"cpu": 1}), ValueError, r"`drift` keys must be among .*\['cpu'\]"),
         (lambda: data.make_incidents(10, drift={"error_pct": np.nan}), ValueError, r"`drift\['error_pct'\]` must be a finite number"),
         (lambda: data.make_incidents(10, drift={"is_weekend": 0.9}), ValueError, r"weekend probability in \[0, 1\]"),
         (lambda: data.make_incidents(10, drift={"request_rate": -100}), ValueError, r"mean request rate positive"),

@@ -89,7 +89,7 @@ def test_concept_drift_changes_labels_not_inputs():
         ({"n_weeks": 0}, ValueError, r"`n_weeks` must be an integer >= 2; got 0"),
         ({"n_per_week": 0}, ValueError, r"`n_per_week` must be an integer >= 1; got 0"),
         ({"onset": 30}, ValueError, r"`onset` must be smaller than `n_weeks - 1` \(25\); got 30"),
-        ({"drift": {"cpu": 1.0}}, ValueError, r"`drift` keys must be feature names .*\['cpu'\]"),
+        ({"drift": {"cpu": 1.0}}, ValueError, r"`drift` keys must be among .*\['cpu'\]"),
         ({"coefficients": {"slope": 1.0}}, ValueError, r"`coefficients` keys must be among .*\['slope'\]"),
         ({"coefficients": {"intercept": float("nan")}}, ValueError, r"`coefficients\['intercept'\]` must be a finite"),
         ({"rng": "seed"}, TypeError, r"`rng` must be an int seed"),
