@@ -47,39 +47,104 @@ def test_committed_rollout_carries_the_chapters_schedule():
     assert deploy.schedule_from_rollout(ro) == (schedule.hours, schedule.shares)
 
 
+def _committed(kind):
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "rollout.yaml").read_text()))
+    return next(d for d in docs if d["kind"] == kind)
+
+
+def test_book_rule_is_the_safe_deployment_chapters_sequential_monitor():
+    schedule, monitor = deploy.book_rule()
+    chapter05 = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
+    assert monitor.k is None and monitor.consecutive == 1
+    assert monitor.rule == chapter05.rule
+
+
+def test_committed_steps_carry_the_monitors_boundaries_in_order():
+    _, monitor = deploy.book_rule()
+    boundaries = deploy.analysis_boundaries(_committed("Rollout"))
+    assert boundaries == list(monitor.rule.boundaries)
+    assert len(set(boundaries)) > 1  # a boundary per look, not one threshold
+
+
 def test_committed_analysis_carries_the_chapters_rule():
     _, monitor = deploy.book_rule()
-    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "rollout.yaml").read_text()))
-    metric = next(d for d in docs if d["kind"] == "AnalysisTemplate")["spec"]["metrics"][0]
-    assert metric["successCondition"] == f"result[0] <= {deploy.monitor_threshold(monitor):g}"
-    assert metric["failureLimit"] == 0
-    assert f">= {monitor.consecutive}" in metric["provider"]["prometheus"]["query"]
+    metric = _committed("AnalysisTemplate")["spec"]["metrics"][0]
+    assert metric["successCondition"] == "result[0] <= {{args.boundary}}"
+    assert metric["failureLimit"] == 0 and "interval" not in metric  # one measurement per look
+    query = metric["provider"]["prometheus"]["query"]
+    assert query == deploy.canary_analysis_query(canary="{{args.canary-version}}", lookback="{{args.lookback}}",
+                                                 min_samples=monitor.min_samples, margin=monitor.margin)
+    assert "analysis" not in _committed("Rollout")["spec"]["strategy"]["canary"]  # judged at the looks only
     rules = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())
     statistic = next(r for g in rules["groups"] for r in g["rules"]
                      if r.get("record") == deploy.statistic_name(600))
     assert f">= {monitor.min_samples}" in statistic["expr"]
 
 
+def test_each_look_is_analysed_when_its_window_closes_over_everything_so_far():
+    schedule, monitor = deploy.book_rule()
+    plan = schedule.plan(2000, min_samples=monitor.min_samples)
+    steps = _committed("Rollout")["spec"]["strategy"]["canary"]["steps"]
+    clock, seen = 0.0, []
+    for step in steps:
+        if "pause" in step:
+            clock += deploy._kubernetes._seconds(step["pause"]["duration"]) / 3600
+        elif "analysis" in step:
+            args = {a["name"]: a["value"] for a in step["analysis"]["args"]}
+            lookback = deploy._kubernetes._seconds(args["lookback"]) / 3600
+            seen.append((clock, lookback, args["canary-version"]))
+    first = float(plan["hour"].iloc[0])
+    assert seen == [(h + 1, h + 1 - first, deploy.Release().model_version) for h in plan["hour"]]
+
+
+def test_promtool_cases_evaluate_the_generated_analysis_query():
+    _, monitor = deploy.book_rule()
+    query = deploy.canary_analysis_query(canary="v2", lookback="3h", min_samples=monitor.min_samples,
+                                         margin=monitor.margin)
+    tests = yaml.safe_load((DEPLOY / "prometheus" / "tests.yml").read_text())
+    exprs = [t["expr"] for case in tests["tests"] for t in case.get("promql_expr_test", ())
+             if "increase(predicted_probability_count{model_version=" in t["expr"]]
+    assert len(exprs) == 3 and all(query in e for e in exprs)
+
+
+@pytest.mark.skipif(not HAVE_PROMTOOL, reason="promtool is not installed (deploy/ci-check.sh installs it)")
+def test_promtool_analysis_cases_catch_a_looser_margin(tmp_path):
+    _, monitor = deploy.book_rule()
+    shutil.copy(DEPLOY / "prometheus" / "rules.yml", tmp_path)
+    text = (DEPLOY / "prometheus" / "tests.yml").read_text()
+    kwargs = dict(canary="v2", lookback="3h", min_samples=monitor.min_samples)
+    looser = deploy.canary_analysis_query(**kwargs, margin=0.3)  # 0.2 apart is now within the margin
+    (tmp_path / "tests.yml").write_text(text.replace(
+        deploy.canary_analysis_query(**kwargs, margin=monitor.margin), looser))
+    out = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "exp: {} 4.9289E+01" in out.stdout + out.stderr
+
+
 # ----------------------------------------------------------------------------- generators
 @pytest.mark.parametrize("hours, shares", [
     ((0, 1, 2, 4, 8, 12, 18), (0.0, 0.05, 0.10, 0.25, 0.50, 0.75, 1.0)),
-    ((0, 0.5, 3), (0.2, 0.6, 1.0)),
-    ((0, 24), (0.01, 1.0)),
+    ((0, 1, 3), (0.2, 0.6, 1.0)),
+    ((0, 24), (0.1, 1.0)),
 ])
 def test_schedule_round_trips_through_the_rollout(hours, shares):
     schedule = rollout.CanarySchedule(hours=hours, shares=shares)
-    _, ro = deploy.make_rollout_manifests(schedule, rollout.CanaryMonitor())
+    monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
+    _, ro = deploy.make_rollout_manifests(schedule, monitor)
     assert deploy.schedule_from_rollout(ro) == (schedule.hours, schedule.shares)
+    assert deploy.analysis_boundaries(ro) == list(monitor.rule.boundaries)
 
 
 def test_rollout_follows_the_monitor():
-    template, _ = deploy.make_rollout_manifests(rollout.CanarySchedule(),
-                                                rollout.CanaryMonitor(k=2.5, min_samples=40, consecutive=3),
-                                                interval=300)
-    metric = template["spec"]["metrics"][0]
-    assert metric["successCondition"] == "result[0] <= 2.5"
-    assert metric["interval"] == "5m"
-    assert "[15m:5m]" in metric["provider"]["prometheus"]["query"]
+    schedule = rollout.CanarySchedule()
+    monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=4000, min_samples=40, margin=0.05,
+                                                 alpha=0.01)
+    template, ro = deploy.make_rollout_manifests(schedule, monitor)
+    query = template["spec"]["metrics"][0]["provider"]["prometheus"]["query"]
+    assert "- 0.05, 0)" in query and ">= 40" in query
+    assert deploy.analysis_boundaries(ro) == list(monitor.rule.boundaries)
+    fixed = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50, k=2.5)
+    assert set(deploy.analysis_boundaries(deploy.make_rollout_manifests(schedule, fixed)[1])) == {2.5}
 
 
 class _MonitorWithMargin:
@@ -95,12 +160,13 @@ def test_margin_is_read_when_the_monitor_has_one():
     assert "clamp_min" not in json.dumps(plain)
 
 
-def test_a_sequential_monitor_is_judged_at_its_strictest_boundary():
+def test_a_sequential_monitors_alert_holds_its_strictest_boundary():
     monitor = rollout.CanaryMonitor()  # group-sequential: one boundary per planned look
     assert monitor.k is None
-    template, _ = deploy.make_rollout_manifests(rollout.CanarySchedule(), monitor)
+    rules = deploy.make_alert_rules(monitor)
+    alert = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "CanaryDivergence")
     strictest = max(b for b in monitor.boundaries if np.isfinite(b))
-    assert template["spec"]["metrics"][0]["successCondition"] == f"result[0] <= {strictest:g}"
+    assert f"> {strictest:g} and" in alert["expr"]
 
 
 def test_deployment_is_locked_down():
@@ -135,6 +201,9 @@ def test_release_checks_its_fields(kwargs, error, match):
     (rollout.CanarySchedule(hours=(0, 1), shares=(0.1, 0.5)), rollout.CanaryMonitor(), ValueError,
      "must end at 1.0"),
     (rollout.CanarySchedule(), object(), TypeError, "`monitor` must be a rollout.CanaryMonitor"),
+    (rollout.CanarySchedule(), rollout.CanaryMonitor(k=3.0, consecutive=2), ValueError,
+     "`monitor.consecutive` must be 1"),
+    (rollout.CanarySchedule(), rollout.CanaryMonitor(looks=5), ValueError, "one look per window"),
 ])
 def test_rollout_generator_refuses_bad_input(schedule, monitor, error, match):
     with pytest.raises(error, match=match):

@@ -24,7 +24,7 @@ needs tools outside Python).
 from ._container import EXIT_ARTEFACT, EXIT_CONFIG, StartupError, check_environment, serve_from_environment
 from ._files import dump_yaml, make_grafana_dashboard, render_deploy_files, write_deploy_files
 from ._kubernetes import (CONTAINER_UID, Release, make_deployment_manifests, make_rollout_manifests,
-                          schedule_from_rollout)
+                          schedule_from_rollout, analysis_boundaries)
 from ._promql import (canary_analysis_query, dashboard_queries, format_duration,
                       make_alert_rules, monitor_threshold, recorded_names, recording_rules, statistic_name,
                       version_divergence_query)
@@ -35,6 +35,7 @@ __all__ = [
     "make_deployment_manifests",
     "make_rollout_manifests",
     "schedule_from_rollout",
+    "analysis_boundaries",
     "format_duration",
     "monitor_threshold",
     "recorded_names",
@@ -59,17 +60,21 @@ __all__ = [
 
 
 def book_rule() -> tuple:
-    """The canary schedule and rule that ``deploy/`` is generated from (the production chapter's).
+    """The canary schedule and rule that ``deploy/`` is generated from (the safe-deployment chapter's).
+
+    The group-sequential monitor of that chapter: looks at the schedule's hourly windows of
+    2,000 requests, judged once both groups hold 50, one alpha-spending boundary per look.
 
     Examples
     --------
     >>> schedule, monitor = book_rule()
-    >>> schedule.shares[-1], monitor.k, monitor.consecutive
-    (1.0, 3.0, 2)
+    >>> schedule.shares[-1], monitor.k, len(monitor.rule.boundaries), monitor.margin
+    (1.0, None, 17, 0.02)
     """
     from mlops_companion import rollout
 
-    return rollout.CanarySchedule(), rollout.CanaryMonitor(k=3.0, min_samples=100, consecutive=2)
+    schedule = rollout.CanarySchedule()
+    return schedule, rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
 
 
 def main(argv: list[str] | None = None) -> None:

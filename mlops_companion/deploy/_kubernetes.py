@@ -221,30 +221,47 @@ def _pause(hours: float) -> str:
     return format_duration(round(seconds))
 
 
-def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | None = None,
-                           interval: float = 600.0) -> list[dict[str, Any]]:
+def _looks(schedule: Any, monitor: Any, hours: tuple[float, ...]) -> list[tuple[float, float]]:
+    """(hour at which look j is taken, boundary c_j) for every planned look of ``monitor``."""
+    try:
+        rule = monitor.rule
+    except AttributeError:
+        raise TypeError(f"`monitor` must be a rollout.CanaryMonitor; got {type(monitor).__name__}.") from None
+    if rule.consecutive != 1:
+        raise ValueError(f"`monitor.consecutive` must be 1: an Argo step analysis judges each look once "
+                         f"and cannot count breaches in a row; got {rule.consecutive}.")
+    plan = schedule.plan(rule.window_size or 2000, min_samples=rule.min_samples)
+    if len(plan) != len(rule.boundaries):
+        raise ValueError(f"`monitor` must plan one look per window of `schedule` ({len(plan)} windows); "
+                         f"got {len(rule.boundaries)} boundaries. Build it with "
+                         "`rollout.CanaryMonitor.for_schedule(schedule, window_size=..., min_samples=...)`.")
+    # A window [h, h + 1) closes, and is judged, at h + 1.
+    return [(float(h) + 1.0, float(c)) for h, c in zip(plan["hour"], rule.boundaries)]
+
+
+def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | None = None) -> list[dict[str, Any]]:
     """The Argo Rollouts ``Rollout`` and ``AnalysisTemplate`` of a canary release.
 
     The canary steps come from the schedule: for each step ``i`` but the last, a
-    ``setWeight`` of ``shares[i]`` (in percent) and a ``pause`` lasting until
-    ``hours[i + 1]``; after the last pause Argo promotes the canary to 100 %. The
-    analysis runs in the background from the first step: every ``interval`` seconds it
-    asks Prometheus for the smallest of the monitor's statistic over the last
-    ``monitor.consecutive`` windows (see :func:`canary_analysis_query`); one value above
-    ``monitor.k`` means ``consecutive`` windows in a row breached, so ``failureLimit`` is 0
-    and the first failed measurement aborts the rollout (traffic returns to the stable
-    version). The Rollout takes its pod template from the Deployment of
-    :func:`make_deployment_manifests` (``workloadRef``), so the two cannot drift apart.
+    ``setWeight`` of ``shares[i]`` (in percent), then, for every look ``j`` the monitor
+    plans within that step (one per hourly window of ``schedule.plan``), a ``pause``
+    until the window closes and a step ``analysis`` with the arguments ``boundary`` (the
+    monitor's :math:`c_j`) and ``lookback`` (the time since the first judged window
+    opened); a last ``pause`` runs to ``hours[i + 1]``. After it Argo promotes the canary
+    to 100 %. Each analysis takes one measurement of :func:`canary_analysis_query`, the
+    margin statistic of the canary against the other versions pooled over the whole
+    ``lookback``, and fails when it exceeds ``{{args.boundary}}`` (``failureLimit`` 0):
+    the rollout aborts and traffic returns to the stable version. The Rollout takes its
+    pod template from the Deployment of :func:`make_deployment_manifests`
+    (``workloadRef``), so the two cannot drift apart.
 
     Parameters
     ----------
     schedule : rollout.CanarySchedule
     monitor : rollout.CanaryMonitor
-        Its ``k``, ``min_samples``, ``consecutive`` and, when it has one, ``margin``.
+        Built with ``CanaryMonitor.for_schedule(schedule, ...)`` (or with looks equal to
+        the schedule's windows); ``consecutive`` must be 1.
     release : Release, default=None
-    interval : float, default=600
-        Seconds per analysis window; the same ``canary_window`` must be given to
-        :func:`make_alert_rules`, whose recording rules compute the statistic.
 
     Returns
     -------
@@ -253,38 +270,55 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
 
     Examples
     --------
-    Which weights does the book's default schedule set, and when does analysis fail?
+    Which weights does the book's default schedule set, and what is the first look's boundary?
 
     >>> from mlops_companion import rollout
-    >>> template, ro = make_rollout_manifests(rollout.CanarySchedule(), rollout.CanaryMonitor(k=3.0))
-    >>> [s["setWeight"] for s in ro["spec"]["strategy"]["canary"]["steps"] if "setWeight" in s]
+    >>> schedule = rollout.CanarySchedule()
+    >>> monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
+    >>> template, ro = make_rollout_manifests(schedule, monitor)
+    >>> steps = ro["spec"]["strategy"]["canary"]["steps"]
+    >>> [s["setWeight"] for s in steps if "setWeight" in s]
     [0, 5, 10, 25, 50, 75]
+    >>> first = next(s["analysis"] for s in steps if "analysis" in s)
+    >>> {a["name"]: a["value"] for a in first["args"]}["boundary"][:5]
+    '3.011'
     >>> template["spec"]["metrics"][0]["successCondition"]
-    'result[0] <= 3'
+    'result[0] <= {{args.boundary}}'
     """
     release = _check_release(release)
     hours, shares = _check_schedule(schedule)
-    k, _, consecutive, _ = _monitor_params(monitor)
-    interval = _utils.check_positive_number(interval, "interval")
+    _, min_samples, _, margin = _monitor_params(monitor)
+    looks = _looks(schedule, monitor, hours)
+    name = f"{release.name}-canary-divergence"
+    first_window = looks[0][0] - 1.0
     steps: list[dict[str, Any]] = []
     for i in range(len(hours) - 1):
         steps.append({"setWeight": int(round(shares[i] * 100))})
-        steps.append({"pause": {"duration": _pause(hours[i + 1] - hours[i])}})
-    name = f"{release.name}-canary-divergence"
-    # The statistic itself is a Prometheus recording rule (make_alert_rules), one home for it.
-    query = canary_analysis_query(canary="{{args.canary-version}}", window=interval, consecutive=consecutive)
-    k_text = f"{k:g}"
+        clock = hours[i]
+        for at, boundary in looks:
+            if not hours[i] < at <= hours[i + 1]:
+                continue
+            steps.append({"pause": {"duration": _pause(at - clock)}})
+            steps.append({"analysis": {
+                "templates": [{"templateName": name}],
+                "args": [{"name": "canary-version", "value": release.model_version},
+                         {"name": "boundary", "value": repr(boundary)},
+                         {"name": "lookback", "value": format_duration(round((at - first_window) * 3600))}],
+            }})
+            clock = at
+        if clock < hours[i + 1]:
+            steps.append({"pause": {"duration": _pause(hours[i + 1] - clock)}})
+    query = canary_analysis_query(canary="{{args.canary-version}}", lookback="{{args.lookback}}",
+                                  min_samples=min_samples, margin=margin)
     template = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
         "metadata": {"name": name, "labels": dict(release.labels)},
         "spec": {
-            "args": [{"name": "canary-version"}],
+            "args": [{"name": "canary-version"}, {"name": "boundary"}, {"name": "lookback"}],
             "metrics": [{
                 "name": "canary-divergence",
-                "interval": format_duration(interval),
-                # A measurement is the smallest statistic of the last `consecutive` windows:
-                # above k means every one of them breached (the monitor's streak rule).
-                "successCondition": f"result[0] <= {k_text}",
+                # One measurement per look: the pooled margin statistic against this look's c_j.
+                "successCondition": "result[0] <= {{args.boundary}}",
                 "failureLimit": 0,
                 "consecutiveErrorLimit": 4,
                 "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
@@ -301,18 +335,26 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
             "selector": {"matchLabels": dict(release.labels)},
             "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": release.name,
                             "scaleDown": "progressively"},
-            "strategy": {"canary": {
-                "maxSurge": 1, "maxUnavailable": 0,
-                "analysis": {
-                    "templates": [{"templateName": name}],
-                    "startingStep": 1,
-                    "args": [{"name": "canary-version", "value": release.model_version}],
-                },
-                "steps": steps,
-            }},
+            "strategy": {"canary": {"maxSurge": 1, "maxUnavailable": 0, "steps": steps}},
         },
     }
     return [template, ro]
+
+
+def analysis_boundaries(rollout_manifest: dict[str, Any]) -> list[float]:
+    """The ``boundary`` argument of each step analysis of a Rollout, in step order.
+
+    Examples
+    --------
+    >>> from mlops_companion import rollout
+    >>> monitor = rollout.CanaryMonitor.for_schedule(min_samples=50)
+    >>> _, ro = make_rollout_manifests(rollout.CanarySchedule(), monitor)
+    >>> analysis_boundaries(ro) == list(monitor.rule.boundaries)
+    True
+    """
+    steps = rollout_manifest["spec"]["strategy"]["canary"]["steps"]
+    return [float(a["value"]) for s in steps if "analysis" in s
+            for a in s["analysis"]["args"] if a["name"] == "boundary"]
 
 
 def _seconds(text: str) -> float:
@@ -346,7 +388,8 @@ def schedule_from_rollout(rollout_manifest: dict[str, Any]) -> tuple[tuple[float
     --------
     >>> from mlops_companion import rollout
     >>> schedule = rollout.CanarySchedule(hours=(0, 2, 6), shares=(0.1, 0.5, 1.0))
-    >>> _, ro = make_rollout_manifests(schedule, rollout.CanaryMonitor())
+    >>> monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
+    >>> _, ro = make_rollout_manifests(schedule, monitor)
     >>> schedule_from_rollout(ro)
     ((0.0, 2.0, 6.0), (0.1, 0.5, 1.0))
     """

@@ -131,20 +131,33 @@ def _streak(window: float, consecutive: int, selector: str = "") -> tuple[str, s
     return f"min_over_time({series}{span})", f"count_over_time({series}{span})"
 
 
-def canary_analysis_query(*, canary: str, window: float, consecutive: int) -> str:
-    """The canary version's smallest statistic over its last ``consecutive`` windows, else 0.
+def canary_analysis_query(*, canary: str, lookback: str, min_samples: int, margin: float = 0.0) -> str:
+    r"""The canary's margin statistic against the other versions, pooled over ``lookback``, else 0.
 
-    Above ``k`` exactly when every one of those windows breached: the monitor's streak
-    rule as one number, which Argo's AnalysisTemplate compares with ``k``. It is 0 while
-    there are fewer than ``consecutive`` windows with enough predictions ("insufficient").
+    From cumulative sums over ``lookback`` (in an Argo step analysis, the time since the
+    first judged window opened): per side, the count, sum and sum of squares of the predicted
+    probability, hence both means and ``ddof=1`` variances, and
+    :math:`Z = (|\bar c - \bar b| - \delta) / \sqrt{s_c^2/n_c + s_b^2/n_b}` (floored at 0).
+    It is 0 while either side holds fewer than ``min_samples`` predictions ("insufficient").
+    ``canary`` and ``lookback`` may be Argo placeholders such as ``{{args.lookback}}``.
 
     Examples
     --------
-    >>> print(canary_analysis_query(canary="v2", window=600, consecutive=2))
-    max(min_over_time(model_version:canary_statistic:10m{model_version="v2"}[20m:10m]) and count_over_time(model_version:canary_statistic:10m{model_version="v2"}[20m:10m]) >= 2) or vector(0)
+    >>> q = canary_analysis_query(canary="v2", lookback="3h", min_samples=50, margin=0.02)
+    >>> print(q[:97])
+    (clamp_min(abs(sum(increase(predicted_probability_sum{model_version="v2"}[3h])) / sum(increase(pr
+    >>> q.endswith(">= 50) or vector(0)")
+    True
     """
-    smallest, count = _streak(window, consecutive, f'{{model_version="{canary}"}}')
-    return f"max({smallest} and {count} >= {consecutive}) or vector(0)"
+    min_samples = _utils.check_positive_int(min_samples, "min_samples")
+    margin = _utils.check_number(margin, "margin", low=0.0)
+    sources = (f"{PROBABILITY}_count", f"{PROBABILITY}_sum", SQUARES)
+
+    def side(op: str) -> tuple[str, ...]:
+        return tuple(f'sum(increase({src}{{model_version{op}"{canary}"}}[{lookback}]))' for src in sources)
+
+    c, b = side("="), side("!=")
+    return f"({_z(c, b, margin)} and {c[0]} >= {min_samples} and {b[0]} >= {min_samples}) or vector(0)"
 
 
 def dashboard_queries(*, window: float = 300.0, canary_window: float = 600.0, min_samples: int = 100,
@@ -215,6 +228,11 @@ def _monitor_params(monitor: Any) -> tuple[float, int, int, float]:
         raise TypeError(f"`monitor` must be a rollout.CanaryMonitor; got {type(monitor).__name__}.") from None
     return (monitor_threshold(monitor), int(min_samples), int(consecutive),
             float(getattr(monitor, "margin", 0.0) or 0.0))
+
+
+def _windows(consecutive: int, window: float) -> str:
+    w = format_duration(window)
+    return f"a window of {w}" if consecutive == 1 else f"{consecutive} windows of {w} in a row"
 
 
 def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile: float = 0.99,
@@ -298,8 +316,8 @@ def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile
          "labels": {"severity": "page"},
          "annotations": {"summary": "model versions disagree: roll the canary back",
                          "description": f"Version {{{{ $labels.model_version }}}}'s mean predicted probability "
-                                        f"is more than {k:g} standard errors from the other versions' "
-                                        f"in {consecutive} windows of {format_duration(canary_window)} in a row "
+                                        f"is more than {k:.2f} standard errors beyond the margin from the "
+                                        f"other versions' in {_windows(consecutive, canary_window)} "
                                         "(smallest statistic {{ $value | printf \"%.1f\" }})."}},
     ]
     drift = [
