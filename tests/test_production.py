@@ -47,6 +47,13 @@ def test_committed_rollout_carries_the_chapters_schedule():
     assert deploy.schedule_from_rollout(ro) == (schedule.hours, schedule.shares)
 
 
+def _boundaries(rollout_manifest):
+    """The ``boundary`` argument of each step analysis, in step order."""
+    steps = rollout_manifest["spec"]["strategy"]["canary"]["steps"]
+    return [float(a["value"]) for s in steps if "analysis" in s
+            for a in s["analysis"]["args"] if a["name"] == "boundary"]
+
+
 def _committed(kind):
     docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "rollout.yaml").read_text()))
     return next(d for d in docs if d["kind"] == kind)
@@ -61,7 +68,7 @@ def test_book_rule_is_the_safe_deployment_chapters_sequential_monitor():
 
 def test_committed_steps_carry_the_monitors_boundaries_in_order():
     _, monitor = deploy.book_rule()
-    boundaries = deploy.analysis_boundaries(_committed("Rollout"))
+    boundaries = _boundaries(_committed("Rollout"))
     assert boundaries == list(monitor.rule.boundaries)
     assert len(set(boundaries)) > 1  # a boundary per look, not one threshold
 
@@ -132,7 +139,7 @@ def test_schedule_round_trips_through_the_rollout(hours, shares):
     monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
     _, ro = deploy.make_rollout_manifests(schedule, monitor)
     assert deploy.schedule_from_rollout(ro) == (schedule.hours, schedule.shares)
-    assert deploy.analysis_boundaries(ro) == list(monitor.rule.boundaries)
+    assert _boundaries(ro) == list(monitor.rule.boundaries)
 
 
 def test_rollout_follows_the_monitor():
@@ -142,9 +149,9 @@ def test_rollout_follows_the_monitor():
     template, ro = deploy.make_rollout_manifests(schedule, monitor)
     query = template["spec"]["metrics"][0]["provider"]["prometheus"]["query"]
     assert "- 0.05, 0)" in query and ">= 40" in query
-    assert deploy.analysis_boundaries(ro) == list(monitor.rule.boundaries)
+    assert _boundaries(ro) == list(monitor.rule.boundaries)
     fixed = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50, k=2.5)
-    assert set(deploy.analysis_boundaries(deploy.make_rollout_manifests(schedule, fixed)[1])) == {2.5}
+    assert set(_boundaries(deploy.make_rollout_manifests(schedule, fixed)[1])) == {2.5}
 
 
 class _MonitorWithMargin:

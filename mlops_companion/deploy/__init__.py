@@ -24,7 +24,7 @@ needs tools outside Python).
 from ._container import EXIT_ARTEFACT, EXIT_CONFIG, StartupError, check_environment, serve_from_environment
 from ._files import dump_yaml, make_grafana_dashboard, render_deploy_files, write_deploy_files
 from ._kubernetes import (CONTAINER_UID, Release, make_deployment_manifests, make_rollout_manifests,
-                          schedule_from_rollout, analysis_boundaries)
+                          schedule_from_rollout)
 from ._promql import (canary_analysis_query, dashboard_queries, format_duration,
                       make_alert_rules, monitor_threshold, recorded_names, recording_rules, statistic_name,
                       version_divergence_query)
@@ -35,7 +35,6 @@ __all__ = [
     "make_deployment_manifests",
     "make_rollout_manifests",
     "schedule_from_rollout",
-    "analysis_boundaries",
     "format_duration",
     "monitor_threshold",
     "recorded_names",

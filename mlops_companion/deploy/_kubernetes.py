@@ -341,22 +341,6 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
     return [template, ro]
 
 
-def analysis_boundaries(rollout_manifest: dict[str, Any]) -> list[float]:
-    """The ``boundary`` argument of each step analysis of a Rollout, in step order.
-
-    Examples
-    --------
-    >>> from mlops_companion import rollout
-    >>> monitor = rollout.CanaryMonitor.for_schedule(min_samples=50)
-    >>> _, ro = make_rollout_manifests(rollout.CanarySchedule(), monitor)
-    >>> analysis_boundaries(ro) == list(monitor.rule.boundaries)
-    True
-    """
-    steps = rollout_manifest["spec"]["strategy"]["canary"]["steps"]
-    return [float(a["value"]) for s in steps if "analysis" in s
-            for a in s["analysis"]["args"] if a["name"] == "boundary"]
-
-
 def _seconds(text: str) -> float:
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
     total, number = 0.0, ""
