@@ -455,6 +455,23 @@ def _write_new(tmp: Path, write) -> None:
         os.fsync(fh.fileno())
 
 
+def _write_atomically(target: Path, write) -> None:
+    """Write one file so that a kill at any instant leaves the old file or the new, whole.
+
+    ``write(fh)`` fills a hidden temporary file beside ``target``; it is flushed to disk and
+    renamed onto ``target`` in one step. On an error the temporary file is removed. (The
+    artefact itself needs more, a manifest committed with it: see :func:`save_artefact`.)
+    """
+    tmp = _tmp_name(target)
+    try:
+        _write_new(tmp, write)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
 def _fsync_dir(folder: Path) -> None:
     """Make renames in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
     try:
