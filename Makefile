@@ -114,6 +114,6 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab exercises/
 
 clean:
-	rm -rf _book _book-instructor _freeze .quarto .jupyter_cache .pytest_cache build $(VENV)
+	rm -rf _book _book-instructor _freeze .quarto .jupyter_cache .pytest_cache build deploy/build deploy/validate/node_modules $(VENV)
 	find . -name __pycache__ -prune -exec rm -rf {} +
 	find . -name '*.egg-info' -prune -exec rm -rf {} +
