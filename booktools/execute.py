@@ -14,6 +14,14 @@ The rules followed (Quarto's, for the ``jupyter`` engine):
 - inline ``` `{python} expr` ``` expressions are evaluated in the kernel where they stand
   (after the cell before them has run) and render as the plain text of the value, strings
   without their quotes;
+- one rule stricter than Quarto's, so that the page is what a reader can run: a hidden cell
+  (``include: false`` or ``echo: false``) runs, in order, in a private namespace layered over
+  the visible cells' names (:data:`HIDDEN_RUNNER`). Its side effects stay (a plot style,
+  display options, a removed scratch folder) and hidden cells share their names with each
+  other and with inline expressions (prose), but a visible cell that uses a name only a hidden
+  cell defines fails with a ``NameError`` that says so. A hidden cell may not rebind a name a
+  visible cell defined (under Quarto the visible cells would then see another value than
+  here). What executes here therefore executes under Quarto, with the same values;
 - a label used twice in a chapter fails it.
 
 :func:`execute_book` runs many chapters in parallel worker processes and prints one line as
@@ -47,6 +55,8 @@ from . import qmd
 __all__ = [
     "EXECUTE_OPTIONS",
     "READ_TRACKER",
+    "HIDDEN_RUNNER",
+    "is_hidden",
     "ChapterError",
     "Figure",
     "ExecutedCell",
@@ -97,6 +107,63 @@ def _booktools_track(root, exclude):
     state.inputs = lambda: sorted(state.read - state.written)
     sys.modules["_booktools_reads"] = state
     sys.addaudithook(hook)
+"""
+
+#: Run silently in each kernel that has hidden cells (see the module's rules): a module
+#: ``_booktools_hidden`` whose ``run`` executes a hidden cell privately and whose ``inline``
+#: evaluates an inline expression where hidden names are visible too.
+HIDDEN_RUNNER = r"""
+def _booktools_hidden():
+    import ast, re, sys, types
+    from pathlib import Path
+    from IPython import get_ipython
+    from IPython.display import display
+    state = types.ModuleType("_booktools_hidden")
+    state.store = {}  # names hidden cells defined, shared among hidden cells and prose
+
+    def namespace():
+        user = get_ipython().user_ns
+        ns = dict(user)
+        for name, value in state.store.items():
+            ns.setdefault(name, value)
+        return user, ns
+
+    def run(source, where):
+        shell = get_ipython()
+        user, ns = namespace()
+        ns["__run_file__"] = lambda file: exec(
+            compile(Path(file).read_text(encoding="utf-8"), file, "exec"), ns)
+        source = re.sub(r"(?m)^(\s*)%run\s+(\S+)\s*$",
+                        lambda m: m.group(1) + "__run_file__(" + repr(m.group(2)) + ")", source)
+        tree = ast.parse(shell.transform_cell(source), where)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr) \
+                and not source.rstrip().endswith(";"):
+            last = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, where, "exec"), ns)
+        if last is not None:  # shown like a cell's last expression (display_data)
+            value = eval(compile(last, where, "eval"), ns)
+            if value is not None:
+                display(value)
+        for name, value in ns.items():
+            if name.startswith("_") or name in ("In", "Out", "get_ipython", "exit", "quit"):
+                continue
+            if name in user and user[name] is not value:
+                raise NameError(
+                    f"the hidden cell at {where} rebinds {name!r}, which a visible cell "
+                    "defined; under Quarto the visible cells would see the hidden value. Use "
+                    "another name in the hidden cell.")
+            if name not in user:
+                state.store[name] = value
+
+    def inline(expr):
+        return eval(expr, namespace()[1])
+
+    def defines(name):
+        return name in state.store
+
+    state.run, state.inline, state.defines = run, inline, defines
+    sys.modules["_booktools_hidden"] = state
 """
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -201,6 +268,15 @@ def document_options(config: dict[str, Any], front_matter: dict[str, Any]) -> di
             raise ValueError(f"`execute` must be a mapping of options; got {execute!r}.")
         options.update({k: v for k, v in execute.items() if k in EXECUTE_OPTIONS})
     return options
+
+
+def is_hidden(options: dict[str, Any]) -> bool:
+    """Whether a reader does not see a cell's code (``include: false`` or ``echo: false``).
+
+    >>> is_hidden({"echo": False}), is_hidden({"include": False}), is_hidden({"echo": True})
+    (True, True, False)
+    """
+    return options.get("include") is False or options.get("echo") is False
 
 
 def render_inline_value(data: dict[str, str]) -> str:
@@ -339,7 +415,8 @@ def _error_output(outputs: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _inline_pass(text_lines: list[tuple[str, bool, qmd.Origin]], kernel: _Kernel | None,
-                 evaluate: bool, root: Path | None) -> tuple[str, ChapterError | None]:
+                 evaluate: bool, root: Path | None,
+                 private: bool = False) -> tuple[str, ChapterError | None]:
     out = []
     for text, in_code, origin in text_lines:
         found = [] if in_code else qmd.find_inline(text)
@@ -353,7 +430,8 @@ def _inline_pass(text_lines: list[tuple[str, bool, qmd.Origin]], kernel: _Kernel
                 pieces.append(f"`{expr}`")
             else:
                 try:
-                    value = kernel.evaluate(expr)
+                    value = kernel.evaluate(
+                        f"__import__('_booktools_hidden').inline({expr!r})" if private else expr)
                 except TimeoutError as exc:
                     return "", ChapterError(_relative(origin.file, root), origin.line,
                                             "TimeoutError", str(exc))
@@ -412,6 +490,9 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
     except ValueError as exc:
         return failed(ChapterError(rel, 1, "ValueError", str(exc)), front=doc.front_matter)
 
+    # hidden cells that run: executed privately (the module's rules)
+    private = any({**defaults, **c.options}.get("eval") is not False
+                  and is_hidden({**defaults, **c.options}) for c in doc.cells)
     needs_kernel = any({**defaults, **c.options}.get("eval") is not False for c in doc.cells) or (
         defaults["eval"] is not False and bool(doc.inline_expressions()))
     kernel = None
@@ -423,11 +504,15 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
                              timeout)
             if root is not None:
                 _track_reads(kernel, Path(root))
+            if private:
+                _silently(kernel, HIDDEN_RUNNER + "\n_booktools_hidden(); del _booktools_hidden",
+                          "the hidden-cell runner")
         for block in doc.blocks:
             if isinstance(block, qmd.Markdown):
                 lines = [(ln.text, code, ln.origin)
                          for ln, code in zip(block.lines, block.in_code)]
-                text, error = _inline_pass(lines, kernel, defaults["eval"] is not False, root)
+                text, error = _inline_pass(lines, kernel, defaults["eval"] is not False, root,
+                                           private)
                 if error is not None:
                     return failed(error, blocks, doc.front_matter)
                 blocks.append(ExecutedMarkdown(text))
@@ -437,8 +522,11 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
             blocks.append(cell)
             if options.get("eval") is False or kernel is None:
                 continue
+            where = f"{_relative(block.origin.file, root)}:{block.origin.line} (hidden cell)"
+            source = (f"__import__('_booktools_hidden').run({block.source!r}, {where!r})"
+                      if private and is_hidden(options) else block.source)
             try:
-                cell.outputs = kernel.run(block.source)
+                cell.outputs = kernel.run(source)
             except Exception as exc:  # timeout, dead kernel: the chapter fails, never hangs
                 name = "TimeoutError" if "Timeout" in type(exc).__name__ else type(exc).__name__
                 message = str(exc).strip().splitlines()[-1] if str(exc).strip() else name
@@ -448,9 +536,13 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
             cell.executed = True
             error = _error_output(cell.outputs)
             if error is not None and options.get("error") is not True:
+                message = error.get("evalue", "")
+                if private and not is_hidden(options) and _hidden_name(kernel, error):
+                    message += (" (only a hidden cell defines it, and readers do not see hidden "
+                                "cells: import or define it in a visible cell)")
                 return failed(ChapterError(
                     _relative(block.origin.file, root), block.origin.line, error.get("ename", ""),
-                    error.get("evalue", ""), ANSI.sub("", "\n".join(error.get("traceback", [])))),
+                    message, ANSI.sub("", "\n".join(error.get("traceback", [])))),
                     blocks, doc.front_matter)
             if options.get("warning") is False:
                 cell.outputs = [o for o in cell.outputs if not (
@@ -465,15 +557,28 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
                          doc.front_matter, reads=reads)
 
 
+def _silently(kernel: _Kernel, code: str, what: str) -> None:
+    reply = kernel.evaluate("None", code)
+    if reply.get("status") != "ok":
+        raise RuntimeError(f"could not start {what}: {reply.get('evalue', reply)}")
+
+
+def _hidden_name(kernel: _Kernel, error: dict[str, Any]) -> bool:
+    """Whether a ``NameError`` names a variable that only a hidden cell defined."""
+    match = re.match(r"name '(\w+)' is not defined", error.get("evalue", ""))
+    if error.get("ename") != "NameError" or match is None:
+        return False
+    reply = kernel.evaluate(f"__import__('_booktools_hidden').defines({match.group(1)!r})")
+    return reply.get("status") == "ok" and reply.get("data", {}).get("text/plain") == "True"
+
+
 def _track_reads(kernel: _Kernel, root: Path) -> None:
     root = root.resolve()
     exclude = tuple(str(p) + os.sep for p in (
         root / ".venv", root / ".jupyter_cache", root / "_book", root / "_freeze",
         Path(sys.prefix).resolve()))
     call = f"_booktools_track({str(root) + os.sep!r}, {exclude!r}); del _booktools_track"
-    reply = kernel.evaluate("None", READ_TRACKER + "\n" + call)
-    if reply.get("status") != "ok":
-        raise RuntimeError(f"could not start the read tracker: {reply.get('evalue', reply)}")
+    _silently(kernel, READ_TRACKER + "\n" + call, "the read tracker")
 
 
 def _reads(kernel: _Kernel, root: Path) -> tuple[str, ...]:
