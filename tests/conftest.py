@@ -43,3 +43,48 @@ def make_book(tmp_path):
         return write_book(tmp_path / f"book{next(counter)}", files, config)
 
     return make
+
+
+# -- Parallel runs (`make test` runs pytest-xdist with `--dist loadscope`) --------------------
+# Each test module runs whole on one worker, so its module-scoped fixtures (a server, a Dask
+# cluster, an MLflow registry) start once. Modules that share state outside tmp_path form one
+# unit: the book's execution cache (.jupyter_cache/ under the project root) is written by the
+# chapter tests and the browser test, and must not be executed twice, side by side.
+SHARED_UNITS = {
+    "tests/test_book.py": "the book's execution cache",
+    "tests/test_booktools_browser.py": "the book's execution cache",
+}
+# Longest units first (measured with `pytest --durations`), so that a long one does not start
+# last and leave the other worker idle; this order changes how long a run takes, never what it
+# tests. Units not listed follow in collection order.
+LONGEST_FIRST = [
+    "the book's execution cache",
+    "tests/test_production.py",
+    "tests/test_booktools_launch.py",
+    "tests/test_registry.py",
+    "tests/test_serving.py",
+    "tests/test_notebooks.py",
+    "tests/test_artefacts.py",
+    "tests/test_batch.py",
+    "tests/test_drift.py",
+]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BookScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_UNITS.get(module, module)
+
+        def _assign_work_unit(self, node) -> None:
+            rank = {unit: i for i, unit in enumerate(LONGEST_FIRST)}
+            scope = min(self.workqueue, key=lambda unit: rank.get(unit, len(rank)))
+            self.workqueue.move_to_end(scope, last=False)  # the base class pops the first
+            super()._assign_work_unit(node)
+
+    return BookScheduling(config, log)
