@@ -17,6 +17,10 @@ UVBIN  := $(if $(UV),$(UV),$(VENV)/bin/uv)
 export UV_COMPILE_BYTECODE := 1
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-k drift"`.
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core by default; `make test TEST_JOBS=0` runs serially.
+# `--dist loadscope` keeps each module on one worker (its fixtures start once) and
+# tests/conftest.py keeps the modules that share the book's execution cache together.
+TEST_JOBS ?= auto
 
 .PHONY: setup book instructor test check execute preview notebooks benchmarks browser system production lab clean help
 .DEFAULT_GOAL := help
@@ -92,8 +96,9 @@ system:
 # bottom); then the solutions against their stored outputs. Each chapter and notebook
 # executes once; chapters go through the execution cache.
 test: $(STAMP) browser system
-	$(PY) -m pytest $(PYTEST_ARGS)
-	$(PY) -m pytest --nbval solutions/ --nbval-sanitize-with solutions/sanitize.cfg -p no:cacheprovider
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadscope $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --nbval solutions/ \
+	    --nbval-sanitize-with solutions/sanitize.cfg -p no:cacheprovider
 
 # The production checks (Dockerfile lint, manifests, Prometheus rules, the container built
 # and run with podman): installs podman, debootstrap and the validators when missing.

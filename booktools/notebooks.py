@@ -35,9 +35,7 @@ differs (solution notebooks are compared without their outputs, which nbval veri
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import io
 import json
 import os
 import re
@@ -54,7 +52,6 @@ __all__ = [
     "solution_notebook",
     "exercise_blocks",
     "solutions_appendix",
-    "solution_namespace",
     "generate",
     "main",
 ]
@@ -427,23 +424,6 @@ def solutions_appendix(sets: Sequence[ExerciseSet]) -> str:
             body += _solution_cells(exercise, code)
             parts.append("\n".join(body).rstrip("\n"))
     return "\n\n".join(parts) + "\n"
-
-
-# --------------------------------------------------------------------------- for tests
-
-def solution_namespace(stem: str, *, root: str | os.PathLike | None = None) -> dict:
-    """Run a source's solution code (no magics, outputs swallowed) and return its namespace.
-
-    This is how tests take each solution's functions, the same code the solution
-    notebook executes, and run the exercise contracts on them.
-    """
-    ex = parse_source(Path(root or ROOT) / "exercises" / "source" / f"{stem}.py")
-    nb = _notebook(ex, "https://github.com/x/y", student=False)
-    code = "\n\n".join(c.source for c in nb.cells[1:] if c.cell_type == "code")
-    namespace: dict = {"__name__": f"solution_{stem.replace('-', '_')}"}
-    with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(code, str(ex.path), "exec"), namespace)  # noqa: S102 - our own source
-    return namespace
 
 
 # --------------------------------------------------------------------------- driver

@@ -10,7 +10,6 @@ those of scipy on the concatenated data: the same integers, divided the same way
 """
 from __future__ import annotations
 
-import sys
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -75,18 +74,6 @@ def _combine(*parts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _active_client() -> Any:
-    """The current distributed Client, or None (without importing distributed)."""
-    if "distributed" not in sys.modules:
-        return None
-    from distributed import get_client
-
-    try:
-        return get_client()
-    except ValueError:  # no client: dask's local schedulers
-        return None
-
-
 def partition_counts_total(reference: DriftReference, current: Any) -> dict[str, Any]:
     """Summed counts of every partition of ``current`` (a Dask DataFrame)."""
     import dask
@@ -102,14 +89,11 @@ def partition_counts_total(reference: DriftReference, current: Any) -> dict[str,
                for f in reference.features if reference.kinds[f] == "ks"},
         "chi2": [f for f in reference.features if reference.kinds[f] == "chi2"],
     }
-    # The reference's values travel once: broadcast to the workers of a distributed
-    # client, else one task that every partition's task depends on.
-    client = _active_client()
-    if client is not None:
-        spec_task = client.scatter(spec, broadcast=True, hash=False)
-    else:
-        spec_task = dask.delayed(spec, name=f"drift-reference-{uuid.uuid4().hex}",
-                                 traverse=False)
+    # The reference's values travel once, as one task that every partition's task depends
+    # on: on a distributed cluster the scheduler hands it to each worker that needs it.
+    # (Not `Client.scatter(..., broadcast=True)`: it can wait forever for a busy worker,
+    # dask/distributed#4907; a hang seen here under a loaded test run.)
+    spec_task = dask.delayed(spec, name=f"drift-reference-{uuid.uuid4().hex}", traverse=False)
     parts = current[reference.features].to_delayed()
     count = dask.delayed(_partition_counts, pure=True)
     level = [count(p, i, spec_task) for i, p in enumerate(parts)]

@@ -1,0 +1,91 @@
+"""The course CI, `.ci/run`, on fresh clones: the first edition against this one, in one run.
+
+Clones the repository twice into a scratch folder, checks out the baseline (by default the
+first edition's last commit, whose `.ci/run` was `make test` then `make book`) and the
+candidate (by default HEAD), and runs each clone's own `bash .ci/run` in turn, from nothing:
+a new `.venv` (uv's download cache is shared, as `setup-uv` shares it in the course CI),
+an empty execution cache, no `_book/`. Prints each run's wall time, the candidate's step
+times from its own summary, and the ratio the build issue sets a target for (at most 0.5):
+the candidate without its `production` step (container, manifest and Prometheus checks that
+the first edition did not have; timed and reported on their own) over the baseline.
+
+Exit status 1 if either run fails. Run it on an otherwise idle machine: it takes the sum
+of both runs (about 15 minutes on 2 cores).
+
+Usage: ``python benchmarks/bench_ci.py [--baseline REV] [--candidate REV]``
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_EDITION = "21c4674"  # the state the build issue measured ("today's time")
+STEP = re.compile(r"^(\S+)\s+(ok|FAILED)\s+(\d+) s", re.M)
+
+
+def run_ci(rev: str, work: Path, name: str) -> tuple[float, dict[str, int], int, str]:
+    clone = work / name
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", rev], check=True)
+    env = dict(os.environ, CI="true")
+    env.pop("VIRTUAL_ENV", None)
+    start = time.perf_counter()
+    run = subprocess.run(["bash", ".ci/run"], cwd=clone, env=env, capture_output=True,
+                         text=True)
+    seconds = time.perf_counter() - start
+    (work / f"{name}.log").write_text(run.stdout + run.stderr, encoding="utf-8")
+    steps = {m.group(1): int(m.group(3)) for m in STEP.finditer(run.stdout)}
+    return seconds, steps, run.returncode, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--baseline", default=FIRST_EDITION)
+    parser.add_argument("--candidate", default="HEAD")
+    parser.add_argument("--keep", action="store_true", help="keep the clones and logs")
+    args = parser.parse_args()
+    revs = {}
+    for role in ("baseline", "candidate"):
+        revs[role] = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short",
+                                     getattr(args, role)], check=True, capture_output=True,
+                                    text=True).stdout.strip()
+    work = Path(tempfile.mkdtemp(prefix="bench-ci-"))
+    print(f"cores: {os.cpu_count()}, load at start: {os.getloadavg()[0]:.2f}; work: {work}")
+    failed = False
+    results = {}
+    try:
+        for role in ("baseline", "candidate"):
+            print(f"== {role} {revs[role]}: bash .ci/run on a fresh clone ...", flush=True)
+            seconds, steps, rc, tail = run_ci(revs[role], work, role)
+            results[role] = (seconds, steps)
+            detail = ", ".join(f"{k} {v} s" for k, v in steps.items())
+            print(f"   exit {rc} in {seconds:.0f} s" + (f" ({detail})" if detail else ""),
+                  flush=True)
+            if rc != 0:
+                print(tail)
+                failed = True
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if failed:
+        return 1
+    base, (new, steps) = results["baseline"][0], results["candidate"]
+    production = steps.get("production", 0)
+    print(f"baseline {base:.0f} s; candidate {new:.0f} s in all, {new - production:.0f} s "
+          f"without the production checks ({production} s)")
+    print(f"ratio (candidate without production / baseline): {(new - production) / base:.2f}"
+          f"  (target <= 0.5)")
+    print(f"ratio (candidate in all / baseline): {new / base:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
