@@ -91,14 +91,13 @@ system:
 	         install -y -q --no-install-recommends prometheus >/dev/null; }; \
 	else echo "note: prometheus is missing and cannot be apt-get installed; chapter 09 will stop and say so"; fi
 
-# Two runs, because nbval cannot be mixed with the rest in one session: package, book,
-# tooling and notebook tests (tests/test_notebooks.py runs each student notebook top to
-# bottom); then the solutions against their stored outputs. Each chapter and notebook
-# executes once; chapters go through the execution cache.
+# One session on every core: package, book, tooling and notebook tests (tests/test_notebooks.py
+# runs each student notebook top to bottom), and the solution notebooks under nbval against
+# their stored outputs (testpaths include solutions/; --nbval collects them). Each chapter and
+# notebook executes once; chapters go through the execution cache.
 test: $(STAMP) browser system
-	$(PY) -m pytest -n $(TEST_JOBS) --dist loadscope $(PYTEST_ARGS)
-	$(PY) -m pytest -n $(TEST_JOBS) --dist loadscope --nbval solutions/ \
-	    --nbval-sanitize-with solutions/sanitize.cfg -p no:cacheprovider
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadscope \
+	    --nbval --nbval-sanitize-with solutions/sanitize.cfg $(PYTEST_ARGS)
 
 # The production checks (Dockerfile lint, manifests, Prometheus rules, the container built
 # and run with podman): installs podman, debootstrap and the validators when missing.

@@ -59,13 +59,15 @@ SHARED_UNITS = {
 # tests. Units not listed follow in collection order.
 LONGEST_FIRST = [
     "the book's execution cache",
-    "tests/test_production.py",
-    "tests/test_booktools_launch.py",
     "tests/test_registry.py",
-    "tests/test_serving.py",
-    "tests/test_notebooks.py",
-    "tests/test_artefacts.py",
+    "tests/test_production.py",
     "tests/test_batch.py",
+    "tests/test_booktools_launch.py",
+    "tests/test_booktools_cache.py",
+    "tests/test_notebooks.py",
+    "tests/test_booktools_execute.py",
+    "tests/test_serving.py",
+    "tests/test_artefacts.py",
     "tests/test_drift.py",
 ]
 
