@@ -313,6 +313,12 @@ def _check_keep(keep: Any) -> tuple[str, ...] | None:
     return tuple(str(k) for k in keep)
 
 
+def _remove_temporaries(destination: Path) -> None:
+    """Remove the hidden temporary files of writers that were killed before their rename."""
+    for stale in destination.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def score_parquet(
     source: str | os.PathLike,
     destination: str | os.PathLike,
@@ -404,8 +410,7 @@ def score_parquet(
 
     # 2. What an earlier run already wrote (complete files only: writes are atomic).
     destination.mkdir(parents=True, exist_ok=True)
-    for stale in destination.glob(".*.tmp"):  # left by a process killed mid-write
-        stale.unlink(missing_ok=True)
+    _remove_temporaries(destination)  # left by a process killed mid-write in an earlier run
     todo, skipped = [], []
     _, pq = _pyarrow()
     for path in files:
@@ -433,6 +438,9 @@ def score_parquet(
         except BaseException:
             client.cancel(futures)
             raise
+    # Every partition is written now; a worker killed mid-write during this run left its
+    # temporary file behind (its task ran again elsewhere and wrote the whole file).
+    _remove_temporaries(destination)
     return BatchScoreResult(
         destination=destination, n_partitions=len(files), n_written=len(todo),
         n_skipped=len(skipped), n_rows_written=int(sum(counts)),

@@ -131,6 +131,25 @@ def test_rerun_after_an_interrupted_job_completes_without_duplicates(client, mod
     _check_output(out, model_spec, frame)
 
 
+def test_a_writer_killed_during_the_job_leaves_no_temporary_file(model_spec, tmp_path,
+                                                                  monkeypatch):
+    # What a worker SIGKILLed between writing and renaming leaves, made deterministic: its
+    # temporary file appears while the job runs (the partition is then written again, whole,
+    # by another task). Seen once under load in the killed-worker test below.
+    frame = _write_dataset(tmp_path / "in", [500, 700, 300])
+    out = tmp_path / "out"
+    real = batch._score_partition
+
+    def killed_writer_beside(model, source, target, keep):
+        Path(out / f".{Path(target).name}.dead-writer.tmp").write_bytes(b"half a file")
+        return real(model, source, target, keep)
+
+    monkeypatch.setattr(batch, "_score_partition", killed_writer_beside)
+    result = batch.score_parquet(tmp_path / "in", out, model_spec)
+    assert result.n_written == 3
+    _check_output(out, model_spec, frame)  # includes: no temporary file left behind
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_job_does_not_change_the_result(client, model_spec, tmp_path):
     frame = _write_dataset(tmp_path / "in", [6000] * 16, seed=30)
