@@ -15,6 +15,11 @@ UVBIN  := $(if $(UV),$(UV),$(VENV)/bin/uv)
 # containers), nothing is ever cached, and every kernel would compile scipy, scikit-learn and
 # pandas again on import (`import sklearn.ensemble`: 6-7 s instead of 2 s).
 export UV_COMPILE_BYTECODE := 1
+# And what is not installed (the checkout's own packages and tests, and pytest's assertion
+# rewriting of its plugins and test modules) is cached the first time it is compiled, instead
+# of in every kernel and test process (pytest alone: 3 s per process), however the
+# environment sets this.
+unexport PYTHONDONTWRITEBYTECODE
 # Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-k drift"`.
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist): one per core; `make test TEST_JOBS=0` runs serially. (Three

@@ -55,6 +55,22 @@ def test_ci_run_reports_each_step_and_fails_on_any_failure(tmp_path):
     assert re.search(r"^book\s+ok\s+\d+ s$", out, re.M), out  # later steps still run
 
 
+def test_ci_run_tests_leave_out_only_what_the_production_step_runs_whole():
+    # .ci/run's test step may leave out a test file only because its production step
+    # (deploy/ci-check.sh) runs that whole file, with no `-k` selection.
+    ci = (ROOT / ".ci" / "run").read_text()
+    check = (ROOT / "deploy" / "ci-check.sh").read_text()
+    step = re.search(r"^step test make test(.*)$", ci, re.M).group(1)
+    ignored = re.findall(r"--ignore=(\S+?)\"?(?:\s|$)", step)
+    assert ignored == ["tests/test_production.py"], step
+    assert re.search(r"^step production make production$", ci, re.M)
+    assert "bash deploy/ci-check.sh" in MAKEFILE
+    runs = re.findall(r"-m pytest ([^\n]*)", check)
+    assert [r for r in runs if r.split()[0] == ignored[0]], runs
+    assert not any(" -k " in f" {r} " for r in runs), runs
+    assert ci.index("step production") < ci.index("step test")
+
+
 def test_ci_run_passes_when_every_step_passes(tmp_path):
     fake = tmp_path / "make"
     fake.write_text("#!/bin/sh\nexit 0\n")

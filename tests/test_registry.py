@@ -317,8 +317,11 @@ def test_same_flow_through_an_mlflow_tracking_server(tmp_path, scenario):
            "--backend-store-uri", f"sqlite:///{backend / 'mlflow.db'}",
            "--artifacts-destination", str(backend / "artifacts")]
     log = open(tmp_path / "server.log", "wb")
+    # A registry needs no job runner: without this, `mlflow server` also starts a runner and
+    # seven Huey consumers (GenAI evaluation jobs), each a Python process importing MLflow.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300         # generous: mlflow server imports slowly on a loaded machine

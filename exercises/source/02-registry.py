@@ -103,6 +103,7 @@ import warnings
 from pathlib import Path
 
 import mlflow
+import sklearn
 from mlflow import MlflowClient
 
 from mlops_companion import data
@@ -118,10 +119,12 @@ with warnings.catch_warnings():  # MLflow's hints about type hints are noise her
     for _ in range(2):
         with mlflow.start_run():
             # MLflow 3 saves with skops by default, which refuses tree models unless each
-            # type is trusted; pickle is fine for a model you trained yourself.
+            # type is trusted; pickle is fine for a model you trained yourself. Naming the
+            # requirements spares MLflow loading the model in a subprocess to guess them.
             mlflow.sklearn.log_model(scenario.pipeline, name="model",
                                      registered_model_name="incident-predictor",
-                                     serialization_format="cloudpickle")
+                                     serialization_format="cloudpickle",
+                                     pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
     client = MlflowClient()
     replaced = [promote(client, "incident-predictor", v) for v in (1, 2)]
     champion = mlflow.pyfunc.load_model("models:/incident-predictor@champion")
