@@ -55,21 +55,22 @@ MEASURE = textwrap.dedent("""
     })();
     </script>
     </body>""")
-# One browser run per width measures every page: each page is loaded in an <iframe> of that
-# width (its media queries and layout see the frame as their viewport, as on a device of that
-# width) and posts its measurement to the harness, which lists them in its own DOM.
+# One browser run measures every page at every width: each page is loaded in an <iframe> of
+# each width (its media queries and layout see the frame as their viewport, as on a device of
+# that width) and posts its measurement to the harness, which lists them in its own DOM. The
+# frame's URL carries its width (?width=390), so that the reports of one page stay apart.
 HARNESS = textwrap.dedent("""
     <!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">
     <pre id="results">{{}}</pre>
     <script>
-    var pages = {pages}, out = {{}};
+    var frames = {frames}, out = {{}};
     window.addEventListener("message", function (e) {{
       out[e.data.page] = e.data;
       document.getElementById("results").textContent = JSON.stringify(out);
     }});
-    pages.forEach(function (page) {{
+    frames.forEach(function (f) {{
       var frame = document.createElement("iframe");
-      frame.src = page; frame.width = {width}; frame.height = {height};
+      frame.src = f.src; frame.width = f.width; frame.height = f.height;
       frame.style.border = "0"; frame.style.display = "block";
       document.body.appendChild(frame);
     }});
@@ -151,29 +152,37 @@ def broken_links(site: Path, page: Path, links: list[str]) -> list[str]:
 
 
 def measure_pages(browser: str, site: Path, tmp: Path, pages: list[Path],
-                  size: tuple[int, int]) -> dict[Path, dict]:
-    """Each page's sideways overflow at a viewport of ``size``, in one browser run."""
-    measured = with_measurement(site, tmp / f"measured-{size[0]}")
-    urls = {(measured / page.relative_to(site)).as_uri(): page for page in pages}
+                  sizes: dict[str, tuple[int, int]] = WIDTHS) -> dict[str, dict[Path, dict]]:
+    """Each page's sideways overflow at each viewport of ``sizes`` (name -> width, height),
+    in one browser run: ``{name: {page: report}}``."""
+    measured = with_measurement(site, tmp / "measured")
+    frames = {(name, page): {"src": (measured / page.relative_to(site)).as_uri()
+                             + f"?width={width}", "width": width, "height": height}
+              for name, (width, height) in sizes.items() for page in pages}
     harness = measured / "_harness.html"
-    harness.write_text(HARNESS.format(pages=json.dumps(list(urls)), width=size[0],
-                                      height=size[1]), encoding="utf-8")
-    dom = dump_dom(browser, harness.as_uri(), (size[0] + 40, size[1]), tmp / "profile",
-                   budget=5000 + 1000 * len(pages))
+    harness.write_text(HARNESS.format(frames=json.dumps(list(frames.values()))),
+                       encoding="utf-8")
+    window = (max(w for w, _ in sizes.values()) + 40, max(h for _, h in sizes.values()))
+    dom = dump_dom(browser, harness.as_uri(), window, tmp / "profile",
+                   budget=5000 + 1000 * len(frames))
     found = re.search(r'<pre id="results">(.*?)</pre>', dom, re.S)
     assert found, "the harness did not run"
     reports = json.loads(html.unescape(found.group(1)))
-    missing = [str(page.relative_to(site)) for url, page in urls.items() if url not in reports]
+    missing = [f"{name} {page.relative_to(site)}" for (name, page), frame in frames.items()
+               if frame["src"] not in reports]
     assert not missing, f"no measurement from {missing} (the page's script did not run)"
-    return {page: reports[url] for url, page in urls.items()}
+    out: dict[str, dict[Path, dict]] = {name: {} for name in sizes}
+    for (name, page), frame in frames.items():
+        out[name][page] = reports[frame["src"]]
+    return out
 
 
 def assert_no_overflow(browser: str, site: Path, tmp: Path, pages: list[Path]) -> None:
     problems = []
-    for name, size in WIDTHS.items():
-        for page, report in measure_pages(browser, site, tmp, pages, size).items():
+    for name, reports in measure_pages(browser, site, tmp, pages).items():
+        for page, report in reports.items():
             if report["overflow"] > 0:
-                problems.append(f"{name} {size[0]}px {page.relative_to(site)}: "
+                problems.append(f"{name} {WIDTHS[name][0]}px {page.relative_to(site)}: "
                                 f"{report['overflow']} px sideways ({report['wide']})")
     assert not problems, "\n".join(problems)
 
@@ -280,8 +289,8 @@ def test_the_measurement_sees_a_page_that_scrolls_sideways(chromium, tmp_path):
                                  f'content="width=device-width"></head><body style="margin:0">'
                                  f'<div style="width:{width}px">x</div></body></html>')
     pages = sorted(site.glob("*.html"))
-    phone = measure_pages(chromium, site, tmp_path, pages, WIDTHS["phone"])
-    desktop = measure_pages(chromium, site, tmp_path, pages, WIDTHS["desktop"])
+    measured = measure_pages(chromium, site, tmp_path, pages)
+    phone, desktop = measured["phone"], measured["desktop"]
     assert phone[site / "wide.html"]["overflow"] == 900 - WIDTHS["phone"][0]
     assert phone[site / "narrow.html"]["overflow"] == 0
     assert desktop[site / "wide.html"]["overflow"] == 0

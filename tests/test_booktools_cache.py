@@ -123,18 +123,31 @@ def test_package_or_common_setup_change_invalidates_every_chapter(book):
         assert run()[1] == ["a", "b"], changed
 
 
-def test_installed_distributions_are_part_of_the_key(book, monkeypatch):
+def test_installed_distributions_are_part_of_the_key(book, monkeypatch, tmp_path):
     root, _ = book
     fingerprint = bcache.environment_fingerprint(root)
+    installed = bcache.installed_distributions()
+    # what importlib.metadata sees, by name and version, is what the key lists
+    from importlib import metadata
 
-    class Dist:
-        metadata = {"Name": "some-new-dependency"}
-        version = "1.0"
-
-    real = bcache.metadata.distributions
-    monkeypatch.setattr(bcache.metadata, "distributions", lambda: [*real(), Dist()])
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"].replace("-", "_").replace(".", "_").lower()
+        assert any(entry.lower().startswith(f"{name}-{dist.version}.")
+                   or entry.lower().startswith(f"{name}.") for entry in installed), dist
+    # a new distribution, installed the way a wheel installs one, changes the key
+    site = tmp_path / "site-packages"
+    (site / "some_new_dependency-1.0.dist-info").mkdir(parents=True)
+    (site / "some_new_dependency-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: some-new-dependency\nVersion: 1.0\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert "some_new_dependency-1.0.dist-info" in bcache.installed_distributions()
     bcache.environment_fingerprint.cache_clear()
-    assert bcache.environment_fingerprint(root) != fingerprint
+    changed = bcache.environment_fingerprint(root)
+    assert changed != fingerprint
+    # and so does a new version of it
+    (site / "some_new_dependency-1.0.dist-info").rename(site / "some_new_dependency-1.1.dist-info")
+    bcache.environment_fingerprint.cache_clear()
+    assert bcache.environment_fingerprint(root) not in (fingerprint, changed)
 
 
 def test_failed_chapter_is_not_cached(make_book, tmp_path):
