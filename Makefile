@@ -53,8 +53,12 @@ $(STAMP): pyproject.toml Makefile
 ifneq ($(UV),)
 	@test -x $(PY) || { $(UV) venv --quiet --python $(PYTHON) $(VENV) && touch $(VENV)/.bytecode; }
 else
-	@test -x $(PY) || { $(PYTHON) -m venv $(VENV) && touch $(VENV)/.bytecode; }
-	@test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet --upgrade pip uv
+	@# uv goes into the venv with the interpreter's own pip (pip 22.3 and newer install into
+	@# another environment with --python): 4 s, where `venv` with pip and upgrading it take 10.
+	@# Without a pip outside, the venv gets its own first (ensurepip).
+	@test -x $(PY) || { $(PYTHON) -m venv --without-pip $(VENV) && touch $(VENV)/.bytecode; }
+	@test -x $(VENV)/bin/uv || $(PYTHON) -m pip --python $(PY) install --quiet uv 2>/dev/null \
+	    || { $(PY) -m ensurepip --upgrade >/dev/null && $(PY) -m pip install --quiet uv; }
 endif
 	$(UVBIN) pip install --python $(PY) --quiet --compile-bytecode -e '.[dev]'
 	@# uv compiles only what it installs: a venv made before without bytecode (no marker)
