@@ -117,10 +117,30 @@ def test_hit_executes_nothing_and_returns_the_same_result(book, capsys):
 def test_package_or_common_setup_change_invalidates_every_chapter(book):
     root, run = book
     run()
+    paths = {"a": root / "chapters/01-a.qmd", "b": root / "chapters/02-b.qmd"}
+
+    def misses() -> list[str]:
+        """The chapters the cache would execute again now (looked up, not executed)."""
+        bcache.environment_fingerprint.cache_clear()  # a new build is a new process
+        store = bcache.ExecutionCache(root)
+        return sorted(name for name, path in paths.items()
+                      if store.lookup(path, store.key(path)) is None)
+
+    assert misses() == []
     for changed in ["pkg/core.py", "pkg/new_module.py", "chapters/_common.py"]:
-        with open(root / changed, "a") as fh:
-            fh.write("\n# changed\n")
-        assert run()[1] == ["a", "b"], changed
+        path = root / changed
+        before = path.read_text() if path.exists() else None
+        path.write_text((before or "") + "\n# changed\n")
+        assert misses() == ["a", "b"], changed
+        if before is None:  # undone: each change alone makes the misses
+            path.unlink()
+        else:
+            path.write_text(before)
+        assert misses() == [], changed
+    # and a miss does execute again, every chapter
+    with open(root / "chapters/_common.py", "a") as fh:
+        fh.write("\n# changed again\n")
+    assert run()[1] == ["a", "b"]
 
 
 def test_installed_distributions_are_part_of_the_key(book, monkeypatch, tmp_path):
