@@ -26,7 +26,10 @@ The rules followed (Quarto's, for the ``jupyter`` engine):
 
 :func:`execute_book` runs many chapters in parallel worker processes and prints one line as
 each finishes. A cell that runs longer than ``timeout`` seconds fails its chapter, so a
-broken chapter never hangs the build.
+broken chapter never hangs the build. A kernel that dies or does not answer within
+``startup_timeout`` seconds of its start is replaced once (:data:`KERNEL_START_ATTEMPTS`)
+before the chapter fails with the kernels' logs; no cell has run by then, so this cannot
+hide an error of the chapter.
 
 With ``cache=`` (a :class:`booktools.cache.ExecutionCache`), :func:`execute_book` reuses the
 result of a chapter whose inputs have not changed and executes only the others; to know
@@ -348,7 +351,7 @@ def _origin_error(exc: Exception, fallback: Path, root: Path | None, name: str) 
 class _Kernel:
     """A fresh kernel for one chapter, driven through nbclient."""
 
-    def __init__(self, cwd: Path, kernel_name: str, timeout: float):
+    def __init__(self, cwd: Path, kernel_name: str, timeout: float, startup_timeout: float):
         import nbclient
         import nbformat
         import zmq
@@ -362,7 +365,7 @@ class _Kernel:
         self.nb = nbformat.v4.new_notebook()
         self.client = nbclient.NotebookClient(
             self.nb, config=config, kernel_name=kernel_name, timeout=timeout, allow_errors=True,
-            startup_timeout=120, record_timing=False,
+            startup_timeout=startup_timeout, record_timing=False,
             extra_arguments=["--HistoryManager.enabled=False"],
             resources={"metadata": {"path": str(cwd)}})
         self.timeout = timeout
@@ -370,7 +373,12 @@ class _Kernel:
         # its tail is reported when the kernel dies.
         self.log = tempfile.TemporaryFile(mode="w+b")
         self._context = self.client.setup_kernel(env=_kernel_env(), stderr=self.log)
-        self._context.__enter__()
+        try:
+            self._context.__enter__()  # nbclient shuts the kernel down if it never answers
+        except BaseException as exc:
+            exc.kernel_log = self.log_tail()
+            self.log.close()
+            raise
 
     def log_tail(self, n: int = 5) -> str:
         self.log.seek(0)
@@ -408,6 +416,38 @@ class _Kernel:
             self._context.__exit__(None, None, None)
         finally:
             self.log.close()
+
+
+#: How many times a kernel is started before the chapter fails, and how long each start may
+#: take. A start that fails (the kernel dies before it answers, or never answers) has failed
+#: before any cell ran, so starting a fresh kernel cannot hide an error of the chapter; it
+#: does ride out the rare start-up failures of a loaded machine (in this project's CI, once
+#: in thousands of starts: a kernel alive that never answered its first request).
+KERNEL_START_ATTEMPTS = 2
+KERNEL_STARTUP_TIMEOUT = 60.0
+
+
+class KernelStartError(RuntimeError):
+    """Every attempt to start the chapter's kernel failed."""
+
+
+def _start_kernel(cwd: Path, kernel_name: str, timeout: float, startup_timeout: float,
+                  attempts: int = KERNEL_START_ATTEMPTS) -> _Kernel:
+    from jupyter_client.kernelspec import NoSuchKernel
+
+    failures = []
+    for _ in range(attempts):
+        try:
+            return _Kernel(cwd, kernel_name, timeout, startup_timeout)
+        except NoSuchKernel as exc:  # no kernel spec of that name: trying again cannot help
+            raise KernelStartError(f"kernel {kernel_name!r} is not installed: {exc}") from exc
+        except Exception as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+            log = getattr(exc, "kernel_log", "")
+            if log:
+                failures[-1] += f" (kernel log: {log})"
+    raise KernelStartError(f"kernel {kernel_name!r} did not start ({attempts} attempt(s), "
+                           f"{startup_timeout:g} s each): " + "; ".join(failures))
 
 
 def _error_output(outputs: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -448,7 +488,8 @@ def _inline_pass(text_lines: list[tuple[str, bool, qmd.Origin]], kernel: _Kernel
 
 def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
                     profile: str | None = None, timeout: float = 300,
-                    kernel_name: str | None = None) -> ChapterResult:
+                    kernel_name: str | None = None,
+                    startup_timeout: float = KERNEL_STARTUP_TIMEOUT) -> ChapterResult:
     """Execute one ``.qmd`` in a fresh kernel and report what happened.
 
     The kernel is the one the front matter names (``jupyter: python3``), else the one
@@ -458,8 +499,9 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
     ``status == "failed"`` and an ``error`` naming file, line and exception.
     """
     path = Path(path)
-    if not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"`timeout` must be a positive number of seconds; got {timeout!r}.")
+    for name, value in (("timeout", timeout), ("startup_timeout", startup_timeout)):
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
+            raise ValueError(f"`{name}` must be a positive number of seconds; got {value!r}.")
     start = time.perf_counter()
     root = Path(project_root) if project_root is not None else qmd.find_project_root(path.parent)
     rel = _relative(path, root)
@@ -500,8 +542,13 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
     try:
         if needs_kernel:
             cwd = _execute_dir(config, path, root if root is not None else path.parent)
-            kernel = _Kernel(cwd.resolve(), kernel_name or _kernel_of(doc.front_matter, config),
-                             timeout)
+            try:
+                kernel = _start_kernel(cwd.resolve(),
+                                       kernel_name or _kernel_of(doc.front_matter, config),
+                                       timeout, startup_timeout)
+            except KernelStartError as exc:
+                return failed(ChapterError(rel, 1, "KernelStartError", str(exc)),
+                              front=doc.front_matter)
             if root is not None:
                 _track_reads(kernel, Path(root))
             if private:

@@ -366,6 +366,80 @@ def test_cell_timeout_fails_instead_of_hanging(make_book):
     assert (result.error.line, result.error.exception) == (6, "TimeoutError")
 
 
+# A kernel spec whose kernel misbehaves at start-up, then (or never) becomes ipykernel.
+FLAKY_KERNEL = """\
+import os, sys, time
+marker, mode = sys.argv[1], sys.argv[2]
+if mode == "dies":
+    print("refusing to start, on purpose", file=sys.stderr, flush=True)
+    sys.exit(3)
+if not os.path.exists(marker):  # the first start: alive, never answers
+    open(marker, "w").close()
+    time.sleep(120)
+os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *sys.argv[3:]])
+"""
+
+
+def _flaky_kernel(tmp_path, monkeypatch, mode: str) -> str:
+    import json
+    import sys
+
+    spec = tmp_path / "jupyter" / "kernels" / f"flaky-{mode}"
+    spec.mkdir(parents=True)
+    (tmp_path / "flaky.py").write_text(FLAKY_KERNEL)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(tmp_path / "flaky.py"), str(tmp_path / "started"), mode,
+                 "-f", "{connection_file}"],
+        "display_name": "flaky", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return f"flaky-{mode}"
+
+
+ONE_CELL = {"chapters/01-one.qmd": """\
+    ---
+    jupyter: python3
+    ---
+    # One
+
+    ```{python}
+    print(6 * 7)
+    ```
+    """}
+
+
+def test_kernel_that_never_answers_is_replaced_before_the_first_cell(make_book, tmp_path,
+                                                                     monkeypatch):
+    name = _flaky_kernel(tmp_path, monkeypatch, "hangs-once")
+    root = make_book(ONE_CELL)
+    result = execute.execute_chapter(root / "chapters/01-one.qmd", kernel_name=name,
+                                     startup_timeout=4)
+    assert (tmp_path / "started").exists()  # the first kernel did hang
+    assert result.status == "ok", result.error
+    assert result.cells[0].outputs[0]["text"] == "42\n"
+
+
+def test_kernel_that_never_starts_fails_the_chapter_with_its_log(make_book, tmp_path,
+                                                                monkeypatch):
+    name = _flaky_kernel(tmp_path, monkeypatch, "dies")
+    root = make_book(ONE_CELL)
+    result = execute.execute_chapter(root / "chapters/01-one.qmd", kernel_name=name,
+                                     startup_timeout=20)
+    assert result.status == "failed"
+    error = result.error
+    assert (error.file, error.line, error.exception) == (
+        "chapters/01-one.qmd", 1, "KernelStartError")
+    assert f"kernel {name!r} did not start ({execute.KERNEL_START_ATTEMPTS} attempt(s)" \
+        in error.message
+    assert error.message.count("refusing to start, on purpose") == execute.KERNEL_START_ATTEMPTS
+
+
+def test_kernel_that_is_not_installed_fails_the_chapter_at_once(make_book):
+    root = make_book(ONE_CELL)
+    result = execute.execute_chapter(root / "chapters/01-one.qmd", kernel_name="no-such-kernel")
+    assert (result.status, result.error.exception) == ("failed", "KernelStartError")
+    assert result.error.message.startswith("kernel 'no-such-kernel' is not installed: ")
+
+
 def test_execute_dir_project_runs_from_the_root(make_book):
     root = make_book({"chapters/01-cwd.qmd": """\
         ---
@@ -406,6 +480,9 @@ def test_execute_book_validates(tmp_path, kwargs, match):
         execute.execute_book([tmp_path / "x.qmd"], **kwargs)
 
 
-def test_execute_chapter_validates_timeout(tmp_path):
-    with pytest.raises(ValueError, match="`timeout` must be a positive number of seconds; got -1"):
-        execute.execute_chapter(tmp_path / "x.qmd", timeout=-1)
+@pytest.mark.parametrize("name, value", [
+    ("timeout", -1), ("timeout", True), ("startup_timeout", 0), ("startup_timeout", "60")])
+def test_execute_chapter_validates_timeouts(tmp_path, name, value):
+    with pytest.raises(ValueError, match=re.escape(
+            f"`{name}` must be a positive number of seconds; got {value!r}")):
+        execute.execute_chapter(tmp_path / "x.qmd", **{name: value})
