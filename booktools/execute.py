@@ -116,6 +116,27 @@ def _booktools_track(root, exclude):
 #: Run silently in each kernel that has hidden cells (see the module's rules): a module
 #: ``_booktools_hidden`` whose ``run`` executes a hidden cell privately and whose ``inline``
 #: evaluates an inline expression where hidden names are visible too.
+#: Run silently in each kernel after it starts. ipykernel 7 answers a shutdown request on its
+#: control thread and then flushes stdout through the IOPub thread, while the main thread's
+#: exit handler is already stopping that thread: about one shutdown in three then blocks
+#: until the kernel manager sends SIGTERM 2.5 s later (measured: 0.2 s or 3.2 s per kernel).
+#: An exit handler registered after ipykernel's own runs before it, and waiting there for the
+#: control thread to finish (it stops after the shutdown request) lets every kernel exit in
+#: 0.2 s (30 of 30 measured). Bounded, in case a kernel exits without a shutdown request.
+EXIT_ORDER = r"""
+def _booktools_exit_order():
+    import atexit
+    try:
+        from ipykernel.kernelapp import IPKernelApp
+    except ImportError:  # another kernel: nothing to order
+        return
+    control = getattr(IPKernelApp.instance(), "control_thread", None) \
+        if IPKernelApp.initialized() else None
+    if control is not None:
+        atexit.register(control.join, 5)
+_booktools_exit_order(); del _booktools_exit_order
+"""
+
 HIDDEN_RUNNER = r"""
 def _booktools_hidden():
     import ast, re, sys, types
@@ -565,6 +586,7 @@ def execute_chapter(path: Path | str, *, project_root: Path | str | None = None,
             except KernelStartError as exc:
                 return failed(ChapterError(rel, 1, "KernelStartError", str(exc)),
                               front=doc.front_matter)
+            _silently(kernel, EXIT_ORDER, "the exit order")
             if root is not None:
                 _track_reads(kernel, Path(root))
             if private:

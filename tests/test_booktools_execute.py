@@ -440,6 +440,28 @@ def test_kernel_that_is_not_installed_fails_the_chapter_at_once(make_book):
     assert result.error.message.startswith("kernel 'no-such-kernel' is not installed: ")
 
 
+def test_exit_handlers_of_a_chapter_run_when_its_kernel_shuts_down(make_book):
+    # The executor orders ipykernel's exit (EXIT_ORDER); the kernel still exits gracefully,
+    # running what the chapter registered, and none of the executor's names are left.
+    root = make_book({"chapters/01-exit.qmd": """\
+        ---
+        jupyter: python3
+        ---
+        # Exit
+
+        ```{python}
+        import atexit
+        from pathlib import Path
+        atexit.register(Path("exited.txt").write_text, "cleaned up")
+        print(sorted(name for name in dir() if "booktools" in name))
+        ```
+        """})
+    result = execute.execute_chapter(root / "chapters/01-exit.qmd")
+    assert result.status == "ok", result.error
+    assert result.cells[0].outputs[0]["text"] == "[]\n"
+    assert (root / "chapters/exited.txt").read_text() == "cleaned up"
+
+
 def test_execute_dir_project_runs_from_the_root(make_book):
     root = make_book({"chapters/01-cwd.qmd": """\
         ---
