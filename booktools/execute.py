@@ -113,16 +113,14 @@ def _booktools_track(root, exclude):
     sys.addaudithook(hook)
 """
 
-#: Run silently in each kernel that has hidden cells (see the module's rules): a module
-#: ``_booktools_hidden`` whose ``run`` executes a hidden cell privately and whose ``inline``
-#: evaluates an inline expression where hidden names are visible too.
 #: Run silently in each kernel after it starts. ipykernel 7 answers a shutdown request on its
 #: control thread and then flushes stdout through the IOPub thread, while the main thread's
-#: exit handler is already stopping that thread: about one shutdown in three then blocks
-#: until the kernel manager sends SIGTERM 2.5 s later (measured: 0.2 s or 3.2 s per kernel).
-#: An exit handler registered after ipykernel's own runs before it, and waiting there for the
-#: control thread to finish (it stops after the shutdown request) lets every kernel exit in
-#: 0.2 s (30 of 30 measured). Bounded, in case a kernel exits without a shutdown request.
+#: exit handler is already stopping that thread: nearly every other shutdown then blocks
+#: until the kernel manager sends SIGTERM 2.5 s later (0.2 s or 3.2 s per kernel; 9 of 20
+#: slow in ``benchmarks/bench_kernels.py``). An exit handler registered after ipykernel's own
+#: runs before it; waiting there for the control thread to finish (it stops after the
+#: shutdown request) lets every kernel exit in 0.2 s (0 of 20 slow in the same run). Bounded,
+#: in case a kernel exits without a shutdown request.
 EXIT_ORDER = r"""
 def _booktools_exit_order():
     import atexit
@@ -137,6 +135,9 @@ def _booktools_exit_order():
 _booktools_exit_order(); del _booktools_exit_order
 """
 
+#: Run silently in each kernel that has hidden cells (see the module's rules): a module
+#: ``_booktools_hidden`` whose ``run`` executes a hidden cell privately and whose ``inline``
+#: evaluates an inline expression where hidden names are visible too.
 HIDDEN_RUNNER = r"""
 def _booktools_hidden():
     import ast, re, sys, types
@@ -694,6 +695,18 @@ def _size(path: Path) -> int:
         return 0
 
 
+class _InProcess(cf.Executor):
+    """An executor that runs each call at once, in this process."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
 def execute_book(paths: list[Path | str], *, project_root: Path | str | None = None,
                  profile: str | None = None, jobs: int | None = None, timeout: float = 300,
                  progress: Callable[[str], Any] | None = print,
@@ -735,7 +748,9 @@ def execute_book(paths: list[Path | str], *, project_root: Path | str | None = N
         return [results[i] for i in range(len(paths))]
     kwargs = dict(project_root=project_root, profile=profile, timeout=timeout)
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
-    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
+    # One chapter to execute runs here: a worker process would only add its own start-up.
+    with (_InProcess() if len(todo) == 1 else
+          cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context)) as pool:
         # Longest first (file size as the estimate), so that a long chapter started last
         # does not leave the other cores idle at the end.
         order = sorted(todo, key=lambda i: -_size(paths[i]))
