@@ -459,8 +459,8 @@ class _Kernel:
 #: take. A start that fails (the kernel dies before it answers, or never answers) has failed
 #: before any cell ran, so starting a fresh kernel cannot hide an error of the chapter; it
 #: rides out a start-up failure of a loaded machine. (The one seen in this project's CI, a
-#: TCP port taken between its choice and the kernel's bind, cannot happen over Unix sockets:
-#: 2 of 500 parallel starts on a loaded machine over TCP, 0 of 500 over Unix sockets.)
+#: TCP port race, is removed at its cause in :class:`_Kernel`: 2 of 500 parallel starts on a
+#: loaded machine failed over TCP, 0 of 500 over Unix sockets.)
 KERNEL_START_ATTEMPTS = 2
 KERNEL_STARTUP_TIMEOUT = 60.0
 

@@ -407,14 +407,18 @@ ONE_CELL = {"chapters/01-one.qmd": """\
     """}
 
 
+def _run_with_flaky_kernel(make_book, tmp_path, monkeypatch, mode: str, startup_timeout: float):
+    name = _flaky_kernel(tmp_path, monkeypatch, mode)
+    root = make_book(ONE_CELL)
+    return name, execute.execute_chapter(root / "chapters/01-one.qmd", kernel_name=name,
+                                         startup_timeout=startup_timeout)
+
+
 def test_kernel_that_never_answers_is_replaced_before_the_first_cell(make_book, tmp_path,
                                                                      monkeypatch):
-    name = _flaky_kernel(tmp_path, monkeypatch, "hangs-once")
-    root = make_book(ONE_CELL)
     # 10 s: long enough for the second, real kernel on a busy machine (under 5 s measured
     # with six kernels starting at once on two loaded cores)
-    result = execute.execute_chapter(root / "chapters/01-one.qmd", kernel_name=name,
-                                     startup_timeout=10)
+    _, result = _run_with_flaky_kernel(make_book, tmp_path, monkeypatch, "hangs-once", 10)
     assert (tmp_path / "started").exists()  # the first kernel did hang
     assert result.status == "ok", result.error
     assert result.cells[0].outputs[0]["text"] == "42\n"
@@ -422,10 +426,7 @@ def test_kernel_that_never_answers_is_replaced_before_the_first_cell(make_book, 
 
 def test_kernel_that_never_starts_fails_the_chapter_with_its_log(make_book, tmp_path,
                                                                 monkeypatch):
-    name = _flaky_kernel(tmp_path, monkeypatch, "dies")
-    root = make_book(ONE_CELL)
-    result = execute.execute_chapter(root / "chapters/01-one.qmd", kernel_name=name,
-                                     startup_timeout=20)
+    name, result = _run_with_flaky_kernel(make_book, tmp_path, monkeypatch, "dies", 20)
     assert result.status == "failed"
     error = result.error
     assert (error.file, error.line, error.exception) == (
