@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -229,6 +230,41 @@ def _fork_pool(n: int):
     with warnings.catch_warnings():             # Python >= 3.12 warns about fork with threads
         warnings.filterwarnings("ignore", message=r".*fork\(\) may lead to deadlocks", category=DeprecationWarning)
         return ctx.Pool(n)
+
+
+def _store_contents(db: Path) -> dict:
+    """What an MLflow store holds, up to the order of constraints inside one table's SQL
+    (MLflow's migrations write two CHECK constraints of `runs` in either order)."""
+    with sqlite3.connect(db) as con:
+        schema = {(kind, name): sorted(part.strip().rstrip(")") for part in
+                                       re.split(r"[(,]\s*\n", sql or ""))
+                  for kind, name, sql in con.execute("SELECT type, name, sql FROM sqlite_master")}
+        rows = {table: con.execute(f'SELECT * FROM "{table}"').fetchall()
+                for (kind, table) in schema if kind == "table" and table != "experiments"}
+        rows["experiments"] = con.execute(  # all but the creation and update times
+            "SELECT experiment_id, name, artifact_location, lifecycle_stage, workspace "
+            "FROM experiments ORDER BY experiment_id").fetchall()
+    return {"schema": schema, "rows": rows}
+
+
+def test_a_new_store_is_the_one_mlflow_makes(tmp_path, monkeypatch):
+    """New registries after the first in a process copy one store migrated once; the copy
+    holds what MLflow puts in a store it creates itself: schema, schema version, its Default
+    experiment at the default location, and the registry's experiment."""
+    from mlflow import MlflowClient
+
+    monkeypatch.chdir(tmp_path)  # MLflow's default artefact location is relative to here
+    first = registry.Registry(tmp_path / "first")
+    copied = registry.Registry(tmp_path / "second")
+    assert registry._empty_store is not None  # the second one was a copy
+    uri = f"sqlite:///{tmp_path / 'plain.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_experiment(copied.experiment, artifact_location=copied.artifact_root.as_uri())
+    made_by_mlflow = _store_contents(tmp_path / "plain.db")
+    assert _store_contents(copied.root / "mlflow.db") == made_by_mlflow
+    default = made_by_mlflow["rows"]["experiments"][0]
+    assert default[:3] == (0, "Default", str(tmp_path / "mlruns" / "0")), default
+    assert _store_contents(first.root / "mlflow.db")["schema"] == made_by_mlflow["schema"]
 
 
 @pytest.mark.slow
