@@ -3,7 +3,8 @@
 * generated files equal what the sources generate (and the check notices when not);
 * student notebooks hold stubs, no solutions and no outputs; the self-checks say
   "not attempted yet" there;
-* every student notebook runs top to bottom, its stubs reported "not attempted yet";
+* every student notebook runs top to bottom, its stubs reported "not attempted yet" (the
+  eight in one kernel, each from an empty namespace: see the comment at the tests);
 * the contract, that every solution passes its self-check, is proven by nbval in
   `make test`: each solution notebook executes once and every self-check's stored output
   ("passed all N cases") must come out again.
@@ -224,16 +225,81 @@ def test_solutions_appendix_front_matter_and_solution_cells():
 # Each notebook executes once per `make test`: the solutions under nbval (strict: every
 # stored output must come out again; with test_committed_files_match_their_sources, that
 # also pins what the generator produces), the student notebooks here, top to bottom as
-# "Run all" would, each in a fresh kernel: no cell may raise (no allow_errors), and every
-# self-check says the exercise is not attempted yet.
-@pytest.mark.slow
+# "Run all" would: no cell may raise (no allow_errors), and every self-check says the
+# exercise is not attempted yet.
+#
+# The eight student notebooks share one kernel, one after the other, each from an empty
+# namespace (`%reset -f`) in a folder of its own: a kernel start and the imports of numpy,
+# pandas and scikit-learn cost 2 s of CPU per notebook, the exercises' own cells 0.3 s. What
+# only a fresh kernel would show, that a notebook's set-up cells import everything it uses,
+# is shown for the same cells by the solution notebooks, each in its own kernel under nbval
+# (test_student_set_up_cells_run_alone_in_the_solution_notebook).
+@pytest.fixture(scope="module")
+def student_kernel():
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient.util import run_sync
+
+    km = AsyncKernelManager(kernel_name="python3")
+    run_sync(km.start_kernel)()
+    try:
+        yield km
+    finally:
+        run_sync(km.shutdown_kernel)(now=False)
+
+
+def _set_up_cells(nb) -> list[str]:
+    """The code cells before a notebook's first exercise: install, imports, data."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            if "raise NotImplementedError(" in cell.source or cell.source.startswith("checks."):
+                break
+            cells.append(cell.source)
+    return cells
+
+
 @pytest.mark.parametrize("stem", STEMS)
-def test_untouched_student_notebook_runs_all_and_reports_not_attempted(stem, tmp_path):
+def test_student_set_up_cells_run_alone_in_the_solution_notebook(stem):
+    student = _set_up_cells(_read(ROOT / "exercises" / f"{stem}.ipynb"))
+    solution = [c.source for c in _read(ROOT / "solutions" / f"{stem}.ipynb").cells
+                if c.cell_type == "code"]
+    assert len(student) >= 2 and 'find_spec("mlops_companion")' in student[0]
+    assert solution[:len(student)] == student
+
+
+def _run_after_reset(nb, km, folder: Path):
+    """Execute `nb` in the shared kernel as if it were new: empty namespace, own folder."""
     from nbclient import NotebookClient
 
-    nb = _read(ROOT / "exercises" / f"{stem}.ipynb")
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    fresh = nbformat.v4.new_code_cell(f"%reset -f\nimport os\nos.chdir({str(folder)!r})")
+    nb.cells.insert(0, fresh)
+    client = NotebookClient(nb, timeout=300, km=km)
+    try:
+        client.execute()
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
+        assert nb.cells.pop(0) is fresh
+    assert fresh.outputs == []
+    return nb
+
+
+@pytest.mark.slow
+def test_a_name_left_by_one_notebook_is_gone_in_the_next(student_kernel, tmp_path):
+    first = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("leftover = 1")])
+    _run_after_reset(first, student_kernel, tmp_path)
+    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nprint(os.getcwd())\nleftover")])
+    with pytest.raises(Exception, match="NameError.*leftover"):
+        _run_after_reset(second, student_kernel, tmp_path / "..")
+    assert second.cells[0].outputs[0]["text"].strip() == str(tmp_path.parent)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", STEMS)
+def test_untouched_student_notebook_runs_all_and_reports_not_attempted(stem, tmp_path,
+                                                                       student_kernel):
+    nb = _run_after_reset(_read(ROOT / "exercises" / f"{stem}.ipynb"), student_kernel, tmp_path)
     reports = []
     for cell in nb.cells:
         if cell.cell_type == "code":
