@@ -31,7 +31,9 @@ Several processes may open, register into and promote in the same registry folde
 a file lock (``registry.lock``, via the ``filelock`` library) serialises MLflow's schema
 creation and migration, and makes each alias move (read the alias, move it, append to the
 audit log) one atomic step. The lock covers processes sharing the folder, on one machine or
-one shared file system; a remote ``mlflow server`` does not see it.
+one shared file system; a remote ``mlflow server`` does not see it. A new local store is
+migrated once per process and copied for each further registry, so opening a registry in a
+new folder costs milliseconds, not MLflow's 80 schema migrations each time.
 
 Out of scope: serving the model (:mod:`mlops_companion.serving`), deciding whether a version
 deserves promotion (:mod:`mlops_companion.validation`, :mod:`mlops_companion.rollout`).
@@ -282,19 +284,11 @@ def _empty_store_bytes() -> bytes:
 
 def _create_store(db: Path) -> None:
     """Write an empty MLflow store at ``db`` unless one exists (caller holds the lock)."""
-    if db.exists():
-        return
-    fd, tmp = tempfile.mkstemp(dir=db.parent, prefix=".mlflow-", suffix=".db.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_empty_store_bytes())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, db)  # a reader sees no store or a whole one, never half of it
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    from mlops_companion.artefacts import _write_atomically
+
+    if not db.exists():  # written whole or not at all: a killed writer leaves no half store
+        store = _empty_store_bytes()
+        _write_atomically(db, lambda fh: fh.write(store))
 
 
 class _AuditLog:
