@@ -25,7 +25,8 @@ PYTEST_ARGS ?=
 # Test processes (pytest-xdist): one per core and one more; `make test TEST_JOBS=0` runs
 # serially. Many tests wait (for a server, a kernel, a timeout they test) while using little
 # CPU; the extra worker fills those gaps. On 2 cores, fresh clone, same code, in turn: 224 s
-# with two workers, 198 s and 199 s with three (idle CPU 6% and 1%).
+# with two workers against 198 s and 199 s with three; an hour later, the machine slower,
+# 270 s against 261 s (idle CPU 5.4% and 0.7%).
 # `--dist loadscope` keeps each module on one worker (its fixtures start once) and
 # tests/conftest.py keeps the modules that share the book's execution cache together.
 TEST_JOBS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
