@@ -245,14 +245,23 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
     from .artefacts import _write_atomically
 
     source_path, partition = Path(source), Path(source).name
+
+    def unreadable(exc: Exception) -> BatchInputError:
+        return BatchInputError(f"Partition {partition!r} must be a readable Parquet file; "
+                               f"reading {source} failed: {exc}")
+
     try:
-        table = pq.read_table(source_path)
+        parquet = pq.ParquetFile(source_path)
     except Exception as exc:
-        raise BatchInputError(
-            f"Partition {partition!r} must be a readable Parquet file; reading {source} "
-            f"failed: {exc}"
-        ) from None
-    _check_schema(table.schema, spec, partition)
+        raise unreadable(exc) from None
+    with parquet:
+        _check_schema(parquet.schema_arrow, spec, partition)  # the whole file's columns
+        # With `keep`, only the model's features and the kept columns are read.
+        columns = None if keep is None else list(dict.fromkeys([*spec.feature_names, *keep]))
+        try:
+            table = parquet.read(columns=columns)
+        except Exception as exc:
+            raise unreadable(exc) from None
     model = _model_for(spec)
     features = table.select(list(spec.feature_names)).to_pandas()
     n_rows = table.num_rows
@@ -269,7 +278,11 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
         **(out.schema.metadata or {}),
         _META_SHA: spec.artefact_sha256.encode(), _META_VERSION: spec.model_version.encode(),
     })
-    _write_atomically(Path(target), lambda fh: pq.write_table(out, fh))
+    # Dictionary encoding for the two constant columns only: pyarrow's default tries it on
+    # every column, and on unique ids or continuous scores it builds a dictionary, overflows
+    # it and falls back (half the time of a partition of ids scored by a linear model).
+    _write_atomically(Path(target), lambda fh: pq.write_table(
+        out, fh, use_dictionary=["model_version", "artefact_sha256"]))
     return n_rows
 
 
