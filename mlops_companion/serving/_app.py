@@ -171,7 +171,8 @@ def create_app(
         (also in the ``X-Request-ID`` header), ``time`` (Unix seconds), ``model_version``,
         ``artefact_sha256``, ``inputs`` (list of feature dicts) and ``outputs`` (list of
         probabilities). Whatever it raises is counted in ``prediction_log_errors_total``
-        and never reaches the client.
+        and never reaches the client. Calls run in worker threads, so records of requests
+        answered close together may arrive in either order: match them by ``request_id``.
     rng : int, Generator or None, default=None
         Canary mode: seed of the traffic split.
 
