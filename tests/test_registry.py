@@ -361,15 +361,16 @@ def test_same_flow_through_an_mlflow_tracking_server(tmp_path, scenario):
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300         # generous: mlflow server imports slowly on a loaded machine
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not start in 300 s"
-            time.sleep(0.25)
+        with httpx.Client(timeout=1) as probe:    # one client: `httpx.get` builds one per call
+            while True:
+                assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+                try:
+                    if probe.get(url + "/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "mlflow server did not start in 300 s"
+                time.sleep(0.25)
         reg = registry.Registry(tmp_path / "client", tracking_uri=url)
         s = scenario
         v1 = reg.register(NAME, s.pipeline, training_data=s.X_train, example_input=s.X_test.head(2),

@@ -460,14 +460,15 @@ def test_command_line_serves_in_the_foreground(saved):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            try:
-                r = httpx.post(f"http://127.0.0.1:{port}/predict", json=GOOD, timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the CLI server did not start in 60 s"
-                time.sleep(0.1)
+        with httpx.Client(timeout=2) as probe:  # one client: `httpx.post` builds one per call
+            while True:
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                try:
+                    r = probe.post(f"http://127.0.0.1:{port}/predict", json=GOOD)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "the CLI server did not start in 60 s"
+                    time.sleep(0.1)
         assert r.status_code == 200 and r.json()["model_version"] == "cli"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -213,17 +213,18 @@ def _wait_all_workers(url: str, procs: list[subprocess.Popen], deadline: float) 
 
     _wait_ready(url, deadline, alive)
     waiting = {p.pid for p in procs}
-    while waiting:
-        if not alive():
-            raise RuntimeError("a worker process exited during startup.")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"worker processes {sorted(waiting)} did not become ready in time.")
-        try:
-            r = httpx.get(url + "/readyz", timeout=2.0, headers={"Connection": "close"})
-            if r.status_code == 200:
-                waiting.discard(r.json().get("pid"))
-        except httpx.TransportError:
-            time.sleep(0.02)
+    with httpx.Client(timeout=2.0, headers={"Connection": "close"}) as client:
+        while waiting:
+            if not alive():
+                raise RuntimeError("a worker process exited during startup.")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"worker processes {sorted(waiting)} did not become ready in time.")
+            try:
+                r = client.get(url + "/readyz")
+                if r.status_code == 200:
+                    waiting.discard(r.json().get("pid"))
+            except httpx.TransportError:
+                time.sleep(0.02)
 
 
 def main(argv: list[str] | None = None) -> None:
