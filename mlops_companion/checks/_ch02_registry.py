@@ -126,11 +126,15 @@ def _registry() -> tuple[Any, str]:
 
     from mlflow import MlflowClient
 
+    from mlops_companion.registry import _create_store
+
     folder = tempfile.mkdtemp(prefix="check-registry-")
     atexit.register(shutil.rmtree, folder, True)
-    uri = "sqlite:///" + Path(folder, "mlflow.db").as_posix()
-    with _quiet():  # creating the client creates the database's tables: quietly
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    db = Path(folder, "mlflow.db")
+    with _quiet():  # the registry module's empty store (migrated once per process): quietly
+        _create_store(db)  # the folder is this process's own: no lock to take
+        client = MlflowClient(tracking_uri="sqlite:///" + db.as_posix(),
+                              registry_uri="sqlite:///" + db.as_posix())
         client.search_registered_models()
     return client, folder
 
