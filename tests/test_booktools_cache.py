@@ -150,10 +150,12 @@ def test_installed_distributions_are_part_of_the_key(book, monkeypatch, tmp_path
     # what importlib.metadata sees, by name and version, is what the key lists
     from importlib import metadata
 
+    entries = [entry.lower() for entry in installed]
     for dist in metadata.distributions():
+        # (each `dist.version` parses the METADATA file again: read it once per distribution)
         name = dist.metadata["Name"].replace("-", "_").replace(".", "_").lower()
-        assert any(entry.lower().startswith(f"{name}-{dist.version}.")
-                   or entry.lower().startswith(f"{name}.") for entry in installed), dist
+        versioned = f"{name}-{dist.version}.".lower()
+        assert any(entry.startswith((versioned, f"{name}.")) for entry in entries), dist
     # a new distribution, installed the way a wheel installs one, changes the key
     site = tmp_path / "site-packages"
     (site / "some_new_dependency-1.0.dist-info").mkdir(parents=True)
