@@ -356,7 +356,8 @@ def score_parquet(
         process (the single-process baseline, same code per partition).
     keep : sequence of str, default=None
         Input columns copied to the output (``None``: all of them), before ``score``,
-        ``model_version`` and ``artefact_sha256``.
+        ``model_version`` and ``artefact_sha256``. With ``keep``, each partition is read
+        for the model's features and these columns only.
 
     Returns
     -------
