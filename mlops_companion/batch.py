@@ -231,10 +231,12 @@ def _read_schema(path: Path) -> Any:
     try:
         return pq.read_schema(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
-        raise BatchInputError(
-            f"Partition {_partition_name(path)!r} must be a readable Parquet file; reading "
-            f"{path} failed: {exc}"
-        ) from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> BatchInputError:
+    return BatchInputError(f"Partition {_partition_name(path)!r} must be a readable Parquet "
+                           f"file; reading {path} failed: {exc}")
 
 
 # ----------------------------------------------------------------------------- one task
@@ -245,15 +247,10 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
     from .artefacts import _write_atomically
 
     source_path, partition = Path(source), Path(source).name
-
-    def unreadable(exc: Exception) -> BatchInputError:
-        return BatchInputError(f"Partition {partition!r} must be a readable Parquet file; "
-                               f"reading {source} failed: {exc}")
-
     try:
         parquet = pq.ParquetFile(source_path)
     except Exception as exc:
-        raise unreadable(exc) from None
+        raise _unreadable(source_path, exc) from None
     with parquet:
         _check_schema(parquet.schema_arrow, spec, partition)  # the whole file's columns
         # With `keep`, only the model's features and the kept columns are read.
@@ -261,7 +258,7 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
         try:
             table = parquet.read(columns=columns)
         except Exception as exc:
-            raise unreadable(exc) from None
+            raise _unreadable(source_path, exc) from None
     model = _model_for(spec)
     features = table.select(list(spec.feature_names)).to_pandas()
     n_rows = table.num_rows
