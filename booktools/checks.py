@@ -16,7 +16,18 @@ and line it comes from:
 - no ``project.render`` list: Quarto ignores it in a book project, where ``book.chapters``
   and ``book.appendices`` decide what renders;
 - every ``#|`` option is one Quarto accepts for Python cells (a typo is an error, with the
-  nearest valid name suggested).
+  nearest valid name suggested);
+- no text option except a caption spans several ``#|`` lines. Quarto's Jupyter engine reads
+  the ``#|`` lines of a cell as YAML after joining them with a second line break
+  (``partitionCellOptions`` in quarto-cli ``src/core/lib/partition-cell-options.ts``), so a
+  value continued on the next line keeps a line break; it then writes every option it does
+  not consume itself into the cell's attributes, ``key='value'`` unescaped
+  (``src/core/jupyter/jupyter.ts``: ``tbl-cap`` and unknown keys on the cell's div,
+  ``fig-alt``, ``fig-align``, ``fig-env``, ``fig-pos`` and ``fig-scap`` on the image). An
+  attribute with a line break is not an attribute to Pandoc: the figure or table loses its
+  id, number and caption, and the attribute text shows on the page. ``fig-cap`` and
+  ``fig-subcap`` become Markdown captions, where a line break is harmless, so they may span
+  lines; lists and mappings are written as one line of JSON and may too.
 
 Out of scope: whether the code runs (:mod:`booktools.execute`) and prose style.
 """
@@ -46,6 +57,10 @@ tbl-cap tbl-subcap tbl-column tbl-colwidths tbl-cap-location cap-location
 layout layout-ncol layout-nrow layout-align layout-valign column
 cache freeze
 """.split())
+
+#: Text options Quarto writes as Markdown (a caption), not into an attribute: the only ones
+#: that may continue over several ``#|`` lines (see the module's docstring).
+MULTILINE_OK = frozenset({"fig-cap", "fig-subcap"})
 
 #: What a label may look like.
 LABEL_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -161,6 +176,13 @@ def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
                     hint = f"; did you mean `{near[0]}`?" if near else "."
                     problems.append(_problem(cell.option_origins.get(key, cell.origin), root,
                                              f"unknown cell option `{key}`{hint}"))
+            for key, span in cell.option_spans.items():
+                if span > 1 and isinstance(cell.options.get(key), str) and key not in MULTILINE_OK:
+                    problems.append(_problem(cell.option_origins.get(key, cell.origin), root,
+                                             f"option `{key}` spans {span} `#|` lines; Quarto "
+                                             "writes it into an attribute with the line breaks "
+                                             "kept, and the figure or table loses its number "
+                                             "and caption. Put the whole value on one line."))
             label = cell.label or ""
             if label.startswith("fig-"):
                 for key in ("fig-cap", "fig-alt"):

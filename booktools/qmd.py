@@ -87,6 +87,8 @@ class Cell:
     origin: Origin  # the opening fence
     option_origins: dict[str, Origin] = field(default_factory=dict)
     conditions: tuple[Condition, ...] = ()
+    #: How many ``#|`` lines each option's value spans (1 for ``key: value`` on one line).
+    option_spans: dict[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str | None:
@@ -286,13 +288,18 @@ def _parse_front_matter(lines: list[Line]) -> tuple[dict[str, Any], int]:
     raise QmdError(f"{lines[0].origin}: front matter opened with '---' is never closed.")
 
 
-def _parse_options(body: list[Line], fence: Origin) -> tuple[dict[str, Any], dict[str, Origin], int]:
-    """Leading ``#|`` lines of a cell as YAML; returns options, their origins, lines used."""
+def _parse_options(body: list[Line], fence: Origin,
+                   ) -> tuple[dict[str, Any], dict[str, Origin], int, dict[str, int]]:
+    """Leading ``#|`` lines of a cell as YAML.
+
+    Returns the options, the origin of each, the number of lines used and how many ``#|``
+    lines each option spans (its key line and the continuation lines after it).
+    """
     n = 0
     while n < len(body) and body[n].text.lstrip().startswith("#|"):
         n += 1
     if n == 0:
-        return {}, {}, 0
+        return {}, {}, 0, {}
     contents = [re.sub(r"^\s*#\|\s?", "", line.text) for line in body[:n]]
     try:
         options = yaml.safe_load("\n".join(contents)) or {}
@@ -305,11 +312,17 @@ def _parse_options(body: list[Line], fence: Origin) -> tuple[dict[str, Any], dic
         raise QmdError(f"{body[0].origin}: cell options (#| lines) must be `key: value` "
                        f"pairs; got {contents[0]!r}.")
     origins: dict[str, Origin] = {}
+    spans: dict[str, int] = {}
+    key = None
     for line, content in zip(body[:n], contents):
         match = OPTION_KEY.match(content)
-        if match and match.group(1) in options and match.group(1) not in origins:
-            origins[match.group(1)] = line.origin
-    return {str(k): v for k, v in options.items()}, origins, n
+        if match and match.group(1) in options:
+            key = match.group(1)
+            origins.setdefault(key, line.origin)
+            spans[key] = 1
+        elif key is not None and content.strip():
+            spans[key] += 1
+    return {str(k): v for k, v in options.items()}, origins, n, spans
 
 
 def div_condition(attrs: str) -> Condition | None:
@@ -378,9 +391,9 @@ def parse_qmd(path: Path | str, *, project_root: Path | None = None) -> Document
                     blocks.append(md)
                     md = Markdown([], [], [])
                 body = lines[i + 1:j]
-                options, origins, n = _parse_options(body, line.origin)
+                options, origins, n, spans = _parse_options(body, line.origin)
                 source = "\n".join(b.text for b in body[n:])
-                blocks.append(Cell(source, options, line.origin, origins, current()))
+                blocks.append(Cell(source, options, line.origin, origins, current(), spans))
             else:
                 end = min(j, len(lines) - 1)
                 for k in range(i, end + 1):
