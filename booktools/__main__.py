@@ -3,7 +3,9 @@
 - ``check``: static book checks (both profiles unless ``--profile`` is given);
 - ``execute [paths...]``: execute chapters (default: every chapter and appendix) in parallel;
 - ``preview``: execute everything and write the preview site;
-- ``build``: check, execute, then ``quarto render`` if Quarto is on PATH, else the preview;
+- ``build``: check, then ``quarto render`` with real Quarto (which executes each changed
+  chapter once) and verify the site (:mod:`booktools.quarto`); only where no Quarto can be
+  found, execute here and write the Quarto-free preview site, saying so loudly;
 - ``cache {list,clear}``: the execution cache (:mod:`booktools.cache`).
 
 ``execute``, ``preview`` and ``build`` reuse the result of every chapter whose inputs are
@@ -18,12 +20,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import cache, checks, execute, numbers, preview, qmd
+from . import cache, checks, execute, numbers, preview, qmd, quarto
 
 
 def _positive_int(text: str) -> int:
@@ -40,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in [("check", "static checks: files, labels, references, cell options"),
                        ("execute", "execute chapters in fresh kernels, in parallel"),
                        ("preview", "execute every chapter and build the preview site"),
-                       ("build", "check, execute, then quarto render (or the preview site)")]:
+                       ("build", "check, then quarto render and verify the site")]:
         p = sub.add_parser(name, help=text)
         p.add_argument("--profile", default=None, help="Quarto profile, e.g. instructor")
         p.add_argument("--root", default=None, help="project root (default: nearest _quarto.yml)")
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                            help="seconds a cell may run before its chapter fails (default 300)")
             p.add_argument("--no-cache", action="store_true",
                            help="execute every chapter, ignoring and not updating the cache")
+        if name == "build":
+            p.add_argument("--force", action="store_true",
+                           help="render even when nothing changed since the last render")
         if name == "execute":
             p.add_argument("paths", nargs="*", help=".qmd files (default: the whole book)")
     c = sub.add_parser("cache", help="list or clear the execution cache")
@@ -136,21 +140,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "execute":
         paths = [Path(p).resolve() for p in args.paths] or _book_paths(root, args.profile)
         return 0 if _execute(root, paths, args) is not None else 1
-    if args.command == "build" and not _check(root, args.profile):
-        return 1
+    if args.command == "build":
+        if not _check(root, args.profile):
+            return 1
+        found = quarto.find_quarto()
+        if found:
+            if args.no_cache:
+                shutil.rmtree(root / "_freeze", ignore_errors=True)
+            return quarto.build(root, args.profile, force=args.force or args.no_cache,
+                                quarto=found)
+        print("!" * 78 + "\nNO QUARTO FOUND (`make setup` installs it): building the Quarto-free "
+              "PREVIEW, not the book readers get\n" + "!" * 78, flush=True)
     results = _execute(root, _book_paths(root, args.profile), args)
     if results is None:
         return 1
-    quarto = shutil.which("quarto") if args.command == "build" else None
-    if quarto:
-        env = dict(os.environ, QUARTO_PYTHON=sys.executable)
-        command = [quarto, "render"] + (["--profile", args.profile] if args.profile else [])
-        print("running " + " ".join(command))
-        return subprocess.run(command, cwd=root, env=env).returncode
     site = preview.build_site(root, results, profile=args.profile)
     rel = os.path.relpath(site, Path.cwd())
-    note = "Quarto not found on PATH: " if args.command == "build" else ""
-    print(f"{note}built the preview site in {rel}/ (open {rel}/index.html)")
+    print(f"built the preview site in {rel}/ (open {rel}/index.html)")
     return 0
 
 

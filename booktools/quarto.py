@@ -1,0 +1,394 @@
+"""Build the book with real Quarto, execute each chapter once, and check the site it made.
+
+What a reader opens is what ``quarto render`` writes, so that is what the build checks:
+
+- **Quarto executes every chapter**, once per state. Its own freeze (``execute: freeze:
+  auto`` in ``_quarto.yml``, results in ``_freeze/``) re-executes a chapter when the chapter's
+  text changes; it does not see a change to the companion package, to ``chapters/_common.py``,
+  to an included file or to an installed dependency. :func:`invalidate_stale` closes that gap:
+  it keeps the book's own key of every chapter (:func:`freeze_keys`, the same inputs as the
+  execution cache of :mod:`booktools.cache`, in ``.freeze-keys.json``) and removes the frozen
+  result of each chapter whose key changed, so Quarto executes exactly those again. The
+  instructor edition renders after the default one from the same ``_freeze/`` and executes
+  only what it adds (the solutions appendix). A site whose inputs are all unchanged since it
+  was last rendered and verified is not rendered again (:func:`site_stamp`).
+- **A render that warns fails.** Quarto exits 0 when a cross-reference does not resolve or a
+  fenced div leaks onto the page; it only says so in its log. :func:`log_problems` turns each
+  ``WARN``/``WARNING``/``ERROR`` line of Quarto's into a failure (a kernel's own log lines,
+  such as ipykernel's note on its TCP transport, are not Quarto's and are not counted).
+- **The site is checked as HTML** (:func:`verify_site`): every chapter and appendix has its
+  page; no ``quarto-unresolved-ref``; no raw ``:::`` or ``{#fig-``/``{#tbl-`` attribute text
+  in the page's text; every figure has its number, caption and alt text and every table its
+  number and caption; every internal link and ``#fragment`` resolves; the student edition
+  links to no solution and the instructor edition has the solutions page.
+
+Out of scope: how the pages look in a browser (``tests/test_booktools_browser.py`` measures
+them in headless Chromium) and the Quarto-free preview (:mod:`booktools.preview`, used only
+where no Quarto can be had).
+"""
+from __future__ import annotations
+
+import hashlib
+import html.parser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from . import cache, qmd
+
+__all__ = ["QUARTO_VERSION", "KEYS_FILE", "STAMP", "find_quarto", "freeze_keys",
+           "invalidate_stale", "log_problems", "site_stamp", "verify_site", "render", "build"]
+
+#: The Quarto release the book is built and tested with (the GitHub workflow pins the same
+#: minor version through quarto-actions/setup).
+QUARTO_VERSION = "1.10.18"
+#: The book's key of every frozen chapter, relative to the project root (not in git).
+KEYS_FILE = ".freeze-keys.json"
+#: Written into the site folder after a render that passed every check.
+STAMP = ".booktools-stamp"
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Quarto's own warnings and errors: ``WARN: ...``, ``WARNING (filter.lua:12) ...``,
+#: ``ERROR: ...``. Kernel log lines start with ``[IPKernelApp]`` and do not match.
+_QUARTO_PROBLEM = re.compile(r"^(?:WARN(?:ING)?|ERROR)\b[ :(]")
+
+
+def find_quarto() -> str | None:
+    """Path of a Quarto CLI: ``$QUARTO``, the ``PATH``, then the default install prefixes."""
+    candidates = [os.environ.get("QUARTO"), shutil.which("quarto"),
+                  str(Path(sys.prefix) / "bin" / "quarto"),
+                  str(Path.home() / ".cache" / f"quarto-{QUARTO_VERSION}" / "bin" / "quarto")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def quarto_version(quarto: str) -> str:
+    run = subprocess.run([quarto, "--version"], capture_output=True, text=True, timeout=60)
+    return run.stdout.strip()
+
+
+def _entries(root: Path, profile: str | None) -> list[qmd.BookEntry]:
+    return qmd.book_entries(root, profile)
+
+
+def _environment(root: Path) -> str:
+    """The package, the interpreter and the installed distributions (not booktools)."""
+    digest = hashlib.sha256(sys.version.encode())
+    for folder in cache.package_dirs(root):
+        digest.update(f"{folder.name} {cache._tree_digest(folder)}\n".encode())
+    for data in sorted((root / "benchmarks").glob("*.json")):
+        digest.update(f"{data.name} {cache._sha256(data)}\n".encode())
+    digest.update("\n".join(cache.installed_distributions()).encode())
+    return digest.hexdigest()
+
+
+def freeze_keys(root: Path | str, profile: str | None = "instructor") -> dict[str, str]:
+    """The book's key of each ``.qmd`` entry: its text and includes, the helper scripts
+    beside it, its execution options, the companion package, the committed benchmark data,
+    the interpreter and every installed distribution."""
+    root = Path(root).resolve()
+    environment = _environment(root)
+    keys = {}
+    for entry in _entries(root, profile):
+        path = root / entry.path
+        if path.suffix != ".qmd" or not path.is_file():
+            continue
+        state = dict(cache.chapter_key(path, root, profile).state, environment=environment)
+        keys[entry.path] = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+    return keys
+
+
+def _frozen_dir(root: Path, entry: str) -> Path:
+    return root / "_freeze" / Path(entry).with_suffix("")
+
+
+def invalidate_stale(root: Path | str, keys: dict[str, str]) -> list[str]:
+    """Remove the frozen result of every entry whose key changed; the entries removed.
+
+    An entry with no recorded key (a fresh ``_freeze/`` or a new chapter) is stale too,
+    unless nothing is frozen for it.
+    """
+    root = Path(root)
+    recorded = _read_keys(root)
+    stale = []
+    for entry, key in keys.items():
+        frozen = _frozen_dir(root, entry)
+        if recorded.get(entry) != key and frozen.exists():
+            shutil.rmtree(frozen)
+            stale.append(entry)
+    return stale
+
+
+def _read_keys(root: Path) -> dict[str, str]:
+    try:
+        return json.loads((root / KEYS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_keys(root: Path, keys: dict[str, str]) -> None:
+    merged = {**_read_keys(root), **keys}
+    tmp = root / (KEYS_FILE + ".tmp")
+    tmp.write_text(json.dumps(merged, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, root / KEYS_FILE)
+
+
+def site_stamp(root: Path | str, profile: str | None, keys: dict[str, str],
+               version: str) -> str:
+    """SHA-256 of everything a rendered site depends on: Quarto's version, the profile, the
+    configuration, every source file of the book (text, includes, notebooks it links) and
+    the chapters' keys."""
+    root = Path(root)
+    digest = hashlib.sha256(f"{version}\n{profile}\n".encode())
+    digest.update(json.dumps(keys, sort_keys=True).encode())
+    files = [*root.glob("_quarto*.yml"), *root.glob("*.qmd"),
+             *(root / "chapters").rglob("*"), *(root / "appendices").rglob("*"),
+             *(root / "exercises").glob("*.ipynb"), Path(__file__)]
+    for path in sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(f"{path.relative_to(root) if path.is_relative_to(root) else path.name} "
+                      f"{cache._sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def log_problems(log: str) -> list[str]:
+    """Quarto's warning and error lines in a render log, without colour codes."""
+    out = []
+    for line in _ANSI.sub("", log).splitlines():
+        if _QUARTO_PROBLEM.match(line.strip()):
+            out.append(line.strip())
+    return out
+
+
+@dataclass
+class RenderResult:
+    """One ``quarto render``: its exit status, Quarto's warnings and the log's tail."""
+
+    returncode: int
+    problems: list[str]
+    seconds: float
+    log: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.problems
+
+
+def render(root: Path | str, profile: str | None = None, *, quarto: str | None = None,
+           echo: bool = True) -> RenderResult:
+    """Run ``quarto render`` (with ``--profile``) at ``root``, its log kept beside the site.
+
+    Quarto runs with this interpreter (``QUARTO_PYTHON``), so its kernels see the book's
+    environment; its output is streamed when ``echo`` and scanned for warnings.
+    """
+    root = Path(root).resolve()
+    quarto = quarto or find_quarto()
+    if quarto is None:
+        raise FileNotFoundError("quarto is not installed: `make setup` installs it, or see "
+                                "https://quarto.org/docs/get-started/")
+    command = [quarto, "render"] + (["--profile", profile] if profile else [])
+    env = dict(os.environ, QUARTO_PYTHON=sys.executable)
+    log = root / f".quarto-render{'-' + profile if profile else ''}.log"
+    start = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace")
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        returncode = proc.wait()
+    text = log.read_text(encoding="utf-8")
+    return RenderResult(returncode, log_problems(text), time.perf_counter() - start, log)
+
+
+# ------------------------------------------------------------------- checking the HTML site
+
+_SKIP_TEXT = {"script", "style", "code", "pre", "textarea", "svg", "math"}
+_RAW = re.compile(r"(?:^|\s):::|\{#(?:fig|tbl|sec|exr|sol|eq|lst)-")
+
+
+class _Page(html.parser.HTMLParser):
+    """Ids, links, unresolved references, figures, tables and visible text of one page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.unresolved: list[str] = []
+        self.raw: list[str] = []
+        self.floats: dict[str, dict] = {}
+        self._skip = 0
+        self._stack: list[tuple[str, str | None, bool]] = []  # tag, float id, unresolved
+        self._float: list[str] = []
+        self._in_caption = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        for key in ("href", "src"):
+            if attrs.get(key):
+                self.links.append(attrs[key])
+        if tag in _SKIP_TEXT:
+            self._skip += 1
+        float_id = None
+        if "quarto-float" in classes and tag == "div" and \
+                re.match(r"^(fig|tbl)-", attrs.get("id") or ""):
+            float_id = attrs["id"]
+            self.floats[float_id] = {"caption": "", "alt": [], "img": 0}
+            self._float.append(float_id)
+        if tag == "img" and self._float:
+            record = self.floats[self._float[-1]]
+            record["img"] += 1
+            record["alt"].append(attrs.get("alt") or "")
+        if tag == "figcaption" and self._float:
+            self._in_caption += 1
+        unresolved = "quarto-unresolved-ref" in classes
+        if unresolved:
+            self.unresolved.append("")
+        if tag not in ("img", "br", "hr", "meta", "link", "input", "source"):
+            self._stack.append((tag, float_id, unresolved))
+
+    def handle_endtag(self, tag):
+        while self._stack:
+            name, float_id, _ = self._stack.pop()
+            if name in _SKIP_TEXT:
+                self._skip -= 1
+            if float_id:
+                self._float.pop()
+            if name == "figcaption" and self._in_caption:
+                self._in_caption -= 1
+            if name == tag:
+                break
+
+    def handle_data(self, data):
+        if self._stack and self._stack[-1][2]:
+            self.unresolved[-1] += data
+        if self._in_caption and self._float:
+            self.floats[self._float[-1]]["caption"] += data
+        if not self._skip and _RAW.search(data):
+            self.raw.append(" ".join(data.split())[:120])
+
+
+def _parse(path: Path, cache_: dict[Path, _Page]) -> _Page:
+    if path not in cache_:
+        page = _Page()
+        page.feed(path.read_text(encoding="utf-8"))
+        cache_[path] = page
+    return cache_[path]
+
+
+def broken_links(site: Path, page: Path, links: list[str],
+                 parsed: dict[Path, _Page] | None = None) -> list[str]:
+    """Internal links of ``page`` whose file or ``#fragment`` does not exist in ``site``."""
+    parsed = {} if parsed is None else parsed
+    broken = []
+    for link in links:
+        parts = urlsplit(link)
+        if parts.scheme or link.startswith("//"):
+            continue  # external: not this site's business
+        target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file() or site.resolve() not in target.parents:
+            broken.append(link)
+        elif parts.fragment and target.suffix == ".html" and \
+                unquote(parts.fragment) not in _parse(target, parsed).ids:
+            broken.append(link)
+    return broken
+
+
+def verify_site(root: Path | str, profile: str | None = None,
+                site: Path | str | None = None) -> list[str]:
+    """Every problem a reader would see on the rendered site, ``page: what`` per line."""
+    root = Path(root).resolve()
+    config = qmd.read_project(root, profile)
+    site = Path(site) if site else root / config["project"].get("output-dir", "_book")
+    problems: list[str] = []
+    entries = _entries(root, profile)
+    for entry in entries:
+        page = site / Path(entry.path).with_suffix(".html")
+        if not page.is_file():
+            problems.append(f"{entry.path}: no page {page.relative_to(site)} in the site")
+    parsed: dict[Path, _Page] = {}
+    for page in sorted(site.rglob("*.html")):
+        where = page.relative_to(site).as_posix()
+        info = _parse(page, parsed)
+        for text in info.unresolved:
+            problems.append(f"{where}: unresolved cross-reference {text.strip()!r}")
+        for text in info.raw:
+            problems.append(f"{where}: raw source on the page: {text!r}")
+        for name, record in info.floats.items():
+            kind = "Figure" if name.startswith("fig-") else "Table"
+            caption = " ".join(record["caption"].split())
+            if not re.match(rf"^{kind} [0-9A-Z]+(\.[0-9]+)*[:.]?\s*\S", caption):
+                problems.append(f"{where}#{name}: no numbered caption ({caption[:60]!r})")
+            if kind == "Figure" and (not record["img"] or not all(a.strip() for a in record["alt"])):
+                problems.append(f"{where}#{name}: an image without alt text")
+        for link in broken_links(site, page, info.links, parsed):
+            problems.append(f"{where}: broken internal link {link!r}")
+        if profile != "instructor":
+            for link in info.links:
+                if re.search(r"(^|/)solutions(\.html|/)|#sol-", link):
+                    problems.append(f"{where}: the student edition links to a solution: {link!r}")
+    if profile == "instructor" and not (site / "appendices" / "solutions.html").is_file():
+        problems.append("appendices/solutions.html: the instructor edition has no solutions page")
+    return problems
+
+
+def build(root: Path | str, profile: str | None = None, *, force: bool = False,
+          quarto: str | None = None, echo: bool = True) -> int:
+    """Render one edition with Quarto and verify it; 0 when the site is good.
+
+    Skips the render when the site was rendered and verified from the same inputs.
+    """
+    root = Path(root).resolve()
+    quarto = quarto or find_quarto()
+    if quarto is None:
+        raise FileNotFoundError("quarto is not installed")
+    config = qmd.read_project(root, profile)
+    site = root / config["project"].get("output-dir", "_book")
+    keys = freeze_keys(root, "instructor")
+    stamp = site_stamp(root, profile, keys, quarto_version(quarto))
+    edition = f"the {profile} edition" if profile else "the book"
+    if not force and (site / STAMP).is_file() and \
+            (site / STAMP).read_text(encoding="utf-8").strip() == stamp:
+        print(f"{edition}: nothing changed since {site.name}/ was rendered and verified")
+        return 0
+    stale = invalidate_stale(root, keys)
+    if stale:
+        print(f"re-executing {len(stale)} chapter(s) whose package, includes or environment "
+              f"changed: {', '.join(stale)}")
+    (site / STAMP).unlink(missing_ok=True)
+    print(f"==> quarto render{' --profile ' + profile if profile else ''} ({quarto})",
+          flush=True)
+    result = render(root, profile, quarto=quarto, echo=echo)
+    if result.returncode != 0:
+        if not echo:
+            print("".join(result.log.read_text(encoding="utf-8").splitlines(True)[-60:]))
+        print(f"quarto render failed (exit {result.returncode}); its log: {result.log.name}")
+        return result.returncode
+    _write_keys(root, {e: k for e, k in keys.items() if _frozen_dir(root, e).exists()})
+    problems = [f"quarto: {p}" for p in result.problems] + verify_site(root, profile, site)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{edition}: {len(problems)} problem(s) in the render or on the pages")
+        return 1
+    (site / STAMP).write_text(stamp + "\n", encoding="utf-8")
+    n_pages = len(list(site.rglob("*.html")))
+    print(f"{edition}: rendered in {result.seconds:.0f} s, {n_pages} pages, 0 warnings, "
+          f"every page verified; open {os.path.relpath(site)}/index.html")
+    return 0
