@@ -31,12 +31,12 @@ PYTEST_ARGS ?=
 # tests/conftest.py keeps the modules that share the book's execution cache together.
 TEST_JOBS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
 
-.PHONY: setup book instructor test check execute preview notebooks benchmarks browser system production lab clean help
+.PHONY: setup quarto book instructor test check execute preview notebooks benchmarks browser system production lab clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make setup       create .venv with the dependencies (every target runs it when needed)"
-	@echo "make book        set up, check, execute changed chapters, build the site in _book/"
+	@echo "make book        set up, check, render with Quarto (changed chapters execute), verify _book/"
 	@echo "make instructor  the same for the instructor edition (with solutions) in _book-instructor/"
 	@echo "make test        set up and run the whole test suite"
 	@echo "make check       static book checks only (files, labels, cross-references, cell options)"
@@ -47,7 +47,24 @@ help:
 	@echo "make lab         install JupyterLab into .venv and open the exercises"
 	@echo "make clean       remove every output: _book*, _freeze, caches and .venv"
 
-setup: $(STAMP)
+setup: $(STAMP) quarto
+
+# Real Quarto renders the book (booktools/quarto.py). Found on the PATH, in .venv or in
+# ~/.cache/quarto-$(QUARTO_VERSION); else installed: from this workplace's kit when
+# $(QUARTO_KIT) exists (about 25 s, no GitHub needed), else PyPI's quarto-cli into .venv
+# (it downloads the official release, where the network allows). Where neither works,
+# `make book` builds the Quarto-free preview and says so loudly.
+QUARTO_VERSION := 1.10.18
+QUARTO_KIT ?= ../shared/quarto/install.sh
+quarto: $(STAMP)
+	@if $(PY) -c "import sys; from booktools.quarto import find_quarto; sys.exit(find_quarto() is None)"; then :; \
+	elif [ -f "$(QUARTO_KIT)" ]; then \
+	    echo "==> installing Quarto $(QUARTO_VERSION) from $(QUARTO_KIT)"; bash "$(QUARTO_KIT)" >/dev/null; \
+	else \
+	    echo "==> installing Quarto from PyPI (quarto-cli, which downloads the official release)"; \
+	    timeout 600 $(UVBIN) pip install --python $(PY) --quiet 'quarto-cli>=1.10,<1.11' \
+	    || echo "note: no Quarto could be installed; \`make book\` will build the preview instead"; \
+	fi
 
 # (Re)installs when pyproject.toml or this file changes; uv is several times faster than pip.
 $(STAMP): pyproject.toml Makefile
@@ -70,10 +87,10 @@ endif
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (book)" >/dev/null
 	@touch $(STAMP)
 
-book: $(STAMP) system
+book: $(STAMP) quarto system
 	$(PY) -m booktools build
 
-instructor: $(STAMP) system
+instructor: $(STAMP) quarto system
 	$(PY) -m booktools build --profile instructor
 
 execute: $(STAMP)
@@ -110,7 +127,7 @@ system:
 # runs each student notebook top to bottom), and the solution notebooks under nbval against
 # their stored outputs (testpaths include solutions/; --nbval collects them). Each chapter and
 # notebook executes once; chapters go through the execution cache.
-test: $(STAMP) browser system
+test: $(STAMP) quarto browser system
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadscope \
 	    --nbval --nbval-sanitize-with solutions/sanitize.cfg $(PYTEST_ARGS)
 
@@ -133,6 +150,6 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab exercises/
 
 clean:
-	rm -rf _book _book-instructor _freeze .quarto .jupyter_cache .pytest_cache build deploy/build deploy/validate/node_modules $(VENV)
+	rm -rf _book _book-instructor _freeze .quarto .freeze-keys.json .quarto-render*.log .jupyter_cache .pytest_cache build deploy/build deploy/validate/node_modules $(VENV)
 	find . -name __pycache__ -prune -exec rm -rf {} +
 	find . -name '*.egg-info' -prune -exec rm -rf {} +

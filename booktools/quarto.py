@@ -44,7 +44,8 @@ from urllib.parse import unquote, urlsplit
 from . import cache, qmd
 
 __all__ = ["QUARTO_VERSION", "KEYS_FILE", "STAMP", "find_quarto", "freeze_keys",
-           "invalidate_stale", "log_problems", "site_stamp", "verify_site", "render", "build"]
+           "invalidate_stale", "log_problems", "site_stamp", "parse_page", "broken_links",
+           "verify_site", "render", "build"]
 
 #: The Quarto release the book is built and tested with (the GitHub workflow pins the same
 #: minor version through quarto-actions/setup).
@@ -150,7 +151,7 @@ def site_stamp(root: Path | str, profile: str | None, keys: dict[str, str],
     root = Path(root)
     digest = hashlib.sha256(f"{version}\n{profile}\n".encode())
     digest.update(json.dumps(keys, sort_keys=True).encode())
-    files = [*root.glob("_quarto*.yml"), *root.glob("*.qmd"),
+    files = [*root.glob("_quarto*.yml"), *root.glob("*.qmd"), *root.glob("*.css"),
              *(root / "chapters").rglob("*"), *(root / "appendices").rglob("*"),
              *(root / "exercises").glob("*.ipynb"), Path(__file__)]
     for path in sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts):
@@ -198,9 +199,9 @@ def render(root: Path | str, profile: str | None = None, *, quarto: str | None =
     env = dict(os.environ, QUARTO_PYTHON=sys.executable)
     log = root / f".quarto-render{'-' + profile if profile else ''}.log"
     start = time.perf_counter()
-    with open(log, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, errors="replace")
+    with open(log, "w", encoding="utf-8") as out, \
+            subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)
@@ -282,11 +283,16 @@ class _Page(html.parser.HTMLParser):
             self.raw.append(" ".join(data.split())[:120])
 
 
+def parse_page(path: Path | str) -> _Page:
+    """Ids, links (``.links``), floats and problems of one HTML page."""
+    page = _Page()
+    page.feed(Path(path).read_text(encoding="utf-8"))
+    return page
+
+
 def _parse(path: Path, cache_: dict[Path, _Page]) -> _Page:
     if path not in cache_:
-        page = _Page()
-        page.feed(path.read_text(encoding="utf-8"))
-        cache_[path] = page
+        cache_[path] = parse_page(path)
     return cache_[path]
 
 
@@ -380,7 +386,7 @@ def build(root: Path | str, profile: str | None = None, *, force: bool = False,
             print("".join(result.log.read_text(encoding="utf-8").splitlines(True)[-60:]))
         print(f"quarto render failed (exit {result.returncode}); its log: {result.log.name}")
         return result.returncode
-    _write_keys(root, {e: k for e, k in keys.items() if _frozen_dir(root, e).exists()})
+    _write_keys(root, keys)
     problems = [f"quarto: {p}" for p in result.problems] + verify_site(root, profile, site)
     for problem in problems:
         print(problem)

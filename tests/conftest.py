@@ -1,4 +1,5 @@
-"""Shared fixtures: small throw-away Quarto books for the booktools tests."""
+"""Shared fixtures: small throw-away Quarto books for the booktools tests, and the real book
+rendered by real Quarto."""
 from __future__ import annotations
 
 import textwrap
@@ -45,20 +46,50 @@ def make_book(tmp_path):
     return make
 
 
+@pytest.fixture(scope="session")
+def quarto_cli():
+    """Path of the Quarto CLI; its absence fails (`make setup` installs it), never skips."""
+    from booktools.quarto import find_quarto
+
+    found = find_quarto()
+    if found is None:
+        pytest.fail("Quarto is not installed: `make setup` installs it (`make quarto`)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def rendered_book(quarto_cli):
+    """Both editions of the real book as Quarto renders them: {None: _book, "instructor":
+    _book-instructor}. Renders what changed (each chapter executes once, through Quarto's
+    freeze), or finds a site rendered and verified from the same inputs; a Quarto warning or
+    a problem on a page fails here, with Quarto's log."""
+    from booktools import qmd, quarto
+
+    sites = {}
+    for profile in (None, "instructor"):
+        code = quarto.build(ROOT, profile, quarto=quarto_cli, echo=False)
+        assert code == 0, (f"rendering the {profile or 'default'} edition failed (exit {code}); "
+                           "see the captured output above")
+        config = qmd.read_project(ROOT, profile)
+        sites[profile] = ROOT / config["project"].get("output-dir", "_book")
+    return sites
+
+
 # -- Parallel runs (`make test` runs pytest-xdist with `--dist loadscope`) --------------------
 # Each test module runs whole on one worker, so its module-scoped fixtures (a server, a Dask
 # cluster, an MLflow registry) start once. Modules that share state outside tmp_path form one
-# unit: the book's execution cache (.jupyter_cache/ under the project root) is written by the
-# chapter tests and the browser test, and must not be executed twice, side by side.
+# unit: the rendered book (_freeze/, _book/, _book-instructor/ under the project root) is
+# rendered by the first of the chapter tests and the browser tests, and must not be rendered
+# twice, side by side.
 SHARED_UNITS = {
-    "tests/test_book.py": "the book's execution cache",
-    "tests/test_booktools_browser.py": "the book's execution cache",
+    "tests/test_book.py": "the rendered book",
+    "tests/test_booktools_browser.py": "the rendered book",
 }
 # Longest units first (measured with `pytest --durations`), so that a long one does not start
 # last and leave the other worker idle; this order changes how long a run takes, never what it
 # tests. Units not listed follow in collection order.
 LONGEST_FIRST = [
-    "the book's execution cache",
+    "the rendered book",
     "tests/test_registry.py",
     "tests/test_production.py",
     "tests/test_batch.py",

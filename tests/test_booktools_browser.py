@@ -1,30 +1,36 @@
-"""The preview site in a real browser: headless Chromium from Debian's packages.
+"""The sites in a real browser: headless Chromium from Debian's packages.
 
-On a small book built to be awkward (a 30-column DataFrame, a long pipe table, a long code
-line, display maths, a long URL) and on the real book: at desktop and phone widths the page
-never scrolls sideways (wide tables and code scroll inside their own boxes), the search box
-finds a term and links to its section, and every internal link and image resolves.
+The book as Quarto renders it (what readers get): at desktop (1366 px) and phone (390 px)
+widths no page scrolls sideways and no image is wider than its text column; Quarto's own
+search box, typed into, lists the chapter a term comes from; the instructor edition's
+solution links resolve and the student edition has none. The Quarto-free preview (built
+only where no Quarto can be had), on a small book built to be awkward (a 30-column
+DataFrame, a long pipe table, a long code line, display maths, a long URL): the same widths,
+its search box, and every internal link and image.
 
 Chromium is installed by the test set-up (`make test` -> `make browser`); where it cannot be
 (no apt, not root), these tests are skipped with that reason.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
-import html.parser
+import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import textwrap
+import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from booktools import cache, execute, preview, qmd
+from booktools import execute, preview, qmd, quarto
+from booktools.quarto import broken_links
 from conftest import ROOT, write_book
 
 pytestmark = pytest.mark.slow
@@ -36,18 +42,37 @@ MEASURE = textwrap.dedent("""
     (function () {
       function measure() {
         var d = document.documentElement, wide = [];
+        function scrolled(e) {  // inside a box that scrolls or clips its own overflow
+          for (var a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX !== "visible") { return true; }
+          }
+          return false;
+        }
         document.querySelectorAll("body *").forEach(function (e) {
           var r = e.getBoundingClientRect();
-          if (r.right > d.clientWidth + 1 && wide.length < 5) {
-            wide.push(e.tagName + "." + e.className);
+          if (r.right > d.clientWidth + 1 && wide.length < 5 && !scrolled(e)) {
+            wide.push(e.tagName + "." + e.className + (e.id ? "#" + e.id : "")
+                      + (e.children.length ? "" : " '" + e.textContent.slice(0, 40) + "'"));
           }
         });
         var overflow = d.scrollWidth - d.clientWidth;
+        // an image wider than the text column it sits in is cut off or spills out of it
+        var main = document.querySelector("main") || document.body, clipped = [];
+        var column = main.getBoundingClientRect();
+        main.querySelectorAll("img").forEach(function (img) {
+          var r = img.getBoundingClientRect();
+          if (r.width > 0 && (r.right > column.right + 1 || r.left < column.left - 1)
+              && clipped.length < 5) {
+            clipped.push((img.getAttribute("src") || "").split("/").pop() + " "
+                         + Math.round(r.width) + "px in " + Math.round(column.width) + "px");
+          }
+        });
         document.body.setAttribute("data-overflow", String(overflow));
         document.body.setAttribute("data-wide", wide.join(" "));
         if (window.parent !== window) {  // measured inside the harness: report to it
           window.parent.postMessage({page: location.href, overflow: overflow,
-                                     wide: wide.join(" "), loaded: document.readyState}, "*");
+                                     wide: wide.join(" "), clipped: clipped.join(", "),
+                                     loaded: document.readyState}, "*");
         }
       }
       measure();
@@ -112,43 +137,10 @@ def with_measurement(site: Path, copy: Path) -> Path:
     return copy
 
 
-class _Links(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.links: list[str] = []
-        self.ids: set[str] = set()
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if "id" in attrs:
-            self.ids.add(attrs["id"])
-        for key in ("href", "src"):
-            if attrs.get(key):
-                self.links.append(attrs[key])
-
-
 @functools.lru_cache(maxsize=None)
-def _parse(path: Path) -> _Links:
+def _parse(path: Path):
     """Links and ids of a page (parsed once: each page is the target of many links)."""
-    parser = _Links()
-    parser.feed(path.read_text(encoding="utf-8"))
-    return parser
-
-
-def broken_links(site: Path, page: Path, links: list[str]) -> list[str]:
-    """Internal links of ``page`` whose file or #fragment does not exist."""
-    broken = []
-    for link in links:
-        parts = urlsplit(link)
-        if parts.scheme or link.startswith("//"):
-            continue  # external: not this site's business
-        target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
-        if not target.is_file() or site.resolve() not in target.parents:
-            broken.append(link)
-        elif parts.fragment and target.suffix == ".html" and \
-                unquote(parts.fragment) not in _parse(target).ids:
-            broken.append(link)
-    return broken
+    return quarto.parse_page(path)
 
 
 def measure_pages(browser: str, site: Path, tmp: Path, pages: list[Path],
@@ -184,6 +176,9 @@ def assert_no_overflow(browser: str, site: Path, tmp: Path, pages: list[Path]) -
             if report["overflow"] > 0:
                 problems.append(f"{name} {WIDTHS[name][0]}px {page.relative_to(site)}: "
                                 f"{report['overflow']} px sideways ({report['wide']})")
+            if report.get("clipped"):
+                problems.append(f"{name} {WIDTHS[name][0]}px {page.relative_to(site)}: "
+                                f"image wider than the text column ({report['clipped']})")
     assert not problems, "\n".join(problems)
 
 
@@ -324,23 +319,83 @@ def test_small_book_internal_links_resolve(small_site):
 
 
 # --------------------------------------------------------------------------- the real book
+# What readers get: the site real Quarto rendered (the `rendered_book` fixture in conftest.py
+# renders both editions, or finds them rendered and verified from the same inputs).
 
-@pytest.fixture(scope="module")
-def real_site(tmp_path_factory):
-    # Through the execution cache: after tests/test_book.py (or `make book`) nothing re-executes.
-    paths = [ROOT / e.path for e in qmd.book_entries(ROOT) if e.path.endswith(".qmd")]
-    results = execute.execute_book(paths, project_root=ROOT, progress=None,
-                                   cache=cache.ExecutionCache(ROOT))
-    assert all(r.ok for r in results), [str(r.error) for r in results if not r.ok]
-    return preview.build_site(ROOT, results, out=tmp_path_factory.mktemp("real") / "_book")
+SEARCH = textwrap.dedent("""
+    <script>
+    window.addEventListener("load", function () {
+      setTimeout(function () {
+        var input = document.querySelector(".aa-Input");
+        input.focus(); input.value = %s;
+        input.dispatchEvent(new Event("input", {bubbles: true}));
+        setTimeout(function () {
+          var links = Array.from(document.querySelectorAll(".aa-Panel a, .aa-Item a"))
+            .map(function (a) { return a.getAttribute("href"); });
+          var pre = document.createElement("pre");
+          pre.id = "search-hrefs"; pre.textContent = JSON.stringify(links);
+          document.body.appendChild(pre);
+        }, 2500);
+      }, 500);
+    });
+    </script></body>""")
 
 
-def test_real_book_in_the_browser(chromium, real_site, tmp_path):
-    pages = sorted(real_site.rglob("*.html"))
+@contextlib.contextmanager
+def served(site: Path):
+    """``site`` over HTTP on 127.0.0.1 (Quarto's search fetches search.json, which a browser
+    refuses to read from file:// pages); yields the base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def quarto_search(browser: str, site: Path, term: str, tmp: Path) -> list[str]:
+    """What Quarto's own search box lists for ``term``, typed into the book's front page."""
+    copy = tmp / f"search-{term}"
+    shutil.copytree(site, copy)
+    index = copy / "index.html"
+    index.write_text(index.read_text(encoding="utf-8").replace(
+        "</body>", SEARCH % json.dumps(term), 1), encoding="utf-8")
+    with served(copy) as url:
+        dom = dump_dom(browser, url + "index.html", WIDTHS["desktop"], tmp / "profile",
+                       budget=10000)
+    found = re.search(r'<pre id="search-hrefs">(.*?)</pre>', dom, re.S)
+    assert found, "the search script did not run"
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_real_book_in_the_browser(chromium, rendered_book, tmp_path):
+    site = rendered_book[None]
+    pages = sorted(site.rglob("*.html"))
     assert len(pages) == len(qmd.book_entries(ROOT))
-    for page in pages:
-        assert broken_links(real_site, page, _parse(page).links) == [], page
-    assert_no_overflow(chromium, real_site, tmp_path, pages)
-    hrefs = search_results(chromium, real_site, "canary", tmp_path)
-    assert hrefs, "searching the book for 'canary' found nothing"
-    assert broken_links(real_site, real_site / "index.html", hrefs) == []
+    assert_no_overflow(chromium, site, tmp_path, pages)
+
+
+def test_real_book_search_finds_a_chapter_term(chromium, rendered_book, tmp_path):
+    site = rendered_book[None]
+    hrefs = quarto_search(chromium, site, "canary", tmp_path)
+    pages = {urlsplit(h).path.lstrip("./") for h in hrefs}
+    assert "chapters/05-safe-deployment.html" in pages, hrefs
+    assert broken_links(site, site / "index.html", hrefs) == []
+    assert quarto_search(chromium, site, "zqxjkvw", tmp_path) == []
+
+
+def test_instructor_edition_solution_links_resolve(rendered_book):
+    site = rendered_book["instructor"]
+    links = [(page, link) for page in site.rglob("*.html") for link in _parse(page).links
+             if "#sol-" in link]
+    assert links, "the instructor edition links to no solution"
+    broken = [f"{p.relative_to(site)}: {link}" for p, link in links
+              if broken_links(site, p, [link])]
+    assert not broken, broken
+    student = rendered_book[None]
+    assert not [link for page in student.rglob("*.html") for link in _parse(page).links
+                if "#sol-" in link or "solutions.html" in link]
