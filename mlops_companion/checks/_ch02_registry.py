@@ -226,14 +226,18 @@ def _promote_cases() -> list[_Case]:
         _expect(targets == (1, 2), given, "champion -> 1 and challenger -> 2",
                 f"champion -> {targets[0]}, challenger -> {targets[1]}")
 
+    def refused(func, client, name, version, stays, given):
+        """``version`` is refused with ValueError, and the alias stays on ``stays``."""
+        _expect_raises(func, ValueError, given, client, name, version)
+        now = _alias_target(client, name, "champion")
+        _expect(now == stays, given, f"the alias to stay on version {stays}",
+                "no alias" if now is None else f"version {now}")
+
     def unknown(func):
         client, name = _registered_model(2)
         given = "versions 1, 2; promote 1, then the unregistered version 7"
         promote(func, client, name, 1, None, given)
-        _expect_raises(func, ValueError, given, client, name, 7)
-        now = _alias_target(client, name, "champion")
-        _expect(now == 1, given, "the alias to stay on version 1",
-                "no alias" if now is None else f"version {now}")
+        refused(func, client, name, 7, 1, given)
 
     def gaps(func):
         client, name = _registered_model(3)
@@ -248,10 +252,7 @@ def _promote_cases() -> list[_Case]:
         _expect(got is None and _alias_target(client, name, "champion") == 3, given,
                 "version 3 to be promoted (it is registered; there are only two versions)",
                 f"it returned {got!r}, champion -> {_alias_target(client, name, 'champion')}")
-        _expect_raises(func, ValueError, given, client, name, 2)
-        now = _alias_target(client, name, "champion")
-        _expect(now == 3, given, "the alias to stay on version 3",
-                "no alias" if now is None else f"version {now}")
+        refused(func, client, name, 2, 3, given)
 
     def other_model(func):
         client, name = _registered_model(2)
@@ -259,10 +260,7 @@ def _promote_cases() -> list[_Case]:
         given = ("versions 1, 2 of this model, and another model with versions 1, 2, 3; "
                  "promote 1, then 3")
         promote(func, client, name, 1, None, given)
-        _expect_raises(func, ValueError, given, client, name, 3)
-        now = _alias_target(client, name, "champion")
-        _expect(now == 1, given, "the alias to stay on version 1",
-                "no alias" if now is None else f"version {now}")
+        refused(func, client, name, 3, 1, given)
 
     return [
         _Case("the first promotion of an alias returns None", first),
