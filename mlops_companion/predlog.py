@@ -114,7 +114,10 @@ class PredictionLog:
         self.max_queue = _utils.check_positive_int(max_queue, "max_queue")
         self.flush_interval = _utils.check_positive_number(flush_interval, "flush_interval")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:  # read access too, to look at the last byte (see Notes)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except PermissionError:  # a write-only file: appended to without the look
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._queue: queue.Queue = queue.Queue(maxsize=self.max_queue)
         self._closed = False
         self._lock = threading.Lock()
@@ -132,7 +135,10 @@ class PredictionLog:
         info = os.fstat(self._fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
             return False
-        return os.pread(self._fd, 1, info.st_size - 1) != b"\n"
+        try:
+            return os.pread(self._fd, 1, info.st_size - 1) != b"\n"
+        except OSError:  # opened write-only
+            return False
 
     def write(self, record: dict) -> None:
         """Queue ``record`` for writing; never blocks, never raises."""
