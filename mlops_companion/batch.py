@@ -418,8 +418,9 @@ def score_parquet(
         process (the single-process baseline, same code per partition).
     keep : sequence of str, default=None
         Input columns copied to the output (``None``: all of them), before ``score``,
-        ``model_version`` and ``artefact_sha256``. With ``keep``, each partition is read
-        for the model's features and these columns only.
+        ``model_version`` and ``artefact_sha256``. With ``keep``, only the model's
+        features and these columns are decoded (each file's bytes are read whole once,
+        to hash them).
 
     Returns
     -------
@@ -440,6 +441,16 @@ def score_parquet(
     RuntimeError
         Another run holds ``destination``'s lock file (``.score_parquet.lock``, left in
         place between runs; hidden files are ignored by Parquet readers).
+
+    Notes
+    -----
+    What a re-run does with an output that exists, decided before anything is written:
+    it is skipped when its metadata records this model (SHA-256 and ``model_version``)
+    and the input as it is now (SHA-256 and row count); scored again when the input
+    changed, or when the output records no input (written by an older version of this
+    function); refused (``ValueError``) when another model wrote it, when it cannot be
+    read, or when its input file is gone. The names are in ``result.skipped`` and
+    ``result.redone``.
 
     Examples
     --------
