@@ -117,7 +117,8 @@ class ExerciseSet:
 # --------------------------------------------------------------------------- parsing
 
 def _cell_id(stem: str, index: int, source: str) -> str:
-    return hashlib.sha1(f"{stem}\n{index}\n{source}".encode()).hexdigest()[:16]
+    return hashlib.sha1(f"{stem}\n{index}\n{source}".encode(),
+                        usedforsecurity=False).hexdigest()[:16]
 
 
 def parse_source(path: str | os.PathLike) -> ExerciseSet:

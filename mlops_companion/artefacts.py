@@ -33,6 +33,7 @@ environment: the manifest only *records* the versions so a mismatch is caught.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import io
@@ -42,6 +43,7 @@ import os
 import platform
 import re
 import secrets
+import stat
 import tempfile
 import time
 import warnings
@@ -707,37 +709,79 @@ def _skops_load(payload: bytes, trusted_types: Iterable[str]):
     return sio.loads(payload, trusted=sorted(set(untrusted) & allowed))
 
 
-def _read_committed(p: Path, *, attempts: int = 3) -> tuple[ArtefactManifest, bytes, str]:
-    """The manifest of ``p`` and the bytes it commits to, read once each.
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                (stat.S_ISSOCK, "a socket"))
+
+
+def _read_regular(path: Path, size: int) -> tuple[bytes | None, int | None]:
+    """The bytes of ``path`` if it is a regular file of ``size`` bytes, and its size.
+
+    ``(None, None)`` when nothing is there; ``(None, actual_size)`` when the size differs,
+    without reading a byte. Anything but a regular file (a FIFO that would block forever,
+    a device such as ``/dev/zero`` that never ends, a directory) raises
+    :class:`ArtefactIntegrityError` saying what it is. The checks look at the descriptor
+    opened (``fstat``), not at the name, so nothing can be swapped in between; opening
+    does not block (``O_NONBLOCK``: a FIFO without a writer).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:  # pragma: no cover - platforms that refuse to open folders
+        mode = stat.S_IFDIR
+    else:
+        mode = None
+    with contextlib.ExitStack() as stack:
+        if mode is None:
+            stack.callback(os.close, fd)
+            info = os.fstat(fd)
+            mode = info.st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for is_kind, name in _NOT_REGULAR if is_kind(mode)),
+                        "not a regular file")
+            real = os.path.realpath(path)
+            where = f"{str(path)!r}" + (f" (a link to {real!r})" if real != os.path.abspath(path) else "")
+            raise ArtefactIntegrityError(
+                f"`path` must be a regular file; got {kind} at {where}. Nothing was read: "
+                "point `path` at the artefact file save_artefact() wrote."
+            )
+        if info.st_size != size:
+            return None, info.st_size
+        stack.pop_all()
+        with os.fdopen(fd, "rb") as fh:
+            payload = fh.read(size + 1)  # one byte more: a file growing meanwhile shows
+    return payload, len(payload)
+
+
+def _read_committed(p: Path, *, attempts: int = 3
+                    ) -> tuple[ArtefactManifest, bytes | None, str | None, int]:
+    """The manifest of ``p``, the bytes it commits to (read once), their hash and size.
 
     The bytes are those of ``p`` or, when a save was stopped between its commit and its
     last rename, of the pending file named by the manifest's hash. If a save runs while
-    we read (manifest of one save, file of the next), the pair is read again.
+    we read (manifest of one save, file of the next), the pair is read again. A file whose
+    size differs from the manifest's is never read: the bytes are then ``None`` and the
+    size is the file's.
     """
     for attempt in range(attempts):
         manifest = read_manifest(p)
-        try:
-            payload = p.read_bytes()
-        except FileNotFoundError:
-            payload = b""
-        digest = hashlib.sha256(payload).hexdigest()
+        payload, size = _read_regular(p, manifest.size_bytes)
+        digest = None if payload is None else hashlib.sha256(payload).hexdigest()
         if digest == manifest.sha256:
-            return manifest, payload, digest
-        pending = _pending_name(p, manifest.sha256)
-        try:
-            staged = pending.read_bytes()
-        except FileNotFoundError:
-            staged = None
+            return manifest, payload, digest, size
+        staged, _ = _read_regular(_pending_name(p, manifest.sha256), manifest.size_bytes)
         if staged is not None and hashlib.sha256(staged).hexdigest() == manifest.sha256:
-            return manifest, staged, manifest.sha256
+            return manifest, staged, manifest.sha256, len(staged)
         if read_manifest(p).sha256 == manifest.sha256:
             break  # nothing moved while we read: the mismatch is real
         time.sleep(0.01 * (attempt + 1))
-    if not payload and not p.is_file():
+    if size is None:
         raise ArtefactNotFoundError(
             f"`path` must be an existing artefact file; got {str(p)!r}, which does not exist."
         )
-    return manifest, payload, digest
+    return manifest, payload, digest, size
 
 
 def load_artefact(
@@ -754,7 +798,11 @@ def load_artefact(
     The checks run in this order, and the first failure stops everything:
 
     1. both files exist (:class:`ArtefactNotFoundError`);
-    2. the file's size equals the manifest's, so a truncated file is named as such;
+    2. the file is a regular file (a symlink to one is followed) and its size equals the
+       manifest's, both checked on the opened descriptor before a byte is read: a FIFO,
+       a device such as ``/dev/zero``, a directory or a file larger than recorded (a
+       sparse 8 GiB file) is refused, naming what was found, and a truncated file is named
+       as such (:class:`ArtefactIntegrityError`);
     3. the SHA-256 of the bytes read equals ``expected_sha256`` (compared in constant
        time with :func:`hmac.compare_digest`), and the manifest records the same hash
        (:class:`ArtefactIntegrityError`; so does every malformed manifest field). Only
@@ -816,17 +864,17 @@ def load_artefact(
     replay_atol = _utils.check_number(replay_atol, "replay_atol", low=0.0)
     if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
         raise TypeError(f"`trusted_types` must be a sequence of type names (str); got {trusted_types!r}.")
-    if not p.is_file() and not manifest_path(p).is_file():
+    if not p.exists() and not manifest_path(p).is_file():
         raise ArtefactNotFoundError(
             f"`path` must be an existing artefact file; got {str(p)!r}, which does not exist."
         )
 
     # 1-3. integrity, before a single byte is deserialised
-    manifest, payload, actual = _read_committed(p)
-    if len(payload) != manifest.size_bytes:
+    manifest, payload, actual, size = _read_committed(p)
+    if payload is None or size != manifest.size_bytes:
         raise ArtefactIntegrityError(
-            f"the artefact must be {manifest.size_bytes} bytes as its manifest records; got {len(payload)} bytes "
-            f"({'truncated' if len(payload) < manifest.size_bytes else 'grown'}). Do not load it: fetch it again."
+            f"the artefact must be {manifest.size_bytes} bytes as its manifest records; got {size} bytes "
+            f"({'truncated' if size < manifest.size_bytes else 'grown'}). Do not load it: fetch it again."
         )
     if not hmac.compare_digest(actual, trusted):
         raise ArtefactIntegrityError(

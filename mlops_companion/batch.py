@@ -10,9 +10,16 @@ Covers
     * :func:`score_parquet`: one task per input file. Each task reads its file, checks
       the columns, scores, and writes one output file atomically (a temporary file, then
       ``os.replace``) with the columns ``score``, ``model_version`` and
-      ``artefact_sha256``. A file that exists is complete. A re-run skips the partitions
-      already written (after checking they were scored by the same model), so a job that
-      died half-way resumes without duplicating or dropping a row. A worker that dies
+      ``artefact_sha256``. A file that exists is complete, and its Parquet metadata
+      (written with it, in the same atomic rename) records what it was computed from: the
+      SHA-256 and row count of the input partition, the model's SHA-256 and version. A
+      re-run skips only the partitions whose output records exactly the input as it is
+      now; an input that changed (re-split, grown, rewritten) is scored again, so a job
+      that died half-way resumes without duplicating or dropping a row. An output whose
+      input no longer exists (4 partitions re-split into 2) is refused, naming the file,
+      before anything is written: keeping it would count its rows twice, and deleting
+      data is left to you. One run at a time per destination: a lock file
+      (``.score_parquet.lock``) refuses a second concurrent run. A worker that dies
       mid-job only loses tasks, which the scheduler runs again elsewhere: every task
       reads its input and replaces its output, so running it twice changes nothing.
       Workers hold one partition at a time, so a dataset many times larger than their
@@ -21,10 +28,12 @@ Covers
     * :func:`track_peak_memory`: peak resident memory of this process and of each worker
       while a block of code runs, to measure the above.
 
-Before anything is written, every input file's schema (its footer, not its data) is read
-and checked against the model's features: a missing or mistyped column, an unreadable
-file or a model whose features the data lack raises :class:`BatchInputError` naming the
-partition and the column, and leaves the destination untouched.
+Before anything is written, every input file's schema (its footer) is read and checked
+against the model's features, then every partition's feature columns are read and checked
+for missing (null), NaN and infinite values (on the cluster when there is one; the same
+pass hashes each file): a missing or mistyped column, a bad value, an unreadable file or a
+model whose features the data lack raises :class:`BatchInputError` naming the partition,
+the column and the count, and leaves the destination untouched.
 
 Requires the ``dask`` extra (``pip install "mlops-companion[dask]"``) for a cluster;
 pyarrow is needed in any case. The artefact file, the input and the destination must be
@@ -57,11 +66,15 @@ __all__ = [
 
 _META_SHA = b"mlops_companion.artefact_sha256"
 _META_VERSION = b"mlops_companion.model_version"
+_META_SOURCE_SHA = b"mlops_companion.source_sha256"
+_META_SOURCE_ROWS = b"mlops_companion.source_rows"
+_LOCK_NAME = ".score_parquet.lock"
 OUTPUT_COLUMNS = ("score", "model_version", "artefact_sha256")
 
 
 class BatchInputError(ValueError):
-    """An input partition cannot be scored: unreadable, or a column missing or mistyped."""
+    """An input partition cannot be scored: unreadable, a column missing or mistyped, or a
+    feature holding missing (null), NaN or infinite values."""
 
 
 def _pyarrow():
@@ -239,26 +252,74 @@ def _unreadable(path: Path, exc: Exception) -> BatchInputError:
                            f"file; reading {path} failed: {exc}")
 
 
+def _read_partition(path: Path, columns: list[str] | None) -> tuple[Any, str, int]:
+    """The table of ``path`` (only ``columns``), the SHA-256 of the bytes it was parsed
+    from and the file's row count: the file is read once, so the hash is that of the data."""
+    import hashlib
+
+    pa, pq = _pyarrow()
+    try:
+        raw = path.read_bytes()
+        with pq.ParquetFile(pa.BufferReader(raw)) as parquet:
+            table = parquet.read(columns=columns)
+            n_rows = parquet.metadata.num_rows
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise _unreadable(path, exc) from None
+    return table, hashlib.sha256(raw).hexdigest(), n_rows
+
+
+def _check_values(table: Any, spec: ScoringModel, partition: str) -> None:
+    """Refuse missing (null), NaN and infinite feature values, naming column and count."""
+    pa, _ = _pyarrow()
+    import pyarrow.compute as pc
+
+    for column in spec.feature_names:
+        values = table.column(column)
+        nulls = values.null_count
+        nans = infinite = 0
+        if pa.types.is_floating(values.type):
+            nans = pc.sum(pc.is_nan(values)).as_py() or 0
+            infinite = pc.sum(pc.is_inf(values)).as_py() or 0
+        if nulls or nans or infinite:
+            raise BatchInputError(
+                f"Partition {partition!r} must hold finite values in column {column!r}, "
+                f"which the model reads; got {nulls + nans + infinite} bad of "
+                f"{table.num_rows} ({nulls} missing, {nans} NaN, {infinite} infinite). "
+                "Fix or drop those rows upstream; the batch job does not impute. Nothing "
+                "was written."
+            )
+
+
+def _inspect_partition(spec: ScoringModel, source: str) -> tuple[str, int]:
+    """Read one partition's features, check their values; return its SHA-256 and rows."""
+    path = Path(source)
+    table, sha, n_rows = _read_partition(path, list(spec.feature_names))
+    _check_values(table, spec, path.name)
+    return sha, n_rows
+
+
 # ----------------------------------------------------------------------------- one task
 def _score_partition(spec: ScoringModel, source: str, target: str,
-                     keep: tuple[str, ...] | None) -> int:
-    """Read, check, score and atomically write one partition; return its row count."""
+                     keep: tuple[str, ...] | None, source_sha256: str) -> int:
+    """Read, check, score and atomically write one partition; return its row count.
+
+    ``source_sha256`` is the hash the job inspected; a file changed since is refused, so
+    an output never records an input other than the one it was computed from.
+    """
     pa, pq = _pyarrow()
     from .artefacts import _write_atomically
 
     source_path, partition = Path(source), Path(source).name
-    try:
-        parquet = pq.ParquetFile(source_path)
-    except Exception as exc:
-        raise _unreadable(source_path, exc) from None
-    with parquet:
-        _check_schema(parquet.schema_arrow, spec, partition)  # the whole file's columns
-        # With `keep`, only the model's features and the kept columns are read.
-        columns = None if keep is None else list(dict.fromkeys([*spec.feature_names, *keep]))
-        try:
-            table = parquet.read(columns=columns)
-        except Exception as exc:
-            raise _unreadable(source_path, exc) from None
+    # With `keep`, only the model's features and the kept columns are parsed.
+    columns = None if keep is None else list(dict.fromkeys([*spec.feature_names, *keep]))
+    table, sha, _ = _read_partition(source_path, columns)
+    if sha != source_sha256:
+        raise BatchInputError(
+            f"Partition {partition!r} must not change while the job runs; its SHA-256 is "
+            f"now {sha[:16]}..., {source_sha256[:16]}... when it was checked. Run again "
+            "once the input is complete."
+        )
+    # Same bytes as inspected, so the schema and values checks hold for them.
     model = _model_for(spec)
     features = table.select(list(spec.feature_names)).to_pandas()
     n_rows = table.num_rows
@@ -274,6 +335,7 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
     out = out.replace_schema_metadata({
         **(out.schema.metadata or {}),
         _META_SHA: spec.artefact_sha256.encode(), _META_VERSION: spec.model_version.encode(),
+        _META_SOURCE_SHA: source_sha256.encode(), _META_SOURCE_ROWS: str(n_rows).encode(),
     })
     # Dictionary encoding for the two constant columns only: pyarrow's default tries it on
     # every column, and on unique ids or continuous scores it builds a dictionary, overflows
@@ -294,9 +356,11 @@ class BatchScoreResult:
     n_partitions : int
         Input files.
     n_written : int
-        Partitions scored and written by this run.
+        Partitions scored and written by this run, including those in ``redone``: written
+        by an earlier run from an input that has changed since.
     n_skipped : int
-        Partitions already written by an earlier run with the same model.
+        Partitions already written by an earlier run with the same model from the same
+        input (same SHA-256 and row count); their names are in ``skipped``.
     n_rows_written : int
         Rows written by this run.
     model_version, artefact_sha256 : str
@@ -313,6 +377,7 @@ class BatchScoreResult:
     artefact_sha256: str
     seconds: float
     skipped: tuple[str, ...] = field(default=(), repr=False)
+    redone: tuple[str, ...] = field(default=(), repr=False)
 
 
 def _check_keep(keep: Any) -> tuple[str, ...] | None:
@@ -353,8 +418,9 @@ def score_parquet(
         process (the single-process baseline, same code per partition).
     keep : sequence of str, default=None
         Input columns copied to the output (``None``: all of them), before ``score``,
-        ``model_version`` and ``artefact_sha256``. With ``keep``, each partition is read
-        for the model's features and these columns only.
+        ``model_version`` and ``artefact_sha256``. With ``keep``, only the model's
+        features and these columns are decoded (each file's bytes are read whole once,
+        to hash them).
 
     Returns
     -------
@@ -363,8 +429,28 @@ def score_parquet(
     Raises
     ------
     BatchInputError
-        A partition is unreadable, lacks a column the model reads or holds it as
-        non-numbers; raised before anything is written when the file's schema shows it.
+        A partition is unreadable, lacks a column the model reads, holds it as
+        non-numbers, or holds missing (null), NaN or infinite values in it (the message
+        names the partition, the column and the count); raised before anything is written.
+        Also raised, without leaving a partial file, for an input that changes while the
+        job runs.
+    ValueError
+        ``destination`` holds output of another model, an unreadable file (named), or an
+        output whose input partition no longer exists (named; it is neither kept nor
+        deleted: remove it yourself, or use a new folder). Raised before anything is written.
+    RuntimeError
+        Another run holds ``destination``'s lock file (``.score_parquet.lock``, left in
+        place between runs; hidden files are ignored by Parquet readers).
+
+    Notes
+    -----
+    What a re-run does with an output that exists, decided before anything is written:
+    it is skipped when its metadata records this model (SHA-256 and ``model_version``)
+    and the input as it is now (SHA-256 and row count); scored again when the input
+    changed, or when the output records no input (written by an older version of this
+    function); refused (``ValueError``) when another model wrote it, when it cannot be
+    read, or when its input file is gone. The names are in ``result.skipped`` and
+    ``result.redone``.
 
     Examples
     --------
@@ -408,7 +494,8 @@ def score_parquet(
     if destination.resolve() == source.resolve():
         raise ValueError("`destination` must differ from `source`; got the same folder.")
 
-    # 1. Check every partition's schema before writing anything.
+    # 1. Check every partition's schema (footers), then its feature values (read on the
+    #    cluster when there is one), before writing anything. The same pass hashes each file.
     for path in files:
         schema = _read_schema(path)
         _check_schema(schema, model, path.name)
@@ -418,46 +505,105 @@ def score_parquet(
                 raise BatchInputError(
                     f"Partition {path.name!r} must have the columns in `keep`; it lacks {absent}."
                 )
+    inspected = _run(client, _inspect_partition, [model] * len(files),
+                     [str(p) for p in files])
 
-    # 2. What an earlier run already wrote (complete files only: writes are atomic).
+    # 2. One run at a time in `destination`, then what an earlier run already wrote.
     destination.mkdir(parents=True, exist_ok=True)
-    _remove_temporaries(destination)  # left by a process killed mid-write in an earlier run
-    todo, skipped = [], []
-    _, pq = _pyarrow()
-    for path in files:
-        target = destination / path.name
-        if target.exists():
-            meta = pq.read_schema(target).metadata or {}
-            if meta.get(_META_SHA, b"").decode() != model.artefact_sha256:
-                raise ValueError(
-                    f"`destination` must hold only output of this model; {target.name} was "
-                    f"scored by a model with SHA-256 {meta.get(_META_SHA, b'?').decode()}. "
-                    "Write to a new folder per model version."
-                )
-            skipped.append(path.name)
-        else:
-            todo.append((str(path), str(target)))
+    with _exclusive(destination):
+        todo, skipped, redone = _plan(files, inspected, destination, model)
+        _remove_temporaries(destination)  # left by a process killed mid-write earlier
 
-    # 3. Score what is left: on the cluster, or one by one here.
-    if client is None:
-        counts = [_score_partition(model, s, t, keep) for s, t in todo]
-    else:
-        futures = client.map(_score_partition, [model] * len(todo), [s for s, _ in todo],
-                             [t for _, t in todo], [keep] * len(todo), pure=False)
-        try:
-            counts = client.gather(futures)
-        except BaseException:
-            client.cancel(futures)
-            raise
-    # Every partition is written now; a worker killed mid-write during this run left its
-    # temporary file behind (its task ran again elsewhere and wrote the whole file).
-    _remove_temporaries(destination)
+        # 3. Score what is left: on the cluster, or one by one here.
+        counts = _run(client, _score_partition, [model] * len(todo), [s for s, _, _ in todo],
+                      [t for _, t, _ in todo], [keep] * len(todo), [h for _, _, h in todo])
+        # Every partition is written now; a worker killed mid-write during this run left
+        # its temporary file behind (its task ran again elsewhere and wrote the whole file).
+        _remove_temporaries(destination)
     return BatchScoreResult(
         destination=destination, n_partitions=len(files), n_written=len(todo),
         n_skipped=len(skipped), n_rows_written=int(sum(counts)),
         model_version=model.model_version, artefact_sha256=model.artefact_sha256,
-        seconds=time.perf_counter() - started, skipped=tuple(skipped),
+        seconds=time.perf_counter() - started, skipped=tuple(skipped), redone=tuple(redone),
     )
+
+
+def _run(client: Any, function: Any, *arguments: list) -> list:
+    """``function`` over the argument lists: on the cluster, or one by one here."""
+    if client is None:
+        return [function(*args) for args in zip(*arguments)]
+    futures = client.map(function, *arguments, pure=False)
+    try:
+        return client.gather(futures)
+    except BaseException:
+        client.cancel(futures)
+        raise
+
+
+@contextlib.contextmanager
+def _exclusive(destination: Path) -> Iterator[None]:
+    """Hold ``destination``'s lock file, or refuse at once: another run is writing there."""
+    try:
+        import filelock
+    except ImportError as exc:  # pragma: no cover - filelock ships with the dask extra
+        raise ImportError('Batch scoring needs filelock: pip install "mlops-companion[dask]".'
+                          ) from exc
+    lock = filelock.FileLock(destination / _LOCK_NAME, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise RuntimeError(
+            f"`destination` must not be in use by another score_parquet run; {destination} is "
+            f"locked ({_LOCK_NAME} is held by another run). Wait for that run to finish, or "
+            "write to another folder."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _plan(files: list[Path], inspected: list[tuple[str, int]], destination: Path,
+          model: ScoringModel) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """Which partitions to score (source, target, source hash), skip, or score again."""
+    _, pq = _pyarrow()
+    names = {p.name for p in files}
+    stale = sorted(p.name for p in destination.glob("*.parquet")
+                   if not p.name.startswith((".", "_")) and p.name not in names)
+    if stale:
+        raise ValueError(
+            f"`destination` must hold only outputs of partitions in `source`; {stale} have no "
+            "input any more (was the input re-split?), and keeping them would count their "
+            "rows twice. Nothing was written: delete them, or write to a new folder."
+        )
+    todo, skipped, redone = [], [], []
+    for path, (sha, n_rows) in zip(files, inspected):
+        target = destination / path.name
+        if not target.exists():
+            todo.append((str(path), str(target), sha))
+            continue
+        try:
+            meta = pq.read_schema(target).metadata or {}
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+            raise ValueError(
+                f"`destination` must hold readable Parquet files; {target} is not ({exc}). "
+                "Nothing was written: delete it (it is scored again), or write to a new folder."
+            ) from None
+        scored_by = meta.get(_META_SHA, b"?").decode()
+        version = meta.get(_META_VERSION, b"?").decode()
+        if scored_by != model.artefact_sha256 or version != model.model_version:
+            raise ValueError(
+                f"`destination` must hold only output of this model; {target.name} was "
+                f"scored by a model with SHA-256 {scored_by} ({version!r}). "
+                "Write to a new folder per model version."
+            )
+        if (meta.get(_META_SOURCE_SHA, b"").decode() == sha
+                and meta.get(_META_SOURCE_ROWS, b"").decode() == str(n_rows)):
+            skipped.append(path.name)
+        else:  # the input changed since (or an output without provenance): score it again
+            todo.append((str(path), str(target), sha))
+            redone.append(path.name)
+    return todo, skipped, redone
 
 
 # ----------------------------------------------------------------------------- measuring

@@ -4,7 +4,9 @@ Covers
     * :class:`PredictionLog`: what the server hands each answered request to. ``write``
       never blocks and never raises: records go into a bounded queue that a background
       thread drains to a JSON-lines file; when the queue is full the record is dropped
-      and counted (a lost log line is better than a slow or failed prediction).
+      and counted (a lost log line is better than a slow or failed prediction). A record
+      counts as written only once the operating system accepted its bytes; a write the
+      disk refuses (full) loses its records, counted and logged, and the thread carries on.
     * :func:`read_prediction_log`: the log as a table, one row per scored observation.
     * :func:`simulate_delayed_labels`: the outcomes the scenario's label model draws for
       logged observations, each arriving after a random delay (the book's stand-in for
@@ -20,10 +22,13 @@ access control of logged inputs, which may be personal data.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import queue
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -51,6 +56,8 @@ __all__ = [
 RECORD_KEYS = ("request_id", "time", "model_version", "artefact_sha256", "inputs", "outputs")
 
 _STOP = object()
+_LOGGER = logging.getLogger(__name__)
+_BATCH = 1000  # records per write at most: a burst is written in a few system calls
 
 
 class PredictionLog:
@@ -68,8 +75,18 @@ class PredictionLog:
     Attributes
     ----------
     n_written, n_dropped, n_failed : int
-        Records written; dropped because the queue was full or the log closed; not
-        serialisable (e.g. a NaN) or not writable.
+        Records written (accepted by the operating system); dropped because the queue
+        was full or the log closed; failed: not serialisable (e.g. a NaN), or lost because
+        the file refused their write (a full disk), counted when that write fails. A
+        failed write is logged (``logging``, logger ``mlops_companion.predlog``) once
+        until a write succeeds again, and the partial bytes it left are cut off, so the
+        next record starts on its own line.
+
+    Notes
+    -----
+    A crash can leave a half-written last line. Opening the log again ends that line
+    (a newline is appended), so only the torn line is lost: the next record starts on a
+    line of its own, and :func:`read_prediction_log` skips the torn one.
 
     Examples
     --------
@@ -97,14 +114,31 @@ class PredictionLog:
         self.max_queue = _utils.check_positive_int(max_queue, "max_queue")
         self.flush_interval = _utils.check_positive_number(flush_interval, "flush_interval")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed by the thread
+        try:  # read access too, to look at the last byte (see Notes)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except PermissionError:  # a write-only file: appended to without the look
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._queue: queue.Queue = queue.Queue(maxsize=self.max_queue)
         self._closed = False
         self._lock = threading.Lock()
         self.n_written = self.n_dropped = self.n_failed = 0
+        self._failing = False  # the last write failed (logged once until one succeeds)
+        self._torn = self._ends_mid_line()
+        if self._torn:
+            self._write_batch([])  # ends the torn line now (or before the next records)
         self._thread = threading.Thread(target=self._drain, name=f"prediction-log-{self.path.name}",
                                         daemon=True)
         self._thread.start()
+
+    def _ends_mid_line(self) -> bool:
+        """Does the file end with a line a crash left without its newline?"""
+        info = os.fstat(self._fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+            return False
+        try:
+            return os.pread(self._fd, 1, info.st_size - 1) != b"\n"
+        except OSError:  # opened write-only
+            return False
 
     def write(self, record: dict) -> None:
         """Queue ``record`` for writing; never blocks, never raises."""
@@ -120,6 +154,7 @@ class PredictionLog:
                 self.n_failed += 1
 
     def _drain(self) -> None:
+        pending: list[bytes] = []
         last_flush = time.monotonic()
         while True:
             try:
@@ -131,23 +166,48 @@ class PredictionLog:
             if item is not None:
                 try:
                     line = json.dumps(item, allow_nan=False, separators=(",", ":"))
-                    self._file.write(line + "\n")
-                    with self._lock:
-                        self.n_written += 1
+                    pending.append(line.encode("utf-8") + b"\n")
                 except Exception:  # noqa: BLE001 - count it, keep draining
                     with self._lock:
                         self.n_failed += 1
-            if time.monotonic() - last_flush >= self.flush_interval:
-                self._flush()
+            if pending and (len(pending) >= _BATCH
+                            or time.monotonic() - last_flush >= self.flush_interval):
+                self._write_batch(pending)
+                pending = []
                 last_flush = time.monotonic()
-        self._flush()
-        self._file.close()
+        if pending:
+            self._write_batch(pending)
+        os.close(self._fd)
 
-    def _flush(self) -> None:
+    def _write_batch(self, lines: list[bytes]) -> None:
+        """Write ``lines`` whole or not at all, and count them only then. Never raises."""
+        data = (b"\n" if self._torn else b"") + b"".join(lines)
+        start = None
         try:
-            self._file.flush()
-        except OSError:
-            pass
+            info = os.fstat(self._fd)
+            start = info.st_size if stat.S_ISREG(info.st_mode) else None
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except Exception as exc:  # noqa: BLE001 - a full disk must not stop the thread
+            if start is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, start)  # cut a partial line off
+            with self._lock:
+                self.n_failed += len(lines)
+            if not self._failing:
+                self._failing = True
+                _LOGGER.error("prediction log %s: a write failed (%s); %d records lost, and "
+                              "every record until writing works again is lost too (counted "
+                              "in n_failed)", self.path, exc, len(lines))
+            return
+        self._torn = False
+        with self._lock:
+            self.n_written += len(lines)
+        if self._failing:
+            self._failing = False
+            _LOGGER.warning("prediction log %s: writing works again; %d records lost in all "
+                            "so far (n_failed)", self.path, self.n_failed)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread and close the file (idempotent)."""
@@ -234,7 +294,11 @@ def join_labels(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """The log with each observation's label when it has arrived (``incident`` NaN otherwise).
 
     A label for a request the log does not hold is an error, not a silent drop: it means
-    the log lost lines or the labels belong to another system.
+    the log lost lines or the labels belong to another system. A log line written twice
+    (a replayed or re-shipped line: the same ``request_id`` and ``row`` with the same
+    values) is kept once, so its label counts once; the same ``request_id`` and ``row``
+    with different values (an id reused, two logs mixed) is an error naming the id, since
+    there is no telling which prediction the label belongs to.
 
     Examples
     --------
@@ -250,6 +314,15 @@ def join_labels(log: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in need if c not in frame.columns]
         if missing:
             raise ValueError(f"`{name}` must have the columns {list(need)}; missing {missing}.")
+    log = log.drop_duplicates()  # a replayed line is the same prediction once more
+    clash = log.duplicated(["request_id", "row"], keep=False)
+    if clash.any():
+        first = log.loc[clash, "request_id"].iloc[0]
+        raise ValueError(
+            f"`log` must hold one prediction per (request_id, row); request {first!r} appears "
+            f"with different values ({int(clash.sum())} rows conflict). Find why an id was "
+            "logged twice (reused ids, two logs mixed) before joining labels."
+        )
     if labels.duplicated(["request_id", "row"]).any():
         raise ValueError("`labels` must hold at most one label per (request_id, row); got duplicates.")
     keys = pd.MultiIndex.from_frame(log[["request_id", "row"]])

@@ -4,6 +4,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -302,6 +305,72 @@ def test_load_missing_files(tmp_path, saved):
     with pytest.raises(artefacts.ArtefactNotFoundError, match="the manifest of `path` must exist"):
         artefacts.load_artefact(path, expected_sha256=m.sha256)
     assert issubclass(artefacts.ArtefactNotFoundError, FileNotFoundError)
+
+
+# ---------------------------------------------------------------- not a regular file
+# Each load runs in a child process with a time limit and an address-space limit, so that a
+# regression (a FIFO read that blocks forever, /dev/zero or an 8 GiB file read into memory)
+# fails the test instead of hanging the suite or exhausting the machine's memory.
+_BOUNDED_LOAD = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+from mlops_companion import artefacts
+try:
+    artefacts.load_artefact(sys.argv[1], expected_sha256=sys.argv[2])
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+else:
+    print("loaded")
+"""
+
+
+def _load_in_a_bounded_process(path: Path, sha256: str, *, seconds: float = 90) -> str:
+    try:
+        run = subprocess.run([sys.executable, "-c", _BOUNDED_LOAD, str(path), sha256],
+                             capture_output=True, text=True, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"load_artefact({str(path)!r}) did not return within {seconds} s")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout.strip()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_fifo_in_place_of_the_artefact_is_refused_without_blocking(saved):
+    path, m = saved
+    path.unlink()
+    os.mkfifo(path)
+    said = _load_in_a_bounded_process(path, m.sha256)
+    assert re.match(r"ArtefactIntegrityError: `path` must be a regular file; got a FIFO "
+                    r"\(named pipe\) at '.*model\.joblib'\. Nothing was read", said), said
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_symlink_to_dev_zero_is_refused_before_reading(saved):
+    path, m = saved
+    path.unlink()
+    path.symlink_to("/dev/zero")
+    said = _load_in_a_bounded_process(path, m.sha256)
+    assert re.match(r"ArtefactIntegrityError: `path` must be a regular file; got a character "
+                    r"device at '.*model\.joblib' \(a link to '/dev/zero'\)", said), said
+
+
+def test_sparse_file_larger_than_the_manifest_is_refused_before_reading(saved):
+    path, m = saved
+    with open(path, "r+b") as fh:
+        fh.truncate(8 << 30)  # 8 GiB that take no space on disk
+    said = _load_in_a_bounded_process(path, m.sha256)
+    assert said == (f"ArtefactIntegrityError: the artefact must be {m.size_bytes} bytes as its "
+                    f"manifest records; got {8 << 30} bytes (grown). Do not load it: fetch it "
+                    "again."), said
+
+
+def test_directory_in_place_of_the_artefact_is_refused(saved):
+    path, m = saved
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(artefacts.ArtefactIntegrityError,
+                       match=r"`path` must be a regular file; got a directory at '.*model\.joblib'"):
+        artefacts.load_artefact(path, expected_sha256=m.sha256)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ import pytest
 
 from mlops_companion import artefacts, batch, data
 
+pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 distributed = pytest.importorskip("distributed")
 
@@ -75,7 +76,8 @@ def _check_output(folder: Path, spec, frame) -> None:
     assert np.array_equal(out["score"].to_numpy(), _expected(spec, frame).sort_index().to_numpy())
     assert set(out["model_version"].astype(str)) == {spec.model_version}
     assert set(out["artefact_sha256"].astype(str)) == {spec.artefact_sha256}
-    assert not list(folder.glob(".*"))  # no temporary file left behind
+    # no temporary file left behind (the lock file stays: removing it would race a waiter)
+    assert [p.name for p in folder.glob(".*")] in ([], [".score_parquet.lock"])
 
 
 @pytest.mark.slow
@@ -140,9 +142,9 @@ def test_a_writer_killed_during_the_job_leaves_no_temporary_file(model_spec, tmp
     out = tmp_path / "out"
     real = batch._score_partition
 
-    def killed_writer_beside(model, source, target, keep):
+    def killed_writer_beside(model, source, target, *rest):
         Path(out / f".{Path(target).name}.dead-writer.tmp").write_bytes(b"half a file")
-        return real(model, source, target, keep)
+        return real(model, source, target, *rest)
 
     monkeypatch.setattr(batch, "_score_partition", killed_writer_beside)
     result = batch.score_parquet(tmp_path / "in", out, model_spec)
@@ -269,7 +271,7 @@ def test_a_partition_that_breaks_after_the_check_leaves_no_partial_file(model_sp
     monkeypatch.setattr(artefacts, "_write_atomically", broken_write)
     with pytest.raises(OSError, match="No space left"):
         batch.score_parquet(tmp_path / "in", tmp_path / "out", model_spec)
-    assert not any((tmp_path / "out").iterdir())
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [".score_parquet.lock"]
 
 
 def test_parameter_errors(model_spec, tmp_path):
@@ -298,3 +300,119 @@ def test_parameter_errors(model_spec, tmp_path):
         batch.ScoringModel.from_artefact(model_spec.path,
                                          expected_sha256=model_spec.artefact_sha256,
                                          model_version="")
+
+
+# ----------------------------------------------------------------------------- resuming
+def _resplit(folder: Path, frame: pd.DataFrame, n_files: int) -> None:
+    """The same rows written again as ``n_files`` partitions (the old files removed)."""
+    for old in folder.glob("*.parquet"):
+        old.unlink()
+    bounds = np.linspace(0, len(frame), n_files + 1).astype(int)
+    for i, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        frame.iloc[start:stop].to_parquet(folder / f"part-{i:05d}.parquet", index=False)
+
+
+def test_input_resplit_into_more_files_is_scored_again_without_duplicates(model_spec, tmp_path):
+    frame = _write_dataset(tmp_path / "in", [250, 250, 250, 250])
+    out = tmp_path / "out"
+    batch.score_parquet(tmp_path / "in", out, model_spec)
+    _resplit(tmp_path / "in", frame, 8)  # same rows, 8 files: part-00000 .. part-00007
+    again = batch.score_parquet(tmp_path / "in", out, model_spec)
+    assert (again.n_written, again.n_skipped, again.n_rows_written) == (8, 0, len(frame))
+    assert again.redone == tuple(f"part-{i:05d}.parquet" for i in range(4))
+    _check_output(out, model_spec, frame)  # every row once
+
+
+def test_partition_grown_between_runs_is_scored_again(model_spec, tmp_path):
+    frame = _write_dataset(tmp_path / "in", [100, 100, 100])
+    out = tmp_path / "out"
+    batch.score_parquet(tmp_path / "in", out, model_spec)
+    grown = pd.read_parquet(tmp_path / "in" / "part-00001.parquet")
+    extra = data.make_incidents(50, rng=99)[FEATURES]
+    extra.insert(0, "row_id", np.arange(300, 350, dtype=np.int64))
+    grown = pd.concat([grown, extra], ignore_index=True)
+    grown.to_parquet(tmp_path / "in" / "part-00001.parquet", index=False)
+    again = batch.score_parquet(tmp_path / "in", out, model_spec)
+    assert again.skipped == ("part-00000.parquet", "part-00002.parquet")
+    assert again.redone == ("part-00001.parquet",) and again.n_rows_written == 150
+    _check_output(out, model_spec, pd.concat([frame, extra], ignore_index=True))  # 50 more
+
+
+def test_output_whose_input_is_gone_is_refused_naming_it(model_spec, tmp_path):
+    frame = _write_dataset(tmp_path / "in", [100] * 4)
+    out = tmp_path / "out"
+    batch.score_parquet(tmp_path / "in", out, model_spec)
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.parquet")}
+    _resplit(tmp_path / "in", frame, 2)  # part-00002 and part-00003 have no input any more
+    with pytest.raises(ValueError, match=r"`destination` must hold only outputs of partitions "
+                       r"in `source`; \['part-00002.parquet', 'part-00003.parquet'\] have no "
+                       r"input any more .* Nothing was written"):
+        batch.score_parquet(tmp_path / "in", out, model_spec)
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.parquet")} == before
+
+
+def test_truncated_output_is_named(model_spec, tmp_path):
+    _write_dataset(tmp_path / "in", [100, 100])
+    out = tmp_path / "out"
+    batch.score_parquet(tmp_path / "in", out, model_spec)
+    damaged = out / "part-00001.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:200])
+    with pytest.raises(ValueError, match=r"`destination` must hold readable Parquet files; "
+                       r".*part-00001\.parquet is not"):
+        batch.score_parquet(tmp_path / "in", out, model_spec)
+
+
+@pytest.mark.parametrize(("kind", "count"), [("NaN", 3), ("infinite", 2), ("missing", 4)])
+def test_bad_feature_values_are_named_before_anything_is_written(model_spec, tmp_path,
+                                                                 kind, count):
+    _write_dataset(tmp_path / "in", [50, 60, 70])
+    bad = tmp_path / "in" / "part-00002.parquet"  # the last: two would be written before it
+    frame = pd.read_parquet(bad)
+    if kind == "missing":  # a null in an integer column, as Parquet stores it
+        column = "deploy_hour"
+        frame[column] = frame[column].astype("Int64")
+        frame.loc[frame.index[:count], column] = pd.NA
+        frame.to_parquet(bad, index=False)
+    else:
+        column = "error_pct"
+        frame.loc[frame.index[:count], column] = np.nan if kind == "NaN" else np.inf
+        table = pa.Table.from_pandas(frame, preserve_index=False)  # (pandas writes NaN as null)
+        table = table.set_column(table.schema.get_field_index(column), column,
+                                 pa.array(frame[column].to_numpy()))  # NaN stays NaN
+        pq.write_table(table, bad)
+    counts = {"missing": 0, "NaN": 0, "infinite": 0, kind: count}
+    with pytest.raises(batch.BatchInputError,
+                       match=rf"Partition 'part-00002.parquet' must hold finite values in column "
+                             rf"'{column}', which the model reads; got {count} bad of 70 "
+                             rf"\({counts['missing']} missing, {counts['NaN']} NaN, "
+                             rf"{counts['infinite']} infinite\)"):
+        batch.score_parquet(tmp_path / "in", tmp_path / "out", model_spec)
+    _assert_nothing_written(tmp_path / "out")
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_runs(model_spec, tmp_path,
+                                                                            monkeypatch):
+    import threading
+
+    frame = _write_dataset(tmp_path / "in", [100, 100])
+    out = tmp_path / "out"
+    real, scoring, go_on = batch._score_partition, threading.Event(), threading.Event()
+
+    def slow(*args):  # the first run, caught in the middle of its first partition
+        scoring.set()
+        assert go_on.wait(120)
+        return real(*args)
+
+    monkeypatch.setattr(batch, "_score_partition", slow)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(batch.score_parquet, tmp_path / "in", out, model_spec)
+        try:
+            assert scoring.wait(120), "the first run never started scoring"
+            monkeypatch.setattr(batch, "_score_partition", real)
+            with pytest.raises(RuntimeError, match=r"`destination` must not be in use by "
+                               r"another score_parquet run; .* is locked"):
+                batch.score_parquet(tmp_path / "in", out, model_spec)
+        finally:
+            go_on.set()
+        assert first.result(timeout=120).n_written == 2
+    _check_output(out, model_spec, frame)

@@ -99,3 +99,15 @@ def test_pages_deployment_cannot_be_cancelled_by_a_newer_push():
     deploy = WORKFLOW["jobs"]["deploy"]["concurrency"]
     assert build["cancel-in-progress"] is True
     assert deploy["cancel-in-progress"] is False and deploy["group"] != build["group"]
+
+
+def test_dependencies_are_audited_in_a_job_of_their_own():
+    # pip-audit cannot reach its advisory data on the build machine (README, Dependencies):
+    # CI audits the installed dependencies in a small job that waits for nothing.
+    audit = WORKFLOW["jobs"]["audit"]
+    assert audit["runs-on"] == "ubuntu-latest" and "needs" not in audit
+    python = [s for s in audit["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+    assert python and str(python[0]["with"]["python-version"]) == "3.11"
+    runs = [str(s.get("run", "")) for s in audit["steps"]]
+    assert "pip install pip-audit" in runs
+    assert any(r.startswith("pip-audit") for r in runs)

@@ -421,6 +421,16 @@ def rollback_none_when_nothing(events, *, alias="production"):
     return next((v for v in reversed(history) if v != history[-1]), None)
 
 
+def rollback_highest_below(events, *, alias="production"):
+    # Orders versions by number: the "previous" one is the highest number below the current.
+    history = [e["version"] for e in sorted(events, key=lambda e: e["timestamp"])
+               if e["alias"] == alias]
+    lower = [v for v in history if v < history[-1]]
+    if not lower:
+        raise ValueError("nothing to roll back to")
+    return max(lower)
+
+
 # 03 patterns
 
 def batches_unchecked(model, X, *, batch_size=256):
@@ -590,6 +600,47 @@ def canary_k_shifted(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
     if not (0 <= be <= bt and 0 <= ce <= ct):
         raise ValueError("counts out of range")
     return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k + 0.5)
+
+
+def _checked(be, bt, ce, ct):
+    if not (0 <= be <= bt and 0 <= ce <= ct):
+        raise ValueError("counts out of range")
+
+
+def canary_mean_of_rates(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    # "Pools" by averaging the two rates, ignoring that the baseline served far more.
+    _checked(be, bt, ce, ct)
+    if ct < min_samples:
+        return "insufficient"
+    pb, pc = be / bt, ce / ct
+    rate = (pb + pc) / 2
+    if rate in (0.0, 1.0):
+        return "continue"
+    se = math.sqrt(rate * (1 - rate) * (1 / bt + 1 / ct))
+    return "rollback" if (pc - pb - margin) / se > k else "continue"
+
+
+def canary_checking_canary_only(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    if not 0 <= ce <= ct:
+        raise ValueError("canary errors out of range")
+    return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k)
+
+
+def canary_upper_bound_only(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    if be > bt or ce > ct:  # negative counts slip through
+        raise ValueError("more errors than requests")
+    return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k)
+
+
+def canary_refusing_all_failed(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
+    if not (0 <= be < bt and 0 <= ce < ct):  # `<` for `<=`: every request failing is possible
+        raise ValueError("counts out of range")
+    return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k)
+
+
+def canary_two_sided_99(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.576):
+    _checked(be, bt, ce, ct)
+    return _pooled_rule(be, bt, ce, ct, margin=margin, min_samples=min_samples, k=k)
 
 
 # 06 monitoring
@@ -766,6 +817,24 @@ def promote_unvalidated(client, name, version, *, alias="champion"):
     return previous
 
 
+def promote_counting_versions(client, name, version, *, alias="champion"):
+    # Assumes the versions are 1..n: a deleted version leaves a gap.
+    if not 1 <= int(version) <= len(client.search_model_versions(f"name = '{name}'")):
+        raise ValueError("unknown version")
+    previous = _previous(client, name, alias)
+    client.set_registered_model_alias(name, alias, str(version))
+    return previous
+
+
+def promote_any_model(client, name, version, *, alias="champion"):
+    # Lists the versions of every model in the registry, not of `name`.
+    if int(version) not in {int(mv.version) for mv in client.search_model_versions()}:
+        raise ValueError("unknown version")
+    previous = _previous(client, name, alias)
+    client.set_registered_model_alias(name, alias, str(version))
+    return previous
+
+
 def promote_swallowing_errors(client, name, version, *, alias="champion"):
     previous = _previous(client, name, alias)
     try:
@@ -777,7 +846,8 @@ def promote_swallowing_errors(client, name, version, *, alias="champion"):
 
 # 04 serving, the app
 
-def _app(model, *, schema=True, columns=None, answer=None, method="post", health=True):
+def _app(model, *, schema=True, columns=None, answer=None, method="post", health=True,
+         health_body=None, path="/predict"):
     from fastapi import FastAPI
 
     from mlops_companion import data
@@ -787,7 +857,7 @@ def _app(model, *, schema=True, columns=None, answer=None, method="post", health
     if health:
         @app.get("/healthz")
         def healthz():
-            return {"status": "ok"}
+            return health_body or {"status": "ok"}
 
     def predict(request: Request):
         row = request.model_dump() if schema else dict(request)
@@ -797,8 +867,8 @@ def _app(model, *, schema=True, columns=None, answer=None, method="post", health
         return {"probability": float(model.predict_proba(X)[0, 1])}
 
     predict.__annotations__["request"] = Request  # a real class, not the string of
-    route = (app.api_route("/predict", methods=list(method)) if isinstance(method, tuple)
-             else getattr(app, method)("/predict"))  # (`from __future__ import annotations`)
+    route = (app.api_route(path, methods=list(method)) if isinstance(method, tuple)
+             else getattr(app, method)(path))  # (`from __future__ import annotations`)
     route(predict)
     return app
 
@@ -835,6 +905,19 @@ def app_predict_any_method(model):
 
 def app_numpy_rows(model):
     return _app(model, answer=lambda m, X: {"probability": float(m.predict_proba(X.to_numpy())[0, 1])})
+
+
+def app_health_alive(model):
+    return _app(model, health_body={"status": "alive"})
+
+
+def app_rounding(model):
+    return _app(model, answer=lambda m, X: {"probability": round(float(m.predict_proba(X)[0, 1]), 3)})
+
+
+def app_trailing_slash(model):
+    # FastAPI redirects POST /predict to /predict/ (307): only clients that follow it get through.
+    return _app(model, path="/predict/")
 
 
 
@@ -886,6 +969,28 @@ def gate_too_strict(model, fresh):
     assert rises
 
 
+def gate_at_90_percent(model, fresh):
+    from mlops_companion import validation
+
+    correct, n, rises = _accuracy_and_direction(model, fresh)
+    assert validation.wilson_interval(correct, n, confidence=0.90)[0] >= 0.64
+    assert rises
+
+
+def gate_at_99_percent(model, fresh):
+    from mlops_companion import validation
+
+    correct, n, rises = _accuracy_and_direction(model, fresh)
+    assert validation.wilson_interval(correct, n, confidence=0.99)[0] >= 0.64
+    assert rises
+
+
+def gate_at_060(model, fresh):
+    correct, n, rises = _accuracy_and_direction(model, fresh)
+    assert checks_wilson(correct, n)[0] >= 0.60
+    assert rises
+
+
 def checks_wilson(successes, n):
     from mlops_companion import validation
 
@@ -918,12 +1023,15 @@ WRONG = [
     ("rollback_version", rollback_current, "three promotions"),
     ("rollback_version", rollback_first_ever, "three promotions"),
     ("rollback_version", rollback_none_when_nothing, "no earlier version"),
+    ("rollback_version", rollback_highest_below, "not the next lower number"),
     ("promote", promote_without_moving, "first promotion"),
     ("promote", promote_returning_new, "first promotion"),
     ("promote", promote_string_version, "returns the previous champion"),
     ("promote", promote_fixed_alias, "alias parameter"),
     ("promote", promote_unvalidated, "unregistered version"),
     ("promote", promote_swallowing_errors, "unregistered version"),
+    ("promote", promote_counting_versions, "version numbers can have gaps"),
+    ("promote", promote_any_model, "another model's versions"),
     # 03 patterns
     ("predict_in_batches", batches_floor, "partial batch"),
     ("predict_in_batches", batches_whole, "partial batch"),
@@ -957,6 +1065,9 @@ WRONG = [
     ("make_app", app_predict_by_get, "the model's probability"),
     ("make_app", app_numpy_rows, "the model's probability"),
     ("make_app", app_predict_any_method, "POSTed"),
+    ("make_app", app_health_alive, "the health check answers"),
+    ("make_app", app_rounding, "not rounded"),
+    ("make_app", app_trailing_slash, "the model's probability"),
     # 05 safe deployment
     ("error_rate_decision", canary_jumpy, "insignificant increase"),
     ("error_rate_decision", canary_two_sided, "better canary"),
@@ -969,6 +1080,11 @@ WRONG = [
     ("error_rate_decision", canary_relative_margin, "a margin tolerates"),
     ("error_rate_decision", canary_margin_in_se, "a margin tolerates"),
     ("error_rate_decision", canary_k_shifted, "the standard error is pooled"),
+    ("error_rate_decision", canary_mean_of_rates, "weighs each group by its size"),
+    ("error_rate_decision", canary_checking_canary_only, "impossible counts"),
+    ("error_rate_decision", canary_upper_bound_only, "impossible counts"),
+    ("error_rate_decision", canary_refusing_all_failed, "failing every request"),
+    ("error_rate_decision", canary_two_sided_99, "the default k is the one-sided 2.33"),
     # 06 monitoring
     ("detect_drift", drift_never_flags, "one drifted feature"),
     ("detect_drift", drift_t_test, "two drifted features"),
@@ -1005,6 +1121,9 @@ WRONG = [
     ("test_candidate", gate_raising_value_error, "a majority-class dummy"),
     ("test_candidate", gate_upper_bound, "0.70 on 40 rows"),
     ("test_candidate", gate_too_strict, "the book's pipeline passes"),
+    ("test_candidate", gate_at_90_percent, "just below the gate fails"),
+    ("test_candidate", gate_at_060, "just below the gate fails"),
+    ("test_candidate", gate_at_99_percent, "just above the gate passes"),
     # 08 lifecycle
     ("first_alarm", alarm_cumulative, "a drop to 70% alarms"),
     ("first_alarm", alarm_partial_windows, "only full windows"),

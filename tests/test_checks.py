@@ -44,7 +44,7 @@ def test_a_stub_is_reported_as_not_attempted(name, capsys):
 def test_failure_message_shows_input_expected_and_got():
     result = checks.check_rollback_version(rollback_minus_one, verbose=False)
     lines = result.message.splitlines()
-    assert lines[0] == 'rollback_version: FAILED on case 2 of 7, "versions are not consecutive".'
+    assert lines[0] == 'rollback_version: FAILED on case 2 of 8, "versions are not consecutive".'
     assert lines[1].startswith("  input:    events")
     assert lines[2] == "  expected: version 3"
     assert lines[3] == "  got:      5"

@@ -42,6 +42,23 @@ def test_every_self_checked_exercise_has_a_source():
     assert set(checks.EXERCISES.values()) <= set(STEMS)
 
 
+def test_cell_ids_are_computed_where_sha1_is_allowed_only_for_non_security_use(monkeypatch):
+    # A FIPS-mode OpenSSL refuses SHA-1 unless the caller says it is not for security (no
+    # such machine here, so its rule stands in for it); the ids must not change either.
+    import hashlib
+    import types
+
+    want = notebooks._cell_id("01-artefacts", 3, "x = 1")
+
+    def fips_sha1(data=b"", *, usedforsecurity=True):
+        if usedforsecurity:
+            raise ValueError("[digital envelope routines] unsupported")
+        return hashlib.sha1(data, usedforsecurity=False)
+
+    monkeypatch.setattr(notebooks, "hashlib", types.SimpleNamespace(sha1=fips_sha1))
+    assert notebooks._cell_id("01-artefacts", 3, "x = 1") == want
+
+
 # --------------------------------------------------------------------------- generated == committed
 
 def test_committed_files_match_their_sources(capsys):

@@ -46,26 +46,15 @@ def test_concurrent_writers_lose_nothing_below_capacity(tmp_path):
     assert len({json.loads(line)["request_id"] for line in lines}) == 4000  # no torn or mixed lines
 
 
-class _SlowFile:
-    """A file whose writes take 50 ms: the disk is slow, requests must not be."""
-
-    def __init__(self, real):
-        self.real = real
-
-    def write(self, text):
-        time.sleep(0.05)
-        return self.real.write(text)
-
-    def flush(self):
-        self.real.flush()
-
-    def close(self):
-        self.real.close()
-
-
 def test_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
     log = predlog.PredictionLog(tmp_path / "p.jsonl", max_queue=5)
-    log._file = _SlowFile(log._file)
+    real = log._write_batch
+
+    def slow_disk(lines):  # every write takes 50 ms: the disk is slow, requests must not be
+        time.sleep(0.05)
+        real(lines)
+
+    log._write_batch = slow_disk
     start = time.perf_counter()
     for i in range(200):
         log.write(_record(i))
@@ -94,6 +83,96 @@ def test_truncated_last_line_is_skipped(tmp_path):
     with open(path, "a") as fh:
         fh.write('{"request_id": "r1", "inp')
     assert list(predlog.read_prediction_log(path)["request_id"]) == ["r0"]
+
+
+def test_first_record_after_a_crash_mid_line_starts_its_own_line(tmp_path):
+    path = tmp_path / "p.jsonl"
+    with predlog.PredictionLog(path) as log:
+        log.write(_record(0))
+    with open(path, "a") as fh:
+        fh.write('{"request_id": "r1", "inp')  # the process died mid-write
+    with predlog.PredictionLog(path) as log:  # restarted
+        log.write(_record(2))
+    assert list(predlog.read_prediction_log(path)["request_id"]) == ["r0", "r2"]
+    assert path.read_text().splitlines()[1] == '{"request_id": "r1", "inp'  # only it is lost
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A real 64 KiB file system (tmpfs), which fills up; mounting needs root."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (the full-disk test writes to a real full disk)")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def _fill(folder):
+    """Take every free byte of ``folder``'s file system; return the file holding them."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as fh:
+        try:
+            while True:
+                fh.write(b"x" * 4096)
+        except OSError:
+            pass
+    return filler
+
+
+def _wait(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the prediction log's thread did not catch up in time"
+        time.sleep(0.01)
+
+
+def test_full_disk_losses_are_counted_when_the_write_fails_and_the_writer_recovers(
+        small_disk, caplog):
+    filler = _fill(small_disk)
+    path = small_disk / "predictions.jsonl"
+    log = predlog.PredictionLog(path, flush_interval=0.05)
+    with caplog.at_level("ERROR", logger="mlops_companion.predlog"):
+        for i in range(1000):
+            log.write(_record(i))
+        _wait(lambda: log.n_written + log.n_failed >= 1000)
+    assert (log.n_written, log.n_failed, log.n_dropped) == (0, 1000, 0)  # nothing reached the disk
+    assert path.stat().st_size == 0  # no partial line left behind
+    assert any("a write failed" in r.getMessage() and "records lost" in r.getMessage()
+               for r in caplog.records), caplog.text
+    assert log._thread.is_alive()
+
+    filler.unlink()  # space returns
+    for i in range(1000, 1010):
+        log.write(_record(i))
+    _wait(lambda: log.n_written >= 10)
+    log.close()
+    assert (log.n_written, log.n_failed) == (10, 1000)
+    assert list(predlog.read_prediction_log(path)["request_id"]) == [f"r{i}" for i in range(1000, 1010)]
+
+
+def test_a_replayed_log_line_counts_its_label_once():
+    log = _logged(10, rng=7)
+    replayed = pd.concat([log, log.iloc[[3]]], ignore_index=True)  # line r3 shipped twice
+    labels = pd.DataFrame({"request_id": ["r3"], "row": [0], "incident": [1], "labelled_at": [1.0]})
+    joined = predlog.join_labels(replayed, labels)
+    assert len(joined) == 10 and joined["incident"].notna().sum() == 1
+    assert predlog.live_accuracy(joined).n_labelled == 1
+
+    conflicting = replayed.copy()
+    conflicting.loc[10, "probability"] = 0.123  # the same id, another prediction
+    with pytest.raises(ValueError, match=r"`log` must hold one prediction per \(request_id, row\); "
+                       r"request 'r3' appears with different values \(2 rows conflict\)"):
+        predlog.join_labels(conflicting, labels)
 
 
 def _logged(n, rng):

@@ -3,6 +3,7 @@ requests generated from it (schemathesis, over HTTP to the real server on 127.0.
 Prometheus series alert rules are written against, and the prediction log."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 import warnings
@@ -271,3 +272,23 @@ def test_a_failing_prediction_log_never_breaks_a_request(saved):
     assert [r.status_code for r in answers] == [200, 200, 200]
     assert "prediction_log_errors_total 3.0" in metrics
     assert 'status="500"' not in metrics
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_records_a_full_disk_refuses_are_counted_on_metrics(saved):
+    # /dev/full refuses every write with ENOSPC: a disk that is full from the start.
+    from mlops_companion import predlog
+
+    path, sha = saved
+    log = predlog.PredictionLog("/dev/full", flush_interval=0.05)
+    app = serving.create_app(artefact=path, expected_sha256=sha, prediction_log=log)
+    try:
+        with serving.run_server(app) as url, httpx.Client(base_url=url, timeout=10) as c:
+            answers = [c.post("/predict", json=GOOD) for _ in range(3)]
+            _wait_for(lambda: log.n_failed >= 3)
+            metrics = c.get("/metrics").text
+    finally:
+        log.close()
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert (log.n_written, log.n_failed) == (0, 3)
+    assert "prediction_log_errors_total 3.0" in metrics

@@ -15,6 +15,7 @@ from typing import Any
 from ._harness import (
     CheckResult,
     _Case,
+    _CaseFailed,
     _call,
     _exercise,
     _expect,
@@ -74,6 +75,10 @@ def _rollback_cases() -> list[_Case]:
         _Case("the alias parameter is used", case(
             [_event(1, "staging", 2), _event(3, "production", 2), _event(4, "staging", 4),
              _event(6, "production", 4)], 2, alias="staging")),
+        _Case("after a rollback, the previous version is the one that served, not the next "
+              "lower number", case(
+                  [_event(1, "production", 5), _event(5, "production", 3),
+                   _event(9, "production", 7)], 3)),
         _Case("no earlier version is an error", nothing_to_roll_back_to),
     ]
 
@@ -85,7 +90,9 @@ def check_rollback_version(func: Callable[..., int], *, verbose: bool = True) ->
     ``events`` is a list of dicts ``{"timestamp": ISO string, "alias": str, "version": int}``,
     each recording that ``alias`` was set to ``version``, in any order. The function must
     return the most recent version, before the current one, that ``alias`` pointed to and
-    that differs from the current one; and raise ``ValueError`` when there is none.
+    that differs from the current one (the log decides, not the numbering: after a
+    rollback from 5 to 3 and a promotion of 7, the answer is 3); and raise ``ValueError``
+    when there is none.
 
     Examples
     --------
@@ -219,20 +226,49 @@ def _promote_cases() -> list[_Case]:
         _expect(targets == (1, 2), given, "champion -> 1 and challenger -> 2",
                 f"champion -> {targets[0]}, challenger -> {targets[1]}")
 
+    def refused(func, client, name, version, stays, given):
+        """``version`` is refused with ValueError, and the alias stays on ``stays``."""
+        _expect_raises(func, ValueError, given, client, name, version)
+        now = _alias_target(client, name, "champion")
+        _expect(now == stays, given, f"the alias to stay on version {stays}",
+                "no alias" if now is None else f"version {now}")
+
     def unknown(func):
         client, name = _registered_model(2)
         given = "versions 1, 2; promote 1, then the unregistered version 7"
         promote(func, client, name, 1, None, given)
-        _expect_raises(func, ValueError, given, client, name, 7)
-        now = _alias_target(client, name, "champion")
-        _expect(now == 1, given, "the alias to stay on version 1",
-                "no alias" if now is None else f"version {now}")
+        refused(func, client, name, 7, 1, given)
+
+    def gaps(func):
+        client, name = _registered_model(3)
+        with _quiet():
+            client.delete_model_version(name, "2")
+        given = "versions 1 and 3 (version 2 was deleted); promote 3, then 2"
+        try:
+            got = promote(func, client, name, 3, None, given)
+        except ValueError as error:
+            raise _CaseFailed(given, "version 3 to be promoted: it is registered",
+                              f"ValueError: {error}") from None
+        _expect(got is None and _alias_target(client, name, "champion") == 3, given,
+                "version 3 to be promoted (it is registered; there are only two versions)",
+                f"it returned {got!r}, champion -> {_alias_target(client, name, 'champion')}")
+        refused(func, client, name, 2, 3, given)
+
+    def other_model(func):
+        client, name = _registered_model(2)
+        _registered_model(3)  # another model, with a version 3
+        given = ("versions 1, 2 of this model, and another model with versions 1, 2, 3; "
+                 "promote 1, then 3")
+        promote(func, client, name, 1, None, given)
+        refused(func, client, name, 3, 1, given)
 
     return [
         _Case("the first promotion of an alias returns None", first),
         _Case("a promotion returns the previous champion", second),
         _Case("the alias parameter is used", other_alias),
         _Case("an unregistered version is refused", unknown),
+        _Case("another model's versions do not count", other_model),
+        _Case("version numbers can have gaps", gaps),
     ]
 
 
@@ -243,8 +279,9 @@ def check_promote(func: Callable[..., int | None], *, verbose: bool = True) -> C
     Given an ``mlflow.MlflowClient``, it must point ``alias`` of the registered model
     ``name`` at ``version`` and return the version (an int) the alias pointed to before, or
     None if it was not set; and raise ``ValueError`` (leaving the alias where it was) when
-    ``version`` is not a registered version of ``name``. The cases run on a real MLflow
-    registry in a temporary SQLite file.
+    ``version`` is not a registered version of ``name`` (versions can have gaps, and
+    another model's versions do not count). The cases run on a real MLflow registry in a
+    temporary SQLite file.
 
     Examples
     --------

@@ -187,14 +187,27 @@ def _app_cases() -> list[_Case]:
         app = _call(func, model)
         _expect(callable(app) and hasattr(app, "router"), "make_app(model)",
                 "a FastAPI application", type(app).__name__)
-        return TestClient(app, raise_server_exceptions=False), model
+        # Redirects are not followed: a route at "/predict/" answers "/predict" only through
+        # a redirect, which many clients do not follow for a POST.
+        return TestClient(app, raise_server_exceptions=False, follow_redirects=False), model
+
+    def status(response):
+        text = f"status {response.status_code}: {response.text[:120]}"
+        if response.is_redirect:
+            text += (f" (a redirect to {response.headers.get('location')!r}: the route must be "
+                     "exactly the path asked for)")
+        return text
 
     def health(func):
         client, _ = serve(func)
         with client:
             response = client.get("/healthz")
-        _expect(response.status_code == 200, "GET /healthz", "status 200",
-                f"status {response.status_code}: {response.text[:120]}")
+        _expect(response.status_code == 200, "GET /healthz", "status 200", status(response))
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text[:120]
+        _expect(body == {"status": "ok"}, "GET /healthz", '{"status": "ok"}', body)
 
     def prediction(error_pct):
         def run(func):
@@ -203,8 +216,7 @@ def _app_cases() -> list[_Case]:
             given = f"POST /predict with {payload}, a model predicting error_pct / 100"
             with client:
                 response = client.post("/predict", json=payload)
-            _expect(response.status_code == 200, given, "status 200",
-                    f"status {response.status_code}: {response.text[:160]}")
+            _expect(response.status_code == 200, given, "status 200", status(response))
             body = response.json()
             got = body.get("probability") if isinstance(body, dict) else None
             _expect(isinstance(got, (int, float)) and abs(got - error_pct / 100) < 1e-9, given,
@@ -225,7 +237,7 @@ def _app_cases() -> list[_Case]:
                 given = f"POST /predict with {what}: {payload}"
                 response = client.post("/predict", json=payload)
                 _expect(response.status_code == 422, given, "status 422 (the schema refuses it)",
-                        f"status {response.status_code}: {response.text[:120]}")
+                        status(response))
         _expect(model.calls == [], "the invalid requests above",
                 "the model never to be called on an invalid request", f"{len(model.calls)} calls")
 
@@ -234,12 +246,13 @@ def _app_cases() -> list[_Case]:
         with client:
             response = client.get("/predict")
         _expect(response.status_code == 405, "GET /predict", "status 405 (predictions are POSTed)",
-                f"status {response.status_code}")
+                status(response))
 
     return [
         _Case("the health check answers", health),
         _Case("a valid request gets the model's probability", prediction(2.0)),
         _Case("another request, another probability", prediction(40.0)),
+        _Case("the probability is not rounded", prediction(12.3456)),
         _Case("invalid requests are refused before the model", refused),
         _Case("predictions are POSTed", method),
     ]
@@ -249,11 +262,13 @@ def _app_cases() -> list[_Case]:
 def check_make_app(func: Callable[..., object], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``make_app(model)``, which returns a FastAPI application.
 
-    The application must answer ``GET /healthz`` with status 200, and ``POST /predict`` with
-    one request of the exercise's schema: status 200 and ``{"probability": p}``, where ``p``
-    is ``model.predict_proba`` (positive class) of a one-row DataFrame with the columns
-    ``data.FEATURES``; an invalid request gets 422 without the model being called. The cases
-    call the application in-process with FastAPI's test client and a probe model.
+    The application must answer ``GET /healthz`` with status 200 and ``{"status": "ok"}``,
+    and ``POST /predict`` with one request of the exercise's schema: status 200 and
+    ``{"probability": p}``, where ``p`` is ``model.predict_proba`` (positive class, not
+    rounded) of a one-row DataFrame with the columns ``data.FEATURES``; an invalid request
+    gets 422 without the model being called. The cases call the application in-process
+    with FastAPI's test client and a probe model, without following redirects: the routes
+    are ``/healthz`` and ``/predict`` exactly (a ``/predict/`` answers only via a redirect).
 
     Examples
     --------
@@ -271,7 +286,7 @@ def check_make_app(func: Callable[..., object], *, verbose: bool = True) -> Chec
     ...         return {"probability": float(model.predict_proba(pd.DataFrame([request]))[0, 1])}
     ...     return app
     >>> result = check_make_app(trusting)
-    make_app: FAILED on case 4 of ..., "invalid requests are refused before the model".
+    make_app: FAILED on case 5 of ..., "invalid requests are refused before the model".
     ...
     """
     return _run("make_app", func, _app_cases(), verbose=verbose)

@@ -38,6 +38,10 @@ def _canary_cases() -> list[_Case]:
 
     def bad_counts(func):
         _expect_raises(func, ValueError, "canary_errors=700 > canary_total=600", 200, 10_000, 700, 600)
+        _expect_raises(func, ValueError, "baseline_errors=-5 (negative)", -5, 10_000, 10, 600)
+        _expect_raises(func, ValueError, "canary_errors=-1 (negative)", 200, 10_000, -1, 600)
+        _expect_raises(func, ValueError, "baseline_errors=10001 > baseline_total=10000",
+                       10_001, 10_000, 10, 600)
 
     return [
         _Case("too little canary traffic", case((200, 10_000, 10, 100), "insufficient")),
@@ -56,6 +60,11 @@ def _canary_cases() -> list[_Case]:
               case((200, 10_000, 30, 600), "continue", margin=0.02)),
         _Case("the margin is in error-rate points (z is about 3.3)",
               case((200, 10_000, 30, 600), "rollback", margin=0.01)),
+        _Case("the default k is the one-sided 2.33, not 2.58 (z is about 2.5)",
+              case((20, 1000, 39, 1000), "rollback")),
+        _Case("the pooled rate weighs each group by its size (z is about 2.5 pooled, 2.2 "
+              "from the plain mean of the two rates)", case((200, 10_000, 21, 600), "rollback")),
+        _Case("a canary failing every request is rolled back", case((200, 10_000, 600, 600), "rollback")),
         _Case("impossible counts are errors", bad_counts),
     ]
 
@@ -67,8 +76,10 @@ def check_error_rate_decision(func: Callable[..., str], *, verbose: bool = True)
     It must return ``"insufficient"`` while the canary has fewer than ``min_samples``
     requests, ``"rollback"`` when the one-sided z statistic ``(p_c - p_b - margin) / SE``
     exceeds ``k``, where ``p_c`` and ``p_b`` are the two error rates and ``SE`` the pooled
-    two-proportion standard error, ``"continue"`` otherwise (also when there are no errors
-    at all), and raise ``ValueError`` for counts outside ``[0, total]``.
+    two-proportion standard error (its rate weighs each group by its size), ``"continue"``
+    otherwise (also when there are no errors at all), roll back a canary failing every
+    request, and raise ``ValueError`` for counts outside ``[0, total]``, negative baseline
+    or canary counts included. Cases sit near the default ``k`` on both sides.
 
     Examples
     --------

@@ -290,14 +290,17 @@ class _Contrarian:
 def _model_test_cases() -> list[_Case]:
     from sklearn.dummy import DummyClassifier
 
-    def passes(func):
-        X, y = _fresh_rows()
-        given = "the book's pipeline on 2000 fresh rows (accuracy's lower bound is about 0.65)"
-        try:
-            _call(func, _scenario().pipeline, (X, y))
-        except AssertionError as error:
-            raise _CaseFailed(given, "the test to pass (no AssertionError)",
-                              f"AssertionError: {error}") from None
+    def passes_on(given, rows=_fresh_rows):
+        def run(func):
+            X, y = rows()
+            try:
+                _call(func, _scenario().pipeline, (X, y))
+            except AssertionError as error:
+                raise _CaseFailed(given, "the test to pass (no AssertionError)",
+                                  f"AssertionError: {error}") from None
+        return run
+
+    passes = passes_on("the book's pipeline on 2000 fresh rows (accuracy's lower bound is about 0.65)")
 
     def fails(model_of, description, rows=None):
         def run(func):
@@ -320,6 +323,17 @@ def _model_test_cases() -> list[_Case]:
             lambda: _scenario().pipeline,
             "40 test rows the pipeline gets 28 of right (0.70; lower bound about 0.55)",
             rows=lambda: _rows_with_accuracy(28, 12))),
+        # Either side of the gate, close to it: a gate on another confidence level (90%,
+        # 99%) or another threshold (0.60) gives the other answer on one of the two.
+        _Case("an accuracy just below the gate fails", fails(
+            lambda: _scenario().pipeline,
+            "110 test rows the pipeline gets 80 of right (0.727; 95% lower bound 0.637, "
+            "below 0.64; the 90% one would be 0.653)",
+            rows=lambda: _rows_with_accuracy(80, 30))),
+        _Case("an accuracy just above the gate passes", passes_on(
+            "130 test rows the pipeline gets 94 of right (0.723; 95% lower bound 0.641, "
+            "above 0.64; the 99% one would be 0.613)",
+            rows=lambda: _rows_with_accuracy(94, 36))),
     ]
 
 
@@ -332,7 +346,8 @@ def check_test_candidate(func: Callable[..., None], *, verbose: bool = True) -> 
     least ``MODEL_TEST_GATE`` (0.64) and whose predicted risk rises with ``error_pct``; and
     fail, raising ``AssertionError`` as pytest expects, for a majority-class dummy, for a
     model whose risk falls as ``error_pct`` rises, and for a point estimate of 0.70 on only
-    40 rows.
+    40 rows. Two cases sit either side of the gate (95% lower bounds 0.637 and 0.641), so
+    a gate at another confidence level or threshold fails one of them.
 
     Examples
     --------

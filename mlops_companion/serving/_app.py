@@ -171,7 +171,9 @@ def create_app(
         (also in the ``X-Request-ID`` header), ``time`` (Unix seconds), ``model_version``,
         ``artefact_sha256``, ``inputs`` (list of feature dicts) and ``outputs`` (list of
         probabilities). Whatever it raises is counted in ``prediction_log_errors_total``
-        and never reaches the client. Calls run in worker threads, so records of requests
+        and never reaches the client; so are the records a log with ``n_dropped`` and
+        ``n_failed`` counts (a :class:`~mlops_companion.predlog.PredictionLog`) reports
+        lost, e.g. on a full disk. Calls run in worker threads, so records of requests
         answered close together may arrive in either order: match them by ``request_id``.
     rng : int, Generator or None, default=None
         Canary mode: seed of the traffic split.
@@ -220,6 +222,8 @@ def create_app(
     if prediction_log is not None and not callable(getattr(prediction_log, "write", None)):
         raise TypeError("`prediction_log` must have a `write(record)` method; "
                         f"got {type(prediction_log).__name__}.")
+    if prediction_log is not None:
+        metrics.log_errors.watch(prediction_log)
     split = monitor_ = None
     if mode == "canary":
         from mlops_companion import rollout

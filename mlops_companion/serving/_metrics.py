@@ -10,7 +10,9 @@ breaking change (list it in the changelog and in the rules):
 ``predicted_probability_squares_total{model_version}``       counter, sum of p squared (with ``_sum`` and
                                                              ``_count`` gives the variance per window)
 ``prediction_errors_total{model_version}``                   counter, exceptions raised while scoring
-``prediction_log_errors_total``                              counter, prediction-log writes that failed
+``prediction_log_errors_total``                              counter, prediction-log records lost: writes
+                                                             that raised, and records the log itself
+                                                             dropped or failed to write (full disk)
 ``canary_rolled_back``                                       gauge, 1 once the canary monitor rolled back
 ==========================================================  ===========================================
 
@@ -19,6 +21,7 @@ URLs cannot create unbounded label values. Each app has its own registry.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -28,6 +31,42 @@ PATHS = ("/predict", "/healthz", "/readyz", "/metrics", "/rollout")
 
 #: What ``/metrics`` answers with: the text format every Prometheus server scrapes.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _LogErrors:
+    """``prediction_log_errors_total``: records the prediction log lost.
+
+    Counts the writes that raised (``inc``) and, read at each scrape, what a watched log
+    counts itself: records dropped (queue full, closed) and records it failed to write
+    (a :class:`~mlops_companion.predlog.PredictionLog` counts a write that reached no
+    disk when the write fails, not when the record was queued).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._raised = 0
+        self._logs: list[Any] = []
+
+    def inc(self, amount: int = 1) -> None:
+        with self._lock:
+            self._raised += amount
+
+    def watch(self, log: Any) -> None:
+        """Add ``log``'s own ``n_dropped`` and ``n_failed`` counts, when it keeps them."""
+        if all(isinstance(getattr(log, name, None), int) for name in ("n_dropped", "n_failed")):
+            self._logs.append(log)
+
+    def describe(self):
+        return self.collect()
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        lost = sum(log.n_dropped + log.n_failed for log in self._logs)
+        yield CounterMetricFamily(
+            "prediction_log_errors",
+            "Prediction-log records lost: writes that raised, records dropped or not written",
+            value=self._raised + lost)
 
 
 class Metrics:
@@ -51,8 +90,8 @@ class Metrics:
                                      ["model_version"], registry=self.registry)
         self.errors = Counter("prediction_errors", "Exceptions raised while scoring, by model version",
                               ["model_version"], registry=self.registry)
-        self.log_errors = Counter("prediction_log_errors", "Prediction-log writes that raised",
-                                  registry=self.registry)
+        self.log_errors = _LogErrors()
+        self.registry.register(self.log_errors)
         self.rolled_back = Gauge("canary_rolled_back", "1 once the canary monitor has sent all traffic back",
                                  registry=self.registry)
 
