@@ -13,6 +13,7 @@ Covers
     * :func:`simulate_rollout` (one rollout on a stream of requests, driving the monitor),
       :func:`simulate_canary` and :func:`false_rollback_rate` (thousands of rollouts of
       the configured schedule, vectorised, through the same rule).
+    * :func:`derive_margin`: the margin, derived from the fault the canary must catch.
 
 Out of scope: HTTP (:mod:`mlops_companion.serving` drives :class:`TrafficSplit`,
 :class:`CanaryMonitor` and :class:`ShadowDeployment`), load balancers, and A/B tests on
@@ -51,6 +52,7 @@ __all__ = [
     "simulate_windows",
     "FalseRollbackResult",
     "false_rollback_rate",
+    "derive_margin",
 ]
 
 
@@ -1211,3 +1213,69 @@ def false_rollback_rate(
     r = simulate_canary(monitor, delta=delta, sd=sd, n_simulations=n_simulations, rng=rng)
     return FalseRollbackResult(r.rate, r.ci_low, r.ci_high, r.n_simulations, r.theory,
                                monitor.alpha, monitor.margin, float(delta))
+
+
+def derive_margin(schedule: CanarySchedule | None = None, *, shift: float, sd: float,
+                  power: float = 0.9, window_size: int = 2000, min_samples: int = 50,
+                  alpha: float = 0.05, resolution: float = 0.001) -> float:
+    r"""The widest margin whose rule still catches a fault of size ``shift`` with ``power``.
+
+    A wider margin passes more healthy candidates, so the rule takes the widest
+    :math:`\delta` at which the group-sequential monitor of ``schedule`` (windows of
+    ``window_size`` requests, judged from ``min_samples`` per group, false-rollback rate
+    ``alpha`` at the margin) rolls back a candidate ``shift`` away with probability
+    ``power`` over the whole rollout (:meth:`CanaryMonitor.rollback_probability`, solved
+    with Brent's method), rounded *down* to ``resolution`` so the power stays above
+    ``power``. The safe-deployment chapter derives the book's margin with it, and
+    :func:`mlops_companion.deploy.book_rule` gets the rule of ``deploy/`` from it.
+
+    Parameters
+    ----------
+    schedule : CanarySchedule, default=None
+        ``CanarySchedule()`` when None.
+    shift : float
+        True shift of the mean predicted probability that the fault causes (its sign is ignored).
+    sd : float
+        Standard deviation of a single score.
+    power : float, default=0.9
+    window_size, min_samples : int, default=2000, 50
+    alpha : float, default=0.05
+    resolution : float, default=0.001
+
+    Returns
+    -------
+    float
+        The margin, a multiple of ``resolution``.
+
+    Examples
+    --------
+    Which margin still catches a shift of three points 90% of the time, when a score's
+    standard deviation is 0.3?
+
+    >>> m = derive_margin(shift=0.03, sd=0.3)
+    >>> m
+    0.017
+    >>> monitor = CanaryMonitor.for_schedule(window_size=2000, min_samples=50, margin=m)
+    >>> bool(monitor.rollback_probability(0.03, sd=0.3) >= 0.9)
+    True
+    """
+    schedule = CanarySchedule() if schedule is None else schedule
+    if not isinstance(schedule, CanarySchedule):
+        raise TypeError(f"`schedule` must be a CanarySchedule; got {type(schedule).__name__}.")
+    shift = abs(check_number(shift, "shift"))
+    sd = check_positive_number(sd, "sd")
+    power = check_level(power, "power")
+    resolution = check_positive_number(resolution, "resolution")
+
+    def power_at(margin: float) -> float:
+        monitor = CanaryMonitor.for_schedule(schedule, window_size=window_size, min_samples=min_samples,
+                                             margin=margin, alpha=alpha)
+        return monitor.rollback_probability(shift, sd=sd)
+
+    lowest = min(resolution, shift) / 10
+    if shift == 0 or power_at(lowest) < power:
+        raise ValueError(f"`shift` must be large enough for the schedule to catch it with power {power}; "
+                         f"got {shift!r}, which even a margin of {lowest:g} catches with probability "
+                         f"{power_at(lowest) if shift else 0.0:.3f}. Lengthen the schedule or lower `power`.")
+    widest = optimize.brentq(lambda m: power_at(m) - power, lowest, shift)
+    return round(math.floor(widest / resolution + 1e-9) * resolution, 12)

@@ -16,7 +16,7 @@ def test_public_surface():
         "AgreementResult", "ShadowDeployment", "CanarySchedule", "TrafficSplit",
         "MonitorDecision", "CanaryRule", "CanaryMonitor", "BlueGreen", "RolloutResult",
         "simulate_rollout", "CanarySimulationResult", "simulate_canary", "simulate_windows",
-        "FalseRollbackResult", "false_rollback_rate",
+        "FalseRollbackResult", "false_rollback_rate", "derive_margin",
     }
 
 
@@ -235,6 +235,27 @@ def test_theory_and_simulation_agree_within_the_monte_carlo_interval():
         assert r.n_simulations == 20_000 and r.rollback_look.sum() == round(r.rate * 20_000)
         # Monte Carlo interval, widened by 0.002 for the grid integration and the estimated variances.
         assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002, r
+
+
+def test_derive_margin_is_the_widest_that_keeps_the_power():
+    m = rollout.derive_margin(shift=-0.03, sd=0.3, power=0.9)  # the sign of the shift does not matter
+    assert m == rollout.derive_margin(shift=0.03, sd=0.3, power=0.9)
+    at = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, margin=m)
+    wider = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, margin=m + 0.001)
+    assert at.rollback_probability(0.03, sd=0.3) >= 0.9 > wider.rollback_probability(0.03, sd=0.3)
+    assert rollout.derive_margin(shift=0.03, sd=0.3, power=0.5) > m  # less power asked, wider margin
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"shift": 0.0, "sd": 0.3}, ValueError, "`shift` must be large enough"),
+    ({"shift": 0.001, "sd": 0.3}, ValueError, "`shift` must be large enough"),
+    ({"shift": 0.03, "sd": 0.0}, ValueError, "`sd` must be"),
+    ({"shift": 0.03, "sd": 0.3, "power": 1.5}, ValueError, "`power` must be"),
+    ({"shift": 0.03, "sd": 0.3, "schedule": "daily"}, TypeError, "`schedule` must be a CanarySchedule"),
+])
+def test_derive_margin_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        rollout.derive_margin(**kwargs)
 
 
 def test_false_rollback_rate_result():
