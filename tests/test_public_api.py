@@ -61,7 +61,7 @@ PUBLIC_API = {
     "rollout": {
         "AgreementResult", "BlueGreen", "CanaryMonitor", "CanaryRule", "CanarySchedule",
         "CanarySimulationResult", "FalseRollbackResult", "MonitorDecision", "RolloutResult",
-        "ShadowDeployment", "TrafficSplit", "derive_margin", "false_rollback_rate", "simulate_canary",
+        "ShadowDeployment", "TrafficSplit", "derive_margin", "false_rollback_rate", "resample_canary", "simulate_canary",
         "simulate_rollout", "simulate_windows",
     },
     "serving": {"MODES", "Observation", "create_app", "create_app_from_registry", "main",

@@ -16,7 +16,7 @@ def test_public_surface():
         "AgreementResult", "ShadowDeployment", "CanarySchedule", "TrafficSplit",
         "MonitorDecision", "CanaryRule", "CanaryMonitor", "BlueGreen", "RolloutResult",
         "simulate_rollout", "CanarySimulationResult", "simulate_canary", "simulate_windows",
-        "FalseRollbackResult", "false_rollback_rate", "derive_margin",
+        "FalseRollbackResult", "false_rollback_rate", "derive_margin", "resample_canary",
     }
 
 
@@ -256,6 +256,29 @@ def test_derive_margin_is_the_widest_that_keeps_the_power():
 def test_derive_margin_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
         rollout.derive_margin(**kwargs)
+
+
+def test_resampled_rollouts_of_normal_scores_agree_with_the_theory():
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    scores = np.random.default_rng(3).normal(0.4, 0.3, 50_000)
+    r = rollout.resample_canary(m, scores, scores + m.margin, n_simulations=2000, rng=4)
+    assert r.ci_low <= 0.05 <= r.ci_high and r.delta == pytest.approx(m.margin)
+    assert r.rollback_look.sum() == round(r.rate * r.n_simulations)
+
+
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    (("monitor", [0.1, 0.2], [0.1, 0.2]), {}, TypeError, "`monitor` must be a CanaryMonitor"),
+    ((None, [0.1], [0.1, 0.2]), {}, ValueError, "`baseline` must hold at least two scores"),
+    ((None, [0.1, 0.2], [0.1, np.nan]), {}, ValueError, "`canary`"),
+    ((None, [0.1, 0.2], [0.1, 0.2]), {"n_simulations": 0}, ValueError, "`n_simulations`"),
+])
+def test_resample_canary_bad_input(args, kwargs, error, match):
+    monitor = rollout.CanaryMonitor.for_schedule(window_size=200, min_samples=20)
+    args = (monitor if args[0] is None else args[0], *args[1:])
+    with pytest.raises(error, match=match):
+        rollout.resample_canary(*args, **kwargs)
+    with pytest.raises(ValueError, match="built with `CanaryMonitor.for_schedule`"):
+        rollout.resample_canary(rollout.CanaryMonitor(), [0.1, 0.2], [0.1, 0.2])
 
 
 def test_false_rollback_rate_result():
