@@ -154,13 +154,12 @@ def test_each_canary_step_routes_the_weight_its_boundaries_were_computed_for():
     assert canary["stableService"] == app["Service"]["metadata"]["name"]
     backend = traffic["Ingress"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
     assert backend == canary["stableService"]  # Argo requires the stable Ingress to point at the stable Service
-    routed = _routed_weights(ro)
-    assert [r for _, r in routed] == [w for w, _ in routed]
-    # and every judged window's planned share is the weight routed while it runs
+    routed = dict(_routed_weights(ro))  # setWeight -> share of requests routed to the canary (%)
+    assert all(r == w for w, r in routed.items())
+    # and every judged window's planned share (what its boundary assumed) is what is routed
     plan = schedule.plan(deploy.BOOK_CANARY["window_size"], min_samples=monitor.min_samples)
-    step_of = {100 * share: routed_w for (share, routed_w) in ((w / 100, r) for w, r in routed)}
     for share in plan["share"]:
-        assert step_of[round(100 * share)] == round(100 * share)
+        assert routed[round(100 * share)] == 100 * share
 
 
 def test_without_a_traffic_router_the_early_weights_would_be_whole_pods():
