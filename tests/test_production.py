@@ -177,7 +177,6 @@ def test_a_stable_pod_still_loads_its_own_artefact_through_a_canary_and_its_abor
 
     s = data.make_scenario()
     volume = tmp_path / "models"  # the claim, laid out as the pods see it under Release.models_root
-    stable_rel, canary_rel = deploy.Release(model_version="v1", artefact_sha256="1" * 64), None
 
     def publish(model, version):
         release = deploy.Release(model_version=version, artefact_sha256="0" * 64)
