@@ -35,6 +35,9 @@ import pandas as pd
 
 from mlops_companion import artefacts, data, registry, serving
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import provenance  # noqa: E402
+
 ROW = {"request_rate": 120.0, "error_pct": 4.0, "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0}
 OUT = Path(__file__).with_suffix(".json")
 
@@ -265,7 +268,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="concurrency-8 rounds per server")
     parser.add_argument("--n", type=int, default=2000, help="requests at concurrency 1, per server")
     args = parser.parse_args()
-    results: dict = {"python": platform.python_version(), "cpus": os.cpu_count(),
+    start = provenance()
+    results: dict = {"measured_at": start["measured_at"], "machine": start["machine"],
+                     "load_average_at_start": start["load_average"],
+                     "python": platform.python_version(), "cpus": os.cpu_count(),
                      "seconds": args.seconds, "rounds": args.rounds,
                      "client": "c1: http.client keep-alive, TCP_NODELAY; c8: 8 asyncio keep-alive connections, one process"}
 

@@ -54,7 +54,7 @@ install_tools() {
 check_generated() {
     local out rc=0; out=$(mktemp -d)
     "$PY" -m mlops_companion.deploy generate "$out" >/dev/null
-    for path in k8s/app.yaml k8s/rollout.yaml prometheus/rules.yml grafana/dashboard.json; do
+    for path in k8s/app.yaml k8s/rollout.yaml k8s/traffic.yaml prometheus/rules.yml grafana/dashboard.json; do
         diff -u "deploy/$path" "$out/$path" || rc=1
     done
     rm -rf "$out"
@@ -66,7 +66,7 @@ check_generated() {
 }
 
 check_manifests() {
-    .venv/bin/kubernetes-validate --strict -k "$KUBERNETES_VERSION" deploy/k8s/app.yaml
+    .venv/bin/kubernetes-validate --strict -k "$KUBERNETES_VERSION" deploy/k8s/app.yaml deploy/k8s/traffic.yaml
     "$PY" deploy/validate_manifests.py --kubernetes-version "$KUBERNETES_VERSION" deploy/k8s/*.yaml
 }
 

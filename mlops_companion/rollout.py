@@ -13,6 +13,9 @@ Covers
     * :func:`simulate_rollout` (one rollout on a stream of requests, driving the monitor),
       :func:`simulate_canary` and :func:`false_rollback_rate` (thousands of rollouts of
       the configured schedule, vectorised, through the same rule).
+    * :func:`resample_canary`: the same rule on rollouts whose requests are drawn from real
+      scores, which checks the normal model the theory and the simulator share.
+    * :func:`derive_margin`: the margin, derived from the fault the canary must catch.
 
 Out of scope: HTTP (:mod:`mlops_companion.serving` drives :class:`TrafficSplit`,
 :class:`CanaryMonitor` and :class:`ShadowDeployment`), load balancers, and A/B tests on
@@ -51,6 +54,8 @@ __all__ = [
     "simulate_windows",
     "FalseRollbackResult",
     "false_rollback_rate",
+    "resample_canary",
+    "derive_margin",
 ]
 
 
@@ -1153,6 +1158,103 @@ def simulate_canary(
                                   monitor.rollback_probability(delta, sd=sd), delta, by_look)
 
 
+def _resampled_windows(schedule: CanarySchedule, window_size: int, baseline: np.ndarray, canary: np.ndarray,
+                       n_simulations: int, min_samples: int, gen: np.random.Generator,
+                       chunk: int = 500) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`simulate_windows`, with each request's score drawn from real scores."""
+    shares = _monitored_windows(schedule)
+    d = np.empty((n_simulations, len(shares)))
+    v, ok = np.empty_like(d), np.empty(d.shape, dtype=bool)
+    for start in range(0, n_simulations, chunk):
+        rows = slice(start, min(start + chunk, n_simulations))
+        size = (rows.stop - rows.start, window_size)
+        for h, share in enumerate(shares):
+            to_canary = gen.random(size) < share
+            x = np.where(to_canary, canary[gen.integers(0, len(canary), size)],
+                         baseline[gen.integers(0, len(baseline), size)])
+            n_c = to_canary.sum(axis=1)
+            n_b = window_size - n_c
+            ok[rows, h] = (n_c >= min_samples) & (n_b >= min_samples)
+            nc, nb = np.maximum(n_c, 2), np.maximum(n_b, 2)
+            sum_c, sq_c = (x * to_canary).sum(axis=1), (x * x * to_canary).sum(axis=1)
+            sum_b, sq_b = x.sum(axis=1) - sum_c, (x * x).sum(axis=1) - sq_c
+            var_c = np.maximum(sq_c - sum_c ** 2 / nc, 0.0) / (nc - 1)
+            var_b = np.maximum(sq_b - sum_b ** 2 / nb, 0.0) / (nb - 1)
+            d[rows, h] = sum_c / nc - sum_b / nb
+            v[rows, h] = var_c / nc + var_b / nb
+    return d, v, ok
+
+
+def resample_canary(
+    monitor: CanaryMonitor,
+    baseline: Any,
+    canary: Any,
+    *,
+    n_simulations: int = 4000,
+    rng: int | np.random.Generator | None = None,
+) -> CanarySimulationResult:
+    """Simulate rollouts whose requests are scores drawn from real ones, not from a normal model.
+
+    :func:`simulate_canary` draws each window's mean and variance from the normal model
+    that :meth:`CanaryMonitor.rollback_probability` also assumes, so their agreement checks
+    the arithmetic, not the model. Here every request of every window of the monitor's
+    schedule is routed at random and gets a score drawn, with replacement, from
+    ``baseline`` (the current model's scores on production traffic) or ``canary`` (the
+    candidate's), and the window's means and ``ddof=1`` variances are computed from those
+    draws, then judged by the same rule. Skewed, bounded or lumpy scores show up as a
+    difference from ``theory``, the normal-model value at the observed shift
+    ``mean(canary) - mean(baseline)`` with the baseline's standard deviation.
+
+    Parameters
+    ----------
+    monitor : CanaryMonitor
+        Built with :meth:`CanaryMonitor.for_schedule`.
+    baseline, canary : array-like of shape (n_scores,)
+        Scores to draw requests from; shift ``canary`` (``baseline + margin``) to test a
+        candidate exactly at the margin.
+    n_simulations : int, default=4000
+        Every one draws ``window_size`` requests per window: 4,000 rollouts of the default
+        schedule draw about 136 million scores.
+    rng : int, Generator or None, default=None
+
+    Returns
+    -------
+    CanarySimulationResult
+
+    Examples
+    --------
+    Scores far from normal (a quarter near 0.9, the rest near 0.1): does the rule still roll
+    back a candidate exactly at the margin about as often as designed?
+
+    >>> gen = np.random.default_rng(0)
+    >>> scores = np.where(gen.random(10_000) < 0.25, 0.9, 0.1) + gen.normal(0, 0.02, 10_000)
+    >>> m = CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    >>> r = resample_canary(m, scores, scores + m.margin, n_simulations=1000, rng=1)
+    >>> round(r.theory, 3), bool(r.ci_low < 0.05 < r.ci_high)
+    (0.05, True)
+    """
+    if not isinstance(monitor, CanaryMonitor):
+        raise TypeError(f"`monitor` must be a CanaryMonitor; got {type(monitor).__name__}.")
+    if monitor._schedule is None or monitor._window_size is None:
+        raise ValueError("`monitor` must be built with `CanaryMonitor.for_schedule`, so that its schedule "
+                         "and window size are known; got a monitor without them.")
+    baseline, canary = _as_scores(baseline, "baseline"), _as_scores(canary, "canary")
+    for values, name in ((baseline, "baseline"), (canary, "canary")):
+        if len(values) < 2:
+            raise ValueError(f"`{name}` must hold at least two scores; got {len(values)}.")
+    n_simulations = check_positive_int(n_simulations, "n_simulations")
+    gen = check_rng(rng)
+    d, v, ok = _resampled_windows(monitor._schedule, monitor._window_size, baseline, canary,
+                                  n_simulations, monitor.min_samples, gen)
+    state, first = _judge_windows(monitor, d, v, ok)
+    hits = int(state.rolled.sum())
+    low, high = wilson_interval(hits, n_simulations)
+    by_look = np.bincount(first[state.rolled] - 1, minlength=len(monitor.boundaries))
+    delta = float(canary.mean() - baseline.mean())
+    return CanarySimulationResult(hits / n_simulations, low, high, n_simulations,
+                                  monitor.rollback_probability(delta, sd=float(baseline.std())), delta, by_look)
+
+
 @dataclass(frozen=True)
 class FalseRollbackResult:
     """The schedule-wide false-rollback rate of a rule: designed, exact and simulated.
@@ -1211,3 +1313,69 @@ def false_rollback_rate(
     r = simulate_canary(monitor, delta=delta, sd=sd, n_simulations=n_simulations, rng=rng)
     return FalseRollbackResult(r.rate, r.ci_low, r.ci_high, r.n_simulations, r.theory,
                                monitor.alpha, monitor.margin, float(delta))
+
+
+def derive_margin(schedule: CanarySchedule | None = None, *, shift: float, sd: float,
+                  power: float = 0.9, window_size: int = 2000, min_samples: int = 50,
+                  alpha: float = 0.05, resolution: float = 0.001) -> float:
+    r"""The widest margin whose rule still catches a fault of size ``shift`` with ``power``.
+
+    A wider margin passes more healthy candidates, so the rule takes the widest
+    :math:`\delta` at which the group-sequential monitor of ``schedule`` (windows of
+    ``window_size`` requests, judged from ``min_samples`` per group, false-rollback rate
+    ``alpha`` at the margin) rolls back a candidate ``shift`` away with probability
+    ``power`` over the whole rollout (:meth:`CanaryMonitor.rollback_probability`, solved
+    with Brent's method), rounded *down* to ``resolution`` so the power stays above
+    ``power``. The safe-deployment chapter derives the book's margin with it, and
+    :func:`mlops_companion.deploy.book_rule` gets the rule of ``deploy/`` from it.
+
+    Parameters
+    ----------
+    schedule : CanarySchedule, default=None
+        ``CanarySchedule()`` when None.
+    shift : float
+        True shift of the mean predicted probability that the fault causes (its sign is ignored).
+    sd : float
+        Standard deviation of a single score.
+    power : float, default=0.9
+    window_size, min_samples : int, default=2000, 50
+    alpha : float, default=0.05
+    resolution : float, default=0.001
+
+    Returns
+    -------
+    float
+        The margin, a multiple of ``resolution``.
+
+    Examples
+    --------
+    Which margin still catches a shift of three points 90% of the time, when a score's
+    standard deviation is 0.3?
+
+    >>> m = derive_margin(shift=0.03, sd=0.3)
+    >>> m
+    0.017
+    >>> monitor = CanaryMonitor.for_schedule(window_size=2000, min_samples=50, margin=m)
+    >>> bool(monitor.rollback_probability(0.03, sd=0.3) >= 0.9)
+    True
+    """
+    schedule = CanarySchedule() if schedule is None else schedule
+    if not isinstance(schedule, CanarySchedule):
+        raise TypeError(f"`schedule` must be a CanarySchedule; got {type(schedule).__name__}.")
+    shift = abs(check_number(shift, "shift"))
+    sd = check_positive_number(sd, "sd")
+    power = check_level(power, "power")
+    resolution = check_positive_number(resolution, "resolution")
+
+    def power_at(margin: float) -> float:
+        monitor = CanaryMonitor.for_schedule(schedule, window_size=window_size, min_samples=min_samples,
+                                             margin=margin, alpha=alpha)
+        return monitor.rollback_probability(shift, sd=sd)
+
+    lowest = min(resolution, shift) / 10
+    if shift == 0 or power_at(lowest) < power:
+        raise ValueError(f"`shift` must be large enough for the schedule to catch it with power {power}; "
+                         f"got {shift!r}, which even a margin of {lowest:g} catches with probability "
+                         f"{power_at(lowest) if shift else 0.0:.3f}. Lengthen the schedule or lower `power`.")
+    widest = optimize.brentq(lambda m: power_at(m) - power, lowest, shift)
+    return round(math.floor(widest / resolution + 1e-9) * resolution, 12)

@@ -61,9 +61,169 @@ def _committed(kind):
 
 def test_book_rule_is_the_safe_deployment_chapters_sequential_monitor():
     schedule, monitor = deploy.book_rule()
-    chapter05 = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
+    c = deploy.BOOK_CANARY
+    chapter05 = rollout.CanaryMonitor.for_schedule(schedule, window_size=c["window_size"],
+                                                   min_samples=c["min_samples"], alpha=c["alpha"],
+                                                   margin=monitor.margin)
     assert monitor.k is None and monitor.consecutive == 1
     assert monitor.rule == chapter05.rule
+    assert deploy.book_rule()[1] is not monitor  # a monitor holds state: every caller gets its own
+
+
+# ----------------------------------------------------------------------------- the derived margin
+def _derived_margin():
+    """Chapter 05's derivation, step by step: the seconds bug's shift on the chapter's week of traffic."""
+    from mlops_companion import data
+
+    c = deploy.BOOK_CANARY
+    schedule = rollout.CanarySchedule()
+    pipeline = data.make_scenario().pipeline
+    traffic = data.make_production_sample(int(schedule.hours[-1]) * c["window_size"], rng=c["traffic_rng"])
+    p = pipeline.predict_proba(traffic)[:, 1]
+    in_seconds = traffic.copy()
+    in_seconds["p99_latency_ms"] = in_seconds["p99_latency_ms"] / 1000
+    shift = float(pipeline.predict_proba(in_seconds)[:, 1].mean() - p.mean())
+    margin = rollout.derive_margin(schedule, shift=shift, sd=float(p.std()), power=c["power"],
+                                   window_size=c["window_size"], min_samples=c["min_samples"], alpha=c["alpha"])
+    return margin, shift, float(p.std())
+
+
+def test_book_rules_margin_is_the_one_derived_from_the_fault():
+    margin, shift, sd = _derived_margin()
+    _, monitor = deploy.book_rule()
+    assert monitor.margin == margin and 0 < margin < abs(shift)
+    c = deploy.BOOK_CANARY
+    # the widest margin at that resolution: one step wider loses the power the chapter asks for
+    wider = rollout.CanaryMonitor.for_schedule(window_size=c["window_size"], min_samples=c["min_samples"],
+                                               alpha=c["alpha"], margin=margin + 0.001)
+    assert monitor.rollback_probability(shift, sd=sd) >= c["power"] > wider.rollback_probability(shift, sd=sd)
+
+
+def test_generated_files_carry_exactly_the_derived_margin():
+    import re
+
+    margin, _, _ = _derived_margin()
+    for relative in ("k8s/rollout.yaml", "prometheus/rules.yml"):
+        text = (DEPLOY / relative).read_text()
+        found = {float(m) for m in re.findall(r"- ([0-9.]+), 0\)", text.replace("\n", " "))}
+        assert found == {margin}, f"deploy/{relative} carries margins {found}, not the derived {margin}"
+    tests = (DEPLOY / "prometheus" / "tests.yml").read_text()
+    assert {float(m) for m in re.findall(r"- ([0-9.]+), 0\)", tests)} == {margin}
+
+
+# ----------------------------------------------------------------------------- traffic actually routed
+def _argo_basic_canary_pods(replicas, weight, max_surge):
+    """Pods (canary, stable) Argo Rollouts runs for a weight when no traffic router is set.
+
+    Without a router, a weight is approximated with whole pods: at least one canary pod for any
+    weight above zero, the stable ReplicaSet kept at full size while the surge allows it.
+    """
+    import math
+
+    canary = math.ceil(replicas * weight / 100)
+    stable = replicas if canary <= max_surge else replicas - (canary - max_surge)
+    return canary, stable
+
+
+def _routed_weights(rollout_manifest):
+    """For each setWeight step: (planned weight, weight of requests a cluster would route to the canary)."""
+    spec = rollout_manifest["spec"]
+    canary = spec["strategy"]["canary"]
+    out = []
+    for step in canary["steps"]:
+        if "setWeight" not in step:
+            continue
+        w = step["setWeight"]
+        if canary.get("trafficRouting"):
+            routed = w  # the router (here the NGINX canary Ingress's weight annotation) splits requests
+        else:
+            pods, stable = _argo_basic_canary_pods(spec["replicas"], w, canary.get("maxSurge", 1))
+            routed = 100 * pods / (pods + stable)  # a Service spreads connections over pods
+        out.append((w, routed))
+    return out
+
+
+def test_each_canary_step_routes_the_weight_its_boundaries_were_computed_for():
+    schedule, monitor = deploy.book_rule()
+    ro = _committed("Rollout")
+    canary = ro["spec"]["strategy"]["canary"]
+    assert canary["trafficRouting"] == {"nginx": {"stableIngress": deploy.Release().name}}
+    traffic = {d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "k8s" / "traffic.yaml").read_text())}
+    app = {d["kind"]: d for d in yaml.safe_load_all((DEPLOY / "k8s" / "app.yaml").read_text())}
+    assert canary["canaryService"] == traffic["Service"]["metadata"]["name"]
+    assert canary["stableService"] == app["Service"]["metadata"]["name"]
+    backend = traffic["Ingress"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    assert backend == canary["stableService"]  # Argo requires the stable Ingress to point at the stable Service
+    routed = dict(_routed_weights(ro))  # setWeight -> share of requests routed to the canary (%)
+    assert all(r == w for w, r in routed.items())
+    # and every judged window's planned share (what its boundary assumed) is what is routed
+    plan = schedule.plan(deploy.BOOK_CANARY["window_size"], min_samples=monitor.min_samples)
+    for share in plan["share"]:
+        assert routed[round(100 * share)] == 100 * share
+
+
+def test_without_a_traffic_router_the_early_weights_would_be_whole_pods():
+    # The same Rollout with trafficRouting removed: the weights Argo could only approximate.
+    ro = json.loads(json.dumps(_committed("Rollout")))
+    del ro["spec"]["strategy"]["canary"]["trafficRouting"]
+    routed = dict(_routed_weights(ro))
+    assert routed[5] >= 20 and routed[10] >= 20  # 4x to 5x and 2x to 2.5x the plan
+    assert any(w != r for w, r in routed.items() if w)
+
+
+# ----------------------------------------------------------------------------- artefacts by version
+def test_a_stable_pod_still_loads_its_own_artefact_through_a_canary_and_its_abort(tmp_path):
+    from mlops_companion import artefacts, data
+
+    s = data.make_scenario()
+    volume = tmp_path / "models"  # the claim, laid out as the pods see it under Release.models_root
+
+    def publish(model, version):
+        release = deploy.Release(model_version=version, artefact_sha256="0" * 64)
+        on_volume = volume / release.artefact_path.removeprefix(release.models_root.rstrip("/") + "/")
+        on_volume.parent.mkdir(parents=True)
+        manifest = artefacts.save_artefact(model, on_volume, example_input=s.X_test.head(3))
+        return deploy.Release(model_version=version, artefact_sha256=manifest.sha256)
+
+    def pod_env(release):
+        (deployment, *_) = deploy.make_deployment_manifests(release)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "models")
+        env = {e["name"]: e["value"] for e in container["env"]}
+        # the container path, mapped onto the tmp folder standing for the volume
+        env["MODEL_ARTEFACT"] = str(volume / env["MODEL_ARTEFACT"].removeprefix(mount["mountPath"] + "/"))
+        return env
+
+    stable_rel = publish(s.pipeline, "v1")
+    stable_env = pod_env(stable_rel)
+    before = artefacts.sha256_file(stable_env["MODEL_ARTEFACT"])
+    # the canary: v2 is added to the volume and gets a pod template of its own
+    refit = data.fit_pipeline(s.X_train.iloc[::2], s.y_train.iloc[::2])
+    canary_rel = publish(refit, "v2")
+    canary_env = pod_env(canary_rel)
+    assert canary_env["MODEL_ARTEFACT"] != stable_env["MODEL_ARTEFACT"]
+    assert canary_env["MODEL_SHA256"] != stable_env["MODEL_SHA256"]
+    # abort: the stable ReplicaSet keeps (or restarts, or scales up with) its own template
+    assert pod_env(stable_rel) == stable_env
+    assert artefacts.sha256_file(stable_env["MODEL_ARTEFACT"]) == before
+    settings = deploy.check_environment(stable_env)
+    loaded = artefacts.load_artefact(settings["artefact"], expected_sha256=settings["expected_sha256"])
+    assert loaded.manifest.sha256 == stable_rel.artefact_sha256
+    # and the canary's own file loads too
+    deploy.check_environment(canary_env)
+
+
+def test_one_shared_artefact_path_would_leave_no_healthy_version(tmp_path):
+    # What versioned paths prevent: v2 written over the one file v1's pods were told to trust.
+    from mlops_companion import artefacts, data
+
+    s = data.make_scenario()
+    shared = tmp_path / "model.joblib"
+    v1 = artefacts.save_artefact(s.pipeline, shared, example_input=s.X_test.head(3))
+    refit = data.fit_pipeline(s.X_train.iloc[::2], s.y_train.iloc[::2])
+    artefacts.save_artefact(refit, shared, example_input=s.X_test.head(3))
+    with pytest.raises(deploy.StartupError, match="not the trusted"):
+        deploy.check_environment({"MODEL_ARTEFACT": str(shared), "MODEL_SHA256": v1.sha256})
 
 
 def test_committed_steps_carry_the_monitors_boundaries_in_order():
@@ -125,7 +285,7 @@ def test_promtool_analysis_cases_catch_a_looser_margin(tmp_path):
         deploy.canary_analysis_query(**kwargs, margin=monitor.margin), looser))
     out = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode != 0 and "exp: {} 4.9289E+01" in out.stdout + out.stderr
+    assert out.returncode != 0 and "exp: {} 4.8741E+01" in out.stdout + out.stderr
 
 
 # ----------------------------------------------------------------------------- generators
@@ -193,7 +353,8 @@ def test_deployment_is_locked_down():
     ({"name": "Incident_Predictor"}, ValueError, "`name` must be a Kubernetes name"),
     ({"artefact_sha256": "abc"}, ValueError, "`artefact_sha256` must be a SHA-256 digest"),
     ({"replicas": 1}, ValueError, "`replicas` must be an integer >= 2"),
-    ({"artefact_path": "model.joblib"}, ValueError, "`artefact_path` must be an absolute path"),
+    ({"models_root": "models"}, ValueError, "`models_root` must be an absolute path"),
+    ({"model_version": "../v1"}, ValueError, "`model_version` must name one folder"),
     ({"port": 80}, ValueError, "`port` must be an integer between 1024 and 65535"),
 ])
 def test_release_checks_its_fields(kwargs, error, match):
@@ -310,7 +471,8 @@ def test_committed_manifests_validate():
     errors, checked = _validator().validate_files(sorted((DEPLOY / "k8s").glob("*.yaml")))
     assert errors == []
     kinds = sorted(line.split(": ")[1].split("/")[0] for line in checked)
-    assert kinds == ["AnalysisTemplate", "Deployment", "PodDisruptionBudget", "Rollout", "Service"]
+    assert kinds == ["AnalysisTemplate", "Deployment", "Ingress", "PodDisruptionBudget", "Rollout", "Service",
+                     "Service"]
 
 
 @pytest.mark.skipif(not (HAVE_K8S_VALIDATE and HAVE_ARGO_VALIDATOR),

@@ -22,10 +22,10 @@ PUBLIC_API = {
     },
     "batch": {"BatchInputError", "BatchScoreResult", "ScoringModel", "score_parquet", "track_peak_memory"},
     "deploy": {
-        "CONTAINER_UID", "EXIT_ARTEFACT", "EXIT_CONFIG", "Release", "StartupError", "book_rule",
+        "CONTAINER_UID", "EXIT_ARTEFACT", "EXIT_CONFIG", "Release", "StartupError", "book_rule", "BOOK_CANARY",
         "canary_analysis_query", "check_environment", "dashboard_queries", "dump_yaml",
         "format_duration", "main", "make_alert_rules", "make_deployment_manifests",
-        "make_grafana_dashboard", "make_rollout_manifests", "monitor_threshold", "recorded_names",
+        "make_grafana_dashboard", "make_rollout_manifests", "make_traffic_manifests", "monitor_threshold", "recorded_names",
         "recording_rules", "render_deploy_files", "schedule_from_rollout", "serve_from_environment",
         "statistic_name", "version_divergence_query", "write_deploy_files",
     },
@@ -61,7 +61,7 @@ PUBLIC_API = {
     "rollout": {
         "AgreementResult", "BlueGreen", "CanaryMonitor", "CanaryRule", "CanarySchedule",
         "CanarySimulationResult", "FalseRollbackResult", "MonitorDecision", "RolloutResult",
-        "ShadowDeployment", "TrafficSplit", "false_rollback_rate", "simulate_canary",
+        "ShadowDeployment", "TrafficSplit", "derive_margin", "false_rollback_rate", "resample_canary", "simulate_canary",
         "simulate_rollout", "simulate_windows",
     },
     "serving": {"MODES", "Observation", "create_app", "create_app_from_registry", "main",

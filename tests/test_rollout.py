@@ -16,7 +16,7 @@ def test_public_surface():
         "AgreementResult", "ShadowDeployment", "CanarySchedule", "TrafficSplit",
         "MonitorDecision", "CanaryRule", "CanaryMonitor", "BlueGreen", "RolloutResult",
         "simulate_rollout", "CanarySimulationResult", "simulate_canary", "simulate_windows",
-        "FalseRollbackResult", "false_rollback_rate",
+        "FalseRollbackResult", "false_rollback_rate", "derive_margin", "resample_canary",
     }
 
 
@@ -235,6 +235,50 @@ def test_theory_and_simulation_agree_within_the_monte_carlo_interval():
         assert r.n_simulations == 20_000 and r.rollback_look.sum() == round(r.rate * 20_000)
         # Monte Carlo interval, widened by 0.002 for the grid integration and the estimated variances.
         assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002, r
+
+
+def test_derive_margin_is_the_widest_that_keeps_the_power():
+    m = rollout.derive_margin(shift=-0.03, sd=0.3, power=0.9)  # the sign of the shift does not matter
+    assert m == rollout.derive_margin(shift=0.03, sd=0.3, power=0.9)
+    at = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, margin=m)
+    wider = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, margin=m + 0.001)
+    assert at.rollback_probability(0.03, sd=0.3) >= 0.9 > wider.rollback_probability(0.03, sd=0.3)
+    assert rollout.derive_margin(shift=0.03, sd=0.3, power=0.5) > m  # less power asked, wider margin
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"shift": 0.0, "sd": 0.3}, ValueError, "`shift` must be large enough"),
+    ({"shift": 0.001, "sd": 0.3}, ValueError, "`shift` must be large enough"),
+    ({"shift": 0.03, "sd": 0.0}, ValueError, "`sd` must be"),
+    ({"shift": 0.03, "sd": 0.3, "power": 1.5}, ValueError, "`power` must be"),
+    ({"shift": 0.03, "sd": 0.3, "schedule": "daily"}, TypeError, "`schedule` must be a CanarySchedule"),
+])
+def test_derive_margin_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        rollout.derive_margin(**kwargs)
+
+
+def test_resampled_rollouts_of_normal_scores_agree_with_the_theory():
+    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    scores = np.random.default_rng(3).normal(0.4, 0.3, 50_000)
+    r = rollout.resample_canary(m, scores, scores + m.margin, n_simulations=2000, rng=4)
+    assert r.ci_low <= 0.05 <= r.ci_high and r.delta == pytest.approx(m.margin)
+    assert r.rollback_look.sum() == round(r.rate * r.n_simulations)
+
+
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    (("monitor", [0.1, 0.2], [0.1, 0.2]), {}, TypeError, "`monitor` must be a CanaryMonitor"),
+    ((None, [0.1], [0.1, 0.2]), {}, ValueError, "`baseline` must hold at least two scores"),
+    ((None, [0.1, 0.2], [0.1, np.nan]), {}, ValueError, "`canary`"),
+    ((None, [0.1, 0.2], [0.1, 0.2]), {"n_simulations": 0}, ValueError, "`n_simulations`"),
+])
+def test_resample_canary_bad_input(args, kwargs, error, match):
+    monitor = rollout.CanaryMonitor.for_schedule(window_size=200, min_samples=20)
+    args = (monitor if args[0] is None else args[0], *args[1:])
+    with pytest.raises(error, match=match):
+        rollout.resample_canary(*args, **kwargs)
+    with pytest.raises(ValueError, match="built with `CanaryMonitor.for_schedule`"):
+        rollout.resample_canary(rollout.CanaryMonitor(), [0.1, 0.2], [0.1, 0.2])
 
 
 def test_false_rollback_rate_result():

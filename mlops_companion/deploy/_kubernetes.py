@@ -50,20 +50,28 @@ class Release:
         The version this release serves (the canary while the rollout runs).
     artefact_sha256 : str
         Trusted SHA-256 of the artefact, from the registry; the container refuses any other file.
-    artefact_path : str, default="/models/model.joblib"
-        Where the artefact appears inside the container (a read-only volume).
+    models_root : str, default="/models"
+        Where the models volume (the claim ``models_claim``, read-only) is mounted. Every
+        version has a folder of its own on it, and a release names its own file,
+        :attr:`artefact_path` = ``<models_root>/<name>/<model_version>/model.joblib``: a
+        new version is *added* beside the stable one, never written over it, so a stable
+        pod that restarts during a canary, or after its abort, still finds its own bytes.
     replicas : int, default=4
     port : int, default=8000
     cpu, memory : str
         Requests; limits are set equal, so the pod gets the Guaranteed QoS class.
+    host : str, default="incident-predictor.example.org"
+        Host name the Ingress answers for; callers reach the server through it, so that the
+        ingress controller, not the count of pods, sets the canary's share of requests.
     """
 
     name: str = "incident-predictor"
     image: str = "registry.example.org/incident-predictor:0.1.0"
     model_version: str = "v2"
     artefact_sha256: str = "0" * 64
-    artefact_path: str = "/models/model.joblib"
+    models_root: str = "/models"
     models_claim: str = "incident-predictor-models"
+    host: str = "incident-predictor.example.org"
     replicas: int = 4
     port: int = 8000
     cpu: str = "500m"
@@ -72,13 +80,26 @@ class Release:
     def __post_init__(self) -> None:
         _check_name(self.name, "name")
         _check_name(self.models_claim, "models_claim")
-        for field in ("image", "model_version", "artefact_path", "cpu", "memory"):
+        for field in ("image", "model_version", "models_root", "cpu", "memory", "host"):
             _check_text(getattr(self, field), field)
         _check_sha(self.artefact_sha256, "artefact_sha256")
-        if not self.artefact_path.startswith("/"):
-            raise ValueError(f"`artefact_path` must be an absolute path; got {self.artefact_path!r}.")
+        if not self.models_root.startswith("/") or self.models_root.rstrip("/") == "":
+            raise ValueError(f"`models_root` must be an absolute path other than '/'; got {self.models_root!r}.")
+        if "/" in self.model_version or self.model_version in (".", ".."):
+            raise ValueError(f"`model_version` must name one folder (no '/', not '.' or '..'); "
+                             f"got {self.model_version!r}.")
         _utils.check_int(self.replicas, "replicas", low=2)
         _utils.check_int(self.port, "port", low=1024, high=65535)
+
+    @property
+    def artefact_path(self) -> str:
+        """The artefact of *this* version inside the container: one folder per name and version."""
+        return f"{self.models_root.rstrip('/')}/{self.name}/{self.model_version}/model.joblib"
+
+    @property
+    def canary_service(self) -> str:
+        """Name of the Service Argo Rollouts points at the canary's pods (the stable one is ``name``)."""
+        return f"{self.name}-canary"
 
     @property
     def labels(self) -> dict[str, str]:
@@ -113,7 +134,7 @@ def _container(release: Release) -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"]},
         },
         "volumeMounts": [
-            {"name": "models", "mountPath": release.artefact_path.rsplit("/", 1)[0] or "/", "readOnly": True},
+            {"name": "models", "mountPath": release.models_root.rstrip("/"), "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
     }
@@ -193,6 +214,49 @@ def make_deployment_manifests(release: Release | None = None) -> list[dict[str, 
     return [deployment, service, pdb]
 
 
+def make_traffic_manifests(release: Release | None = None) -> list[dict[str, Any]]:
+    """The canary's Service and the Ingress through which Argo Rollouts splits requests by weight.
+
+    Without a traffic router, Argo Rollouts can only approximate a ``setWeight`` with whole
+    pods: on four replicas a 5 % step runs one canary pod beside three or four stable ones,
+    a fifth to a quarter of the requests. With ``trafficRouting.nginx`` it keeps the
+    Ingress below pointing at the stable Service (``release.name``, the Service of
+    :func:`make_deployment_manifests`, to whose selector it adds the stable pods' hash),
+    and creates a copy for the canary Service whose ``canary-weight`` annotation is the
+    step's weight, so the NGINX ingress controller routes that share of requests whatever
+    the number of pods.
+
+    Returns
+    -------
+    list of dict
+        The canary Service, then the Ingress.
+
+    Examples
+    --------
+    >>> canary, ingress = make_traffic_manifests()
+    >>> canary["metadata"]["name"], ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+    ('incident-predictor-canary', 'incident-predictor')
+    """
+    release = _check_release(release)
+    canary = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": release.canary_service, "labels": dict(release.labels)},
+        "spec": {"type": "ClusterIP", "selector": dict(release.labels),
+                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
+    }
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": release.name, "labels": dict(release.labels)},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [{"host": release.host, "http": {"paths": [{
+                "path": "/", "pathType": "Prefix",
+                "backend": {"service": {"name": release.name, "port": {"name": "http"}}}}]}}],
+        },
+    }
+    return [canary, ingress]
+
+
 def _check_release(release: Any) -> Release:
     if release is None:
         return Release()
@@ -248,7 +312,10 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
     until the window closes and a step ``analysis`` with the arguments ``boundary`` (the
     monitor's :math:`c_j`) and ``lookback`` (the time since the first judged window
     opened); a last ``pause`` runs to ``hours[i + 1]``. After it Argo promotes the canary
-    to 100 %. Each analysis takes one measurement of :func:`canary_analysis_query`, the
+    to 100 %. The weights are routed by the NGINX ingress controller
+    (``trafficRouting.nginx``, over the Services and Ingress of
+    :func:`make_traffic_manifests`), so each step's share of requests is the share the
+    monitor's boundaries were computed for, not a whole number of pods. Each analysis takes one measurement of :func:`canary_analysis_query`, the
     margin statistic of the canary against the other versions pooled over the whole
     ``lookback``, and fails when it exceeds ``{{args.boundary}}`` (``failureLimit`` 0):
     the rollout aborts and traffic returns to the stable version. The Rollout takes its
@@ -335,7 +402,10 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
             "selector": {"matchLabels": dict(release.labels)},
             "workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": release.name,
                             "scaleDown": "progressively"},
-            "strategy": {"canary": {"maxSurge": 1, "maxUnavailable": 0, "steps": steps}},
+            # Requests are split by the ingress controller at each step's weight, not by pod counts.
+            "strategy": {"canary": {"canaryService": release.canary_service, "stableService": release.name,
+                                    "trafficRouting": {"nginx": {"stableIngress": release.name}},
+                                    "maxSurge": 1, "maxUnavailable": 0, "steps": steps}},
         },
     }
     return [template, ro]

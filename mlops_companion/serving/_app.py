@@ -156,8 +156,10 @@ def create_app(
     monitor : rollout.CanaryMonitor, default=None
         Canary mode: the rollback rule, fed each answer's probabilities through
         :meth:`~mlops_companion.rollout.CanaryMonitor.observe`; None builds
-        ``rollout.CanaryMonitor()`` with its own defaults. Once it has rolled back, every
-        request goes to the current model.
+        ``rollout.CanaryMonitor()`` with its own defaults (margin 0.02, not a derived one).
+        Pass ``mlops_companion.deploy.book_rule()[1]`` for the rule the book derives and
+        deploys (its margin comes from :func:`mlops_companion.rollout.derive_margin`).
+        Once it has rolled back, every request goes to the current model.
     max_batch : int, default=256
         Most rows in one ``{"instances": [...]}`` request.
     max_body_bytes : int, default=65536
