@@ -304,14 +304,31 @@ def solution_notebook(ex: ExerciseSet, repo_url: str, *, execute: bool = True, b
 
 
 def _coalesce_streams(outputs):
-    """Merge consecutive pieces of the same stream: how a kernel chunks them varies by run."""
-    merged = []
+    """Each run of stream outputs as one ``stdout`` then one ``stderr`` output.
+
+    How a kernel chunks a stream, and whether a library's stderr message (MLflow's
+    "Created version ...") reaches the notebook before or after the printed lines, varies
+    from run to run; the text of each stream, in its own order, does not. So the stored
+    notebook is the same bytes whenever the same code prints the same things.
+    """
+    merged, run = [], []
+
+    def flush():
+        for name in ("stdout", "stderr"):
+            parts = [o for o in run if o.name == name]
+            if parts:
+                first = parts[0]
+                first.text = "".join(o.text for o in parts)
+                merged.append(first)
+        run.clear()
+
     for output in outputs:
-        if (output.output_type == "stream" and merged and merged[-1].output_type == "stream"
-                and merged[-1].name == output.name):
-            merged[-1].text += output.text
+        if output.output_type == "stream":
+            run.append(output)
         else:
+            flush()
             merged.append(output)
+    flush()
     return merged
 
 
