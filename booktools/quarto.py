@@ -161,11 +161,21 @@ def site_stamp(root: Path | str, profile: str | None, keys: dict[str, str],
 
 
 def log_problems(log: str) -> list[str]:
-    """Quarto's warning and error lines in a render log, without colour codes."""
+    """Quarto's warning and error lines in a render log, without colour codes.
+
+    A Lua filter's warning names its source on one line and says what it found on the
+    next ones (``WARNING (.../astpipeline.lua:340)``, then ``The following string was found
+    in the document: :::``): the first line of what it says is kept with it.
+    """
+    lines = [line.strip() for line in _ANSI.sub("", log).splitlines()]
     out = []
-    for line in _ANSI.sub("", log).splitlines():
-        if _QUARTO_PROBLEM.match(line.strip()):
-            out.append(line.strip())
+    for i, line in enumerate(lines):
+        if not _QUARTO_PROBLEM.match(line):
+            continue
+        if re.fullmatch(r"WARN(?:ING)? \([^)]*\)", line):
+            said = next((nxt for nxt in lines[i + 1:i + 4] if nxt), "")
+            line = f"{line} {said}".rstrip()
+        out.append(line)
     return out
 
 

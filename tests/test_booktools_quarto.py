@@ -1,0 +1,185 @@
+"""booktools.quarto: Quarto's log read for warnings, the rendered site checked as HTML, the
+freeze kept in step with the book's chapter keys, and, on a small book rendered by real
+Quarto, each mistake Quarto mishandles caught by both the static checks and the render."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from booktools import checks, quarto
+from conftest import write_book
+
+
+# --------------------------------------------------------------------------- the render log
+
+def test_log_problems_are_quartos_own_warning_and_error_lines():
+    log = textwrap.dedent("""\
+        [1/2] chapters/01-a.qmd
+        Starting python3 kernel...[IPKernelApp] WARNING | Kernel is running over TCP
+        \x1b[33mWARNING (/q/filters/normalize/astpipeline.lua:340) \x1b[39m
+        The following string was found in the document: :::
+        \x1b[33mWARN: chapters/01-a.html: Unable to resolve crossref @fig-x\x1b[39m
+        ERROR: chapters/02-b.qmd: a cell failed
+        Warnings are what this line talks about, not a warning.
+        Output created: _book/index.html
+        """)
+    assert quarto.log_problems(log) == [
+        "WARNING (/q/filters/normalize/astpipeline.lua:340) The following string was found "
+        "in the document: :::",
+        "WARN: chapters/01-a.html: Unable to resolve crossref @fig-x",
+        "ERROR: chapters/02-b.qmd: a cell failed",
+    ]
+    assert quarto.log_problems("Output created: _book/index.html\n") == []
+
+
+# --------------------------------------------------------------------------- the freeze
+
+def test_only_chapters_whose_key_changed_lose_their_frozen_result(tmp_path):
+    for entry in ("chapters/01-a.qmd", "chapters/02-b.qmd"):
+        (tmp_path / "_freeze" / Path(entry).with_suffix("") / "execute-results").mkdir(
+            parents=True)
+    (tmp_path / quarto.KEYS_FILE).write_text(json.dumps(
+        {"chapters/01-a.qmd": "k1", "chapters/02-b.qmd": "k2"}))
+    stale = quarto.invalidate_stale(tmp_path, {"chapters/01-a.qmd": "k1",
+                                               "chapters/02-b.qmd": "changed",
+                                               "chapters/03-new.qmd": "k3"})
+    assert stale == ["chapters/02-b.qmd"]
+    assert (tmp_path / "_freeze" / "chapters" / "01-a").is_dir()
+    assert not (tmp_path / "_freeze" / "chapters" / "02-b").exists()
+
+
+def test_freeze_keys_change_with_the_package_not_with_booktools(make_book):
+    root = make_book({"chapters/01-a.qmd": """\
+        ---
+        jupyter: python3
+        ---
+        # A {#sec-a}
+
+        ```{python}
+        import kit
+        ```
+        """, "kit/__init__.py": "X = 1\n"})
+    before = quarto.freeze_keys(root, None)
+    assert set(before) == {"chapters/01-a.qmd"}
+    (root / "kit" / "__init__.py").write_text("X = 2\n")
+    after = quarto.freeze_keys(root, None)
+    assert after["chapters/01-a.qmd"] != before["chapters/01-a.qmd"]
+
+
+# --------------------------------------------------------------------------- the site as HTML
+
+PAGE = """<!doctype html><html><head><title>t</title></head><body><main>{body}</main></body></html>"""
+GOOD_FIGURE = """
+<div id="fig-a" class="quarto-float quarto-figure anchored"><figure class="quarto-float">
+<div><img src="a.png" alt="A line rising from left to right" class="figure-img"></div>
+<figcaption>Figure&nbsp;1.1: A rising line.</figcaption></figure></div>"""
+
+
+def _site(root: Path, pages: dict[str, str]) -> Path:
+    site = root / "_book"
+    for rel, body in pages.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(PAGE.format(body=body), encoding="utf-8")
+    (site / "chapters" / "a.png").write_bytes(b"png")
+    return site
+
+
+def test_verify_site_passes_a_clean_site_and_names_each_problem(make_book):
+    root = make_book({"index.qmd": "# Preface\n", "chapters/01-a.qmd": "# A\n",
+                      "chapters/02-b.qmd": "# B\n"})
+    clean = {"index.html": '<p>See <a href="chapters/01-a.html#fig-a">Figure 1.1</a>.</p>',
+             "chapters/01-a.html": GOOD_FIGURE + '<p><code>::: {#fig-x}</code> is fine in code.</p>',
+             "chapters/02-b.html": '<p><a href="../">home</a></p>'}
+    _site(root, clean)
+    assert quarto.verify_site(root) == []
+
+    broken = {
+        "index.html": '<p>See <strong class="quarto-unresolved-ref">?fig-gone</strong>.</p>'
+                      '<p><a href="chapters/01-a.html#fig-nowhere">x</a></p>'
+                      '<p><a href="appendices/solutions.html#sol-a">answer</a></p>',
+        "chapters/01-a.html": GOOD_FIGURE.replace('alt="A line rising from left to right"',
+                                                  'alt=""')
+        + '<p>::: {#tbl-t .cell tbl-cap=\'A caption</p>'
+        + '<div id="tbl-t" class="quarto-float"><figure><figcaption>no number</figcaption>'
+          '</figure></div>',
+    }
+    for rel in ("index.html", "chapters/01-a.html", "chapters/02-b.html"):
+        (root / "_book" / rel).unlink()
+    _site(root, broken)
+    problems = "\n".join(quarto.verify_site(root))
+    for expected in ["chapters/02-b.qmd: no page chapters/02-b.html",
+                     "index.html: unresolved cross-reference '?fig-gone'",
+                     "index.html: broken internal link 'chapters/01-a.html#fig-nowhere'",
+                     "index.html: the student edition links to a solution",
+                     "chapters/01-a.html: raw source on the page: \"::: {#tbl-t",
+                     "chapters/01-a.html#fig-a: an image without alt text",
+                     "chapters/01-a.html#tbl-t: no numbered caption"]:
+        assert expected in problems, f"{expected!r} not in:\n{problems}"
+
+
+# --------------------------------------------------------------------------- planted mistakes
+
+CLEAN = """\
+    ---
+    jupyter: python3
+    ---
+    # {title} {{#sec-{name}}}
+
+    @fig-{name} and @tbl-{name} are below.
+
+    ```{{python}}
+    #| label: fig-{name}
+    #| fig-cap: "A rising line."
+    #| fig-alt: "A line rising from the lower left to the upper right."
+    import matplotlib.pyplot as plt
+    plt.figure(figsize=(3, 2)); plt.plot([0, 1], [0, 1]); plt.show()
+    ```
+
+    ```{{python}}
+    #| label: tbl-{name}
+    #| tbl-cap: "Two numbers."
+    import pandas as pd
+    pd.DataFrame({{"x": [1, 2]}})
+    ```
+    """
+# Each mistake in a chapter of its own: (name, what replaces what in CLEAN).
+PLANTED = {
+    "alt": ('#| fig-alt: "A line rising from the lower left to the upper right."',
+            '#| fig-alt: "A line rising from the lower left\n    #|   to the upper right."'),
+    "cap": ('#| tbl-cap: "Two numbers."', '#| tbl-cap: "Two numbers,\n    #|   in a table."'),
+    "ref": ("@fig-{name} and", "@fig-missing, @fig-{name} and"),
+}
+
+
+@pytest.mark.slow
+def test_each_planted_mistake_fails_the_checks_and_the_real_render(quarto_cli, tmp_path):
+    files = {"index.qmd": "# Preface {.unnumbered}\n\nStart with @sec-clean.\n",
+             "chapters/01-clean.qmd": CLEAN.format(title="Clean", name="clean")}
+    for i, (name, (old, new)) in enumerate(PLANTED.items(), start=2):
+        text = CLEAN.replace(old, new).format(title=name.title(), name=name)
+        files[f"chapters/0{i}-{name}.qmd"] = text
+    root = write_book(tmp_path / "book", files)
+
+    static = [str(p) for p in checks.check_book(root)]
+    assert [p for p in static if "01-clean" in p] == []
+    assert any("02-alt.qmd" in p and "`fig-alt` spans 2" in p for p in static), static
+    assert any("03-cap.qmd" in p and "`tbl-cap` spans 2" in p for p in static), static
+    assert any("04-ref.qmd" in p and "@fig-missing does not resolve" in p for p in static), static
+
+    result = quarto.render(root, quarto=quarto_cli, echo=False)
+    assert result.returncode == 0, result.log.read_text()[-3000:]  # Quarto itself says "fine"
+    found = result.problems + quarto.verify_site(root)
+    text = "\n".join(found)
+    assert not [p for p in found if "01-clean" in p], text
+    # the multi-line alt text: the figure loses its id, so its reference and number go
+    assert any("02-alt.html" in p and ("fig-alt" in p or "crossref @fig-alt" in p)
+               for p in found), text
+    # the multi-line table caption: raw `:::` reaches the page
+    assert any("03-cap.html" in p and "raw source" in p for p in found), text
+    assert any(":::" in p for p in result.problems), text
+    # the dangling reference: Quarto warns, and the page shows it unresolved
+    assert any("Unable to resolve crossref @fig-missing" in p for p in result.problems), text
+    assert any("04-ref.html: unresolved cross-reference '?fig-missing'" in p for p in found), text
