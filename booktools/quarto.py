@@ -376,7 +376,10 @@ def build(root: Path | str, profile: str | None = None, *, force: bool = False,
         raise FileNotFoundError("quarto is not installed")
     config = qmd.read_project(root, profile)
     site = root / config["project"].get("output-dir", "_book")
-    keys = freeze_keys(root, "instructor")
+    # every edition's entries (the instructor profile adds to the default one), so that
+    # each edition's render records the keys of what it froze
+    widest = "instructor" if (root / "_quarto-instructor.yml").is_file() else profile
+    keys = freeze_keys(root, widest)
     stamp = site_stamp(root, profile, keys, quarto_version(quarto))
     edition = f"the {profile} edition" if profile else "the book"
     if not force and (site / STAMP).is_file() and \

@@ -217,30 +217,49 @@ def test_build_refuses_failed_results(sites):
         preview.build_site(root, [bad], out=root / "_never")
 
 
-def test_cli_build_without_quarto(make_book, monkeypatch, capsys):
-    monkeypatch.setenv("PATH", "/nonexistent")  # no quarto on PATH
+def test_cli_build_without_quarto_builds_the_preview_and_says_so_loudly(make_book, monkeypatch,
+                                                                       capsys):
+    from booktools import quarto
+
+    monkeypatch.setattr(quarto, "find_quarto", lambda: None)
     root = make_book({"index.qmd": "# Preface {.unnumbered}\n\nNo code here.\n"},
                      config="project:\n  type: book\nbook:\n  chapters: [index.qmd]\n")
     assert main(["build", "--root", str(root)]) == 0
     out = capsys.readouterr().out
-    assert "Quarto not found on PATH: built the preview site in" in out
+    assert "NO QUARTO FOUND" in out and "PREVIEW, not the book readers get" in out
+    assert "built the preview site in" in out
     assert (root / "_book/index.html").is_file()
 
 
-def test_cli_build_with_quarto_runs_quarto_render(make_book, tmp_path, monkeypatch, capsys):
+def test_cli_build_with_quarto_renders_verifies_and_then_reuses(make_book, tmp_path, monkeypatch,
+                                                                 capsys):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "quarto.log"
     fake = bin_dir / "quarto"
-    fake.write_text(f'#!/bin/sh\necho "$* | $QUARTO_PYTHON" > {log}\n')
+    page = "<!doctype html><html><body><main><p>Preface</p></main></body></html>"
+    fake.write_text("#!/bin/sh\n"
+                    'if [ "$1" = --version ]; then echo 1.10.18; exit 0; fi\n'
+                    f'echo "$* | $QUARTO_PYTHON" >> {log}\n'
+                    f"mkdir -p _book && echo '{page}' > _book/index.html\n")
     fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("QUARTO", str(fake))
     root = make_book({"index.qmd": "# Preface {.unnumbered}\n"},
                      config="project:\n  type: book\nbook:\n  chapters: [index.qmd]\n")
-    (root / "_quarto-instructor.yml").write_text("book:\n  title: Instructor\n")
-    assert main(["build", "--root", str(root), "--profile", "instructor"]) == 0
-    assert log.read_text().strip() == f"render --profile instructor | {sys.executable}"
-    assert not (root / "_book").exists()  # Quarto writes the site, not the preview
+    assert main(["build", "--root", str(root)]) == 0
+    assert log.read_text().strip() == f"render | {sys.executable}"
+    assert "0 warnings, every page verified" in capsys.readouterr().out
+    # nothing changed: no second render
+    assert main(["build", "--root", str(root)]) == 0
+    assert "nothing changed since _book/ was rendered" in capsys.readouterr().out
+    assert log.read_text().count("render") == 1
+    # a page Quarto leaves broken fails the build, though Quarto exited 0
+    (root / "index.qmd").write_text("# Preface {.unnumbered}\n\nEdited.\n")
+    fake.write_text(fake.read_text().replace("<p>Preface</p>",
+                                             '<p><strong class="quarto-unresolved-ref">?fig-x'
+                                             "</strong></p>"))
+    assert main(["build", "--root", str(root)]) == 1
+    assert "unresolved cross-reference '?fig-x'" in capsys.readouterr().out
 
 
 def test_pandoc_output_is_reused_until_the_markdown_changes(tmp_path, monkeypatch):
