@@ -254,7 +254,7 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
 # ----------------------------------------------------------------------------- drift
 def plot_drift_histograms(reference: pd.DataFrame, current: pd.DataFrame,
                           features: Sequence[str], *, drifted: Any = (), bins: int = 30):
-    """Reference vs current histograms, one panel per feature.
+    """Reference vs current histograms, one panel per feature, stacked.
 
     Parameters
     ----------
@@ -293,8 +293,9 @@ def plot_drift_histograms(reference: pd.DataFrame, current: pd.DataFrame,
     if isinstance(drifted, pd.DataFrame):
         drifted = drifted.loc[drifted["drifted"], "feature"].tolist()
     drifted = set(drifted)
-    fig, axes = _new_figure(1, len(features), figsize=(3.2 * len(features), 3.4), squeeze=False)
-    for ax, name in zip(axes[0], features):
+    # one panel per row, each as wide as the text column, so a phone shows them readable
+    fig, axes = _new_figure(len(features), 1, figsize=(7.0, 2.2 * len(features)), squeeze=False)
+    for ax, name in zip(axes[:, 0], features):
         ref = reference[name].to_numpy(float)
         cur = current[name].to_numpy(float)
         log = name == "p99_latency_ms"
