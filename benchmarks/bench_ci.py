@@ -31,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_EDITION = "21c4674"  # the state the build issue measured ("today's time")
+# The last commit before the book was rendered with real Quarto in CI; with
+# `--baseline 317181e`, "ratio in all" is the one the real-render issue bounds (<= 1.25).
+BEFORE_REAL_RENDER = "317181e"
 STEP = re.compile(r"^(\S+)\s+(ok|FAILED)\s+(\d+) s", re.M)
 
 
@@ -65,7 +68,7 @@ def main() -> int:
                                     text=True).stdout.strip()
     work = Path(tempfile.mkdtemp(prefix="bench-ci-"))
     print(f"cores: {os.cpu_count()}, load at start: {os.getloadavg()[0]:.2f}; work: {work}")
-    ratios = []
+    ratios, ratios_all = [], []
     try:
         for pair in range(1, args.pairs + 1):
             results = {}
@@ -87,6 +90,7 @@ def main() -> int:
                   f"without the production checks ({production} s)")
             print(f"ratio (candidate without production / baseline): {ratios[-1]:.2f}"
                   f"  (target <= 0.5)")
+            ratios_all.append(new / base)
             print(f"ratio (candidate in all / baseline): {new / base:.2f}", flush=True)
     finally:
         if not args.keep:
@@ -94,6 +98,10 @@ def main() -> int:
     if len(ratios) > 1:
         print(f"ratios of {len(ratios)} pairs: {', '.join(f'{r:.2f}' for r in ratios)}; "
               f"median {statistics.median(ratios):.2f}, worst {max(ratios):.2f}  (target <= 0.5)")
+        print(f"ratios in all of {len(ratios_all)} pairs: "
+              f"{', '.join(f'{r:.2f}' for r in ratios_all)}; median "
+              f"{statistics.median(ratios_all):.2f}, worst {max(ratios_all):.2f}  (against "
+              f"{BEFORE_REAL_RENDER}, the real-render issue's target: <= 1.25)")
     return 0
 
 
