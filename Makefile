@@ -31,7 +31,7 @@ PYTEST_ARGS ?=
 # tests/conftest.py keeps the modules that share the book's execution cache together.
 TEST_JOBS ?= $(shell $(PYTHON) -c "import os; print((os.cpu_count() or 1) + 1)")
 
-.PHONY: setup quarto book instructor test check execute preview notebooks benchmarks browser system production lab clean help
+.PHONY: setup quarto book instructor test check execute notebooks benchmarks browser system production lab clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -41,7 +41,6 @@ help:
 	@echo "make test        set up and run the whole test suite"
 	@echo "make check       static book checks only (files, labels, cross-references, cell options)"
 	@echo "make execute     execute every changed chapter (no site); results go to .jupyter_cache/"
-	@echo "make preview     build the Quarto-free preview site in _book/, even where Quarto is installed"
 	@echo "make notebooks   regenerate exercises/ and solutions/ from exercises/source/"
 	@echo "make benchmarks  run every script in benchmarks/"
 	@echo "make lab         install JupyterLab into .venv and open the exercises"
@@ -95,9 +94,6 @@ instructor: $(STAMP) quarto system
 
 execute: $(STAMP)
 	$(PY) -m booktools execute
-
-preview: $(STAMP)
-	$(PY) -m booktools preview
 
 # The browser tests (tests/test_booktools_browser.py) drive a real headless Chromium:
 # installed from Debian's packages when no Chromium or Chrome is on the PATH and apt works.
