@@ -146,6 +146,6 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab exercises/
 
 clean:
-	rm -rf _book _book-instructor _freeze .quarto .freeze-keys.json .quarto-render*.log .jupyter_cache .pytest_cache build deploy/build deploy/validate/node_modules $(VENV)
+	rm -rf _book _book-instructor _freeze .quarto .freeze-keys.json .quarto-render*.log .quarto-build.lock .jupyter_cache .pytest_cache build deploy/build deploy/validate/node_modules $(VENV)
 	find . -name __pycache__ -prune -exec rm -rf {} +
 	find . -name '*.egg-info' -prune -exec rm -rf {} +

@@ -368,9 +368,20 @@ def build(root: Path | str, profile: str | None = None, *, force: bool = False,
           quarto: str | None = None, echo: bool = True) -> int:
     """Render one edition with Quarto and verify it; 0 when the site is good.
 
-    Skips the render when the site was rendered and verified from the same inputs.
+    Skips the render when the site was rendered and verified from the same inputs. One build
+    at a time per project (a file lock): ``make book`` started beside ``make test`` waits for
+    the other's render, then finds the site up to date instead of rendering into it at the
+    same time.
     """
+    from filelock import FileLock
+
     root = Path(root).resolve()
+    with FileLock(root / ".quarto-build.lock"):
+        return _build(root, profile, force=force, quarto=quarto, echo=echo)
+
+
+def _build(root: Path, profile: str | None, *, force: bool, quarto: str | None,
+           echo: bool) -> int:
     quarto = quarto or find_quarto()
     if quarto is None:
         raise FileNotFoundError("quarto is not installed")

@@ -183,3 +183,29 @@ def test_each_planted_mistake_fails_the_checks_and_the_real_render(quarto_cli, t
     # the dangling reference: Quarto warns, and the page shows it unresolved
     assert any("Unable to resolve crossref @fig-missing" in p for p in result.problems), text
     assert any("04-ref.html: unresolved cross-reference '?fig-missing'" in p for p in found), text
+
+
+def test_two_builds_at_once_render_once(make_book, tmp_path):
+    # `make book` beside `make test`: the second build waits for the first, then finds the
+    # site rendered and verified from the same inputs
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "renders.log"
+    fake = tmp_path / "quarto"
+    page = "<!doctype html><html><body><main><p>Preface</p></main></body></html>"
+    fake.write_text("#!/bin/sh\n"
+                    'if [ "$1" = --version ]; then echo 1.10.18; exit 0; fi\n'
+                    f"echo start >> {log}; sleep 2; echo end >> {log}\n"
+                    f"mkdir -p _book && echo '{page}' > _book/index.html\n")
+    fake.chmod(0o755)
+    root = make_book({"index.qmd": "# Preface {.unnumbered}\n"},
+                     config="project:\n  type: book\nbook:\n  chapters: [index.qmd]\n")
+    env = dict(os.environ, QUARTO=str(fake), PYTHONPATH=str(Path(__file__).parents[1]))
+    runs = [subprocess.Popen([sys.executable, "-m", "booktools", "build", "--root", str(root)],
+                             env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert log.read_text().split() == ["start", "end"]  # one render, never two side by side
+    assert sum("nothing changed since _book/" in out for out in outputs) == 1, outputs
