@@ -43,7 +43,7 @@ PUBLIC_API = {
         "check_test_candidate",
     },
     "data": {
-        "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES",
+        "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISTRIBUTIONS", "DISCRETE_FEATURES", "FEATURES",
         "FEATURE_SPECS", "FeatureSpec", "Scenario", "TARGET", "check_rng", "fit_pipeline",
         "incident_probability", "make_incidents", "make_pipeline", "make_production_sample",
         "make_scenario",
