@@ -29,6 +29,10 @@ and line it comes from:
   ``fig-subcap`` become Markdown captions, where a line break is harmless, so they may span
   lines; lists and mappings are written as one line of JSON and may too.
 
+- no hidden cell computes a result: apart from the shared ``%run _common.py`` set-up, a cell
+  with ``include: false`` or ``echo: false`` binds no name that prose or a later cell uses,
+  and shows output only as a ``fig-`` figure (the exact rule: :mod:`booktools.hidden`).
+
 Out of scope: whether the code runs (:mod:`booktools.execute`) and prose style.
 """
 from __future__ import annotations
@@ -39,7 +43,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import qmd
+from . import hidden, qmd
 
 __all__ = ["CELL_OPTIONS", "Problem", "check_book", "check_profiles", "LABEL_PATTERN"]
 
@@ -169,6 +173,8 @@ def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
                     problems.append(_problem(label.origin, root, f"solution {label.name!r} is "
                                              "visible in the default edition; solutions belong "
                                              "to the instructor profile only."))
+        for origin, message in hidden.hidden_cell_problems(doc):
+            problems.append(_problem(origin, root, message))
         for cell in doc.cells:
             for key in cell.options:
                 if key not in CELL_OPTIONS:

@@ -89,6 +89,8 @@ class Cell:
     conditions: tuple[Condition, ...] = ()
     #: How many ``#|`` lines each option's value spans (1 for ``key: value`` on one line).
     option_spans: dict[str, int] = field(default_factory=dict)
+    #: How many ``#|`` lines open the cell (its code starts on the line after them).
+    n_option_lines: int = 0
 
     @property
     def label(self) -> str | None:
@@ -393,7 +395,7 @@ def parse_qmd(path: Path | str, *, project_root: Path | None = None) -> Document
                 body = lines[i + 1:j]
                 options, origins, n, spans = _parse_options(body, line.origin)
                 source = "\n".join(b.text for b in body[n:])
-                blocks.append(Cell(source, options, line.origin, origins, current(), spans))
+                blocks.append(Cell(source, options, line.origin, origins, current(), spans, n))
             else:
                 end = min(j, len(lines) - 1)
                 for k in range(i, end + 1):

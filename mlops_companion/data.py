@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,7 @@ __all__ = [
     "TARGET",
     "FEATURE_SPECS",
     "COEFFICIENTS",
+    "DISTRIBUTIONS",
     "FeatureSpec",
     "Scenario",
     "make_incidents",
@@ -85,14 +87,25 @@ COEFFICIENTS: Mapping[str, float] = {
     "is_weekend": 0.3,
 }
 
-# Parameters of the generating distributions; `drift` shifts the first one of each.
-_BASE = {
-    "request_rate": 100.0,   # exponential scale
-    "error_pct": 2.0,        # normal mean (sd 1.5), clipped at 0
-    "p99_latency_ms": 4.0,   # log-normal log-mean (log-sd 0.8)
-    "deploy_hour": 0.0,      # uniform on 0..23, shifted cyclically by round(shift)
-    "is_weekend": 2 / 7,     # Bernoulli probability
+#: How each feature is drawn, independently of the others: the distribution, its parameters,
+#: and which parameter ``drift`` shifts (:func:`make_incidents`). The generator reads its
+#: parameters from here, so what a chapter prints is what the data come from.
+DISTRIBUTIONS: Mapping[str, Mapping[str, Any]] = {
+    "request_rate": {"distribution": "exponential", "parameters": {"scale": 100.0},
+                     "drift shifts": "scale"},
+    "error_pct": {"distribution": "normal, clipped at 0", "parameters": {"mean": 2.0, "sd": 1.5},
+                  "drift shifts": "mean"},
+    "p99_latency_ms": {"distribution": "log-normal", "parameters": {"log_mean": 4.0, "log_sd": 0.8},
+                       "drift shifts": "log_mean"},
+    "deploy_hour": {"distribution": "uniform on 0..23", "parameters": {},
+                    "drift shifts": "rotates the hours"},
+    "is_weekend": {"distribution": "Bernoulli", "parameters": {"p": 2 / 7},
+                   "drift shifts": "p"},
 }
+
+
+def _param(feature: str, name: str) -> float:
+    return float(DISTRIBUTIONS[feature]["parameters"][name])
 
 
 def check_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
@@ -128,21 +141,23 @@ def _check_n(n_samples: int, name: str = "n_samples") -> int:
 def _draw_features(n: int, rng: np.random.Generator, shift: Mapping[str, float]) -> pd.DataFrame:
     _utils.check_finite_mapping(shift, "drift", FEATURES)
     s = {name: float(shift.get(name, 0.0)) for name in FEATURES}
-    p_weekend = _BASE["is_weekend"] + s["is_weekend"]
+    p_weekend = _param("is_weekend", "p") + s["is_weekend"]
     if not 0.0 <= p_weekend <= 1.0:
         raise ValueError(
             f"`drift['is_weekend']` must keep the weekend probability in [0, 1]; "
             f"got a probability of {p_weekend:.3f}."
         )
-    scale = _BASE["request_rate"] + s["request_rate"]
+    scale = _param("request_rate", "scale") + s["request_rate"]
     if scale <= 0:
         raise ValueError(
             f"`drift['request_rate']` must keep the mean request rate positive; got {scale}."
         )
     return pd.DataFrame({
         "request_rate": rng.exponential(scale, n),
-        "error_pct": np.clip(rng.normal(_BASE["error_pct"] + s["error_pct"], 1.5, n), 0, None),
-        "p99_latency_ms": rng.lognormal(_BASE["p99_latency_ms"] + s["p99_latency_ms"], 0.8, n),
+        "error_pct": np.clip(rng.normal(_param("error_pct", "mean") + s["error_pct"],
+                                        _param("error_pct", "sd"), n), 0, None),
+        "p99_latency_ms": rng.lognormal(_param("p99_latency_ms", "log_mean") + s["p99_latency_ms"],
+                                        _param("p99_latency_ms", "log_sd"), n),
         "deploy_hour": (rng.integers(0, 24, n) + round(s["deploy_hour"])) % 24,
         "is_weekend": rng.binomial(1, p_weekend, n),
     })

@@ -1,6 +1,8 @@
 """booktools.checks: each kind of broken book is reported with its file and line."""
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from booktools import checks
@@ -213,3 +215,48 @@ def test_render_list_in_a_book_project_is_reported(make_book):
     root = make_book({"index.qmd": "# Preface\n", "chapters/01-a.qmd": "# A {#sec-a}\n"},
                      config=config)
     assert checks.check_book(root) == []
+
+
+# --------------------------------------------------------------------- hidden cells
+SETUP = "\n```{python}\n#| include: false\n%run _common.py\n```\n"
+
+
+def with_hidden(text: str) -> dict[str, str]:
+    files = dict(GOOD)
+    files["chapters/01-a.qmd"] = textwrap.dedent(GOOD["chapters/01-a.qmd"]) + SETUP + text
+    return files
+
+
+def test_hidden_cell_computing_a_number_for_the_prose_fails(make_book):
+    files = with_hidden("\n```{python}\n#| include: false\nshare = 0.25\n"
+                        "pts = f'{100 * share:.0f}'\n```\n\nThe canary gets `{python} pts` per cent.\n")
+    found = problems_of(make_book, files)
+    assert len(found) == 1
+    assert found[0].startswith("chapters/01-a.qmd:30: hidden cell binds `pts`, used later in "
+                               "prose (line 33)")
+
+
+def test_hidden_cell_fails_the_cli_check(make_book, capsys):
+    files = with_hidden("\n```{python}\n#| echo: false\ndef helper():\n    return 1\n```\n\n"
+                        "```{python}\nhelper()\n```\n")
+    root = make_book(files, config=CONFIG)
+    assert main(["check", "--root", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "chapters/01-a.qmd:29: hidden cell binds `helper`, used later in a visible cell" in out
+    assert "chapters/01-a.qmd:27: hidden cell (`echo: false`) shows its output" in out
+
+
+def test_hidden_figure_and_scratch_names_pass(make_book):
+    files = with_hidden('\n```{python}\n#| label: fig-b\n#| echo: false\n#| fig-cap: "B."\n'
+                        '#| fig-alt: "B."\nxs = [v for v in range(3)]\n\n\ndef draw(points):\n'
+                        '    total = sum(points)\n    return total\n\n\nfig = draw(xs)\n```\n\n'
+                        "```{python}\nv = total = 2\n```\n\nSee @fig-b, `{python} v`.\n")
+    assert problems_of(make_book, files) == []
+
+
+def test_hidden_table_is_a_result_out_of_sight(make_book):
+    files = with_hidden("\n```{python}\n#| echo: false\nimport math\nround(math.pi, 2)\n```\n")
+    found = problems_of(make_book, files)
+    assert [p.split(";")[0] for p in found] == [
+        "chapters/01-a.qmd:27: hidden cell (`echo: false`) shows its output without being a "
+        "`fig-` figure"]

@@ -324,28 +324,22 @@ def canary_fixed_z(be, bt, ce, ct, *, margin=0.0, min_samples=500, k=2.33):
     return "rollback" if _z(be, bt, ce, ct, margin) > 2.33 else "continue"
 
 
-def alarm_cumulative(correct, *, window, threshold):
-    running = np.cumsum(correct) / np.arange(1, len(correct) + 1)
-    hits = np.flatnonzero(running < threshold)
-    return int(hits[0]) if hits.size else None
-
-
-def alarm_partial_windows(correct, *, window, threshold):
-    if window < 1:
-        raise ValueError("`window` must be positive")
-    c = np.asarray(correct, dtype=float)
+def alarm_cumulative(correct, *, window, threshold, confidence=0.95):
+    c = np.asarray(correct, dtype=int)
+    running = np.cumsum(c)
     for i in range(len(c)):
-        if c[max(0, i - window + 1):i + 1].mean() < threshold:
+        if _upper(running[i], i + 1, confidence) < threshold:
             return i
     return None
 
 
-def alarm_at_or_below(correct, *, window, threshold):
+def alarm_partial_windows(correct, *, window, threshold, confidence=0.95):
     if window < 1:
         raise ValueError("`window` must be positive")
-    c = np.asarray(correct, dtype=float)
-    for i in range(window - 1, len(c)):
-        if c[i - window + 1:i + 1].mean() <= threshold:
+    c = np.asarray(correct, dtype=int)
+    for i in range(len(c)):
+        part = c[max(0, i - window + 1):i + 1]
+        if _upper(part.sum(), len(part), confidence) < threshold:
             return i
     return None
 
@@ -742,31 +736,58 @@ def wilson_one_sided_z(successes, n, *, confidence=0.95):
 
 # 08 lifecycle
 
-def _alarm(correct, window, threshold, *, refuse=lambda w: w < 1, below=lambda a, t: a < t,
-           shift=0):
+def _upper(k, n, confidence=0.95):
+    from mlops_companion import validation
+
+    return validation.wilson_interval(int(k), int(n), confidence=confidence)[1]
+
+
+def _alarm(correct, window, threshold, confidence=0.95, *, refuse=lambda w: w < 1,
+           below=lambda k, n, t, conf: _upper(k, n, conf) < t, shift=0):
     if refuse(window):
         raise ValueError(f"`window` must be at least 1; got {window}.")
-    c = np.asarray(correct, dtype=float)
+    c = np.asarray(correct, dtype=int)
     for i in range(window - 1, len(c)):
-        if below(c[i - window + 1:i + 1].mean(), threshold):
+        if below(c[i - window + 1:i + 1].sum(), window, threshold, confidence):
             return i + shift
     return None
 
 
-def alarm_refusing_window_one(correct, *, window, threshold):
-    return _alarm(correct, window, threshold, refuse=lambda w: w <= 1)
+def alarm_point_estimate(correct, *, window, threshold, confidence=0.95):
+    # the uncorrected rule: the window's accuracy itself below the threshold
+    return _alarm(correct, window, threshold, confidence, below=lambda k, n, t, conf: k / n < t)
 
 
-def alarm_window_start(correct, *, window, threshold):
-    return _alarm(correct, window, threshold, shift=-(window - 1))
+def _lower(k, n, confidence=0.95):
+    from mlops_companion import validation
+
+    return validation.wilson_interval(int(k), int(n), confidence=confidence)[0]
 
 
-def alarm_threshold_down(correct, *, window, threshold):
-    return _alarm(correct, window, threshold, below=lambda a, t: a < t - 0.05)
+def alarm_lower_bound(correct, *, window, threshold, confidence=0.95):
+    return _alarm(correct, window, threshold, confidence,
+                  below=lambda k, n, t, conf: _lower(k, n, conf) < t)
 
 
-def alarm_off_by_one(correct, *, window, threshold):
-    return _alarm(correct, window, threshold, shift=1)
+def alarm_fixed_confidence(correct, *, window, threshold, confidence=0.95):
+    return _alarm(correct, window, threshold, 0.95)
+
+
+def alarm_refusing_window_one(correct, *, window, threshold, confidence=0.95):
+    return _alarm(correct, window, threshold, confidence, refuse=lambda w: w <= 1)
+
+
+def alarm_window_start(correct, *, window, threshold, confidence=0.95):
+    return _alarm(correct, window, threshold, confidence, shift=-(window - 1))
+
+
+def alarm_threshold_down(correct, *, window, threshold, confidence=0.95):
+    return _alarm(correct, window, threshold, confidence,
+                  below=lambda k, n, t, conf: _upper(k, n, conf) < t - 0.05)
+
+
+def alarm_off_by_one(correct, *, window, threshold, confidence=0.95):
+    return _alarm(correct, window, threshold, confidence, shift=1)
 
 
 # 02 registry, with MLflow
@@ -1001,6 +1022,257 @@ def checks_wilson(successes, n):
 # --------------------------------------------------------------------------- the library
 # (exercise, wrong answer, the case that must catch it)
 
+# 06 monitoring: the uncorrected rule
+
+def drift_uncorrected(reference, current, *, alpha=0.01):
+    return _report(reference, current, stats.ks_2samp, alpha)
+
+
+def drift_corrected_by_rows(reference, current, *, alpha=0.01):
+    report = _report(reference, current, stats.ks_2samp, alpha, warn=False)
+    report = report.assign(drifted=report["pvalue"] < alpha / len(current))
+    drifted = report.loc[report["drifted"], "feature"].tolist()
+    if drifted:
+        warnings.warn(f"drift in {drifted}", UserWarning, stacklevel=2)
+    return report
+
+
+# 09 production: the margin statistic from counters
+
+def _var(n, s, q, ddof=1):
+    return (q - s * s / n) / (n - ddof)
+
+
+def _z_from(canary, baseline, margin, *, ddof=1, signed=False, floor=True, sd=False):
+    (nc, sc, qc), (nb, sb, qb) = canary, baseline
+    diff = sc / nc - sb / nb
+    gap = (diff if signed else abs(diff)) - margin
+    gap = max(gap, 0.0) if floor else gap
+    vc, vb = _var(nc, sc, qc, ddof), _var(nb, sb, qb, ddof)
+    if sd:
+        vc, vb = math.sqrt(vc), math.sqrt(vb)
+    return gap / math.sqrt(vc / nc + vb / nb)
+
+
+def margin_ddof0(canary, baseline, *, margin, min_samples):
+    if canary[0] < min_samples or baseline[0] < min_samples:
+        return 0.0
+    return _z_from(canary, baseline, margin, ddof=0)
+
+
+def margin_signed(canary, baseline, *, margin, min_samples):
+    if canary[0] < min_samples or baseline[0] < min_samples:
+        return 0.0
+    return _z_from(canary, baseline, margin, signed=True)
+
+
+def margin_unfloored(canary, baseline, *, margin, min_samples):
+    if canary[0] < min_samples or baseline[0] < min_samples:
+        return 0.0
+    return _z_from(canary, baseline, margin, floor=False)
+
+
+def margin_ignored(canary, baseline, *, margin, min_samples):
+    if canary[0] < min_samples or baseline[0] < min_samples:
+        return 0.0
+    return _z_from(canary, baseline, 0.0)
+
+
+def margin_at_or_below_minimum(canary, baseline, *, margin, min_samples):
+    if canary[0] <= min_samples or baseline[0] <= min_samples:
+        return 0.0
+    return _z_from(canary, baseline, margin)
+
+
+def margin_canary_count_only(canary, baseline, *, margin, min_samples):
+    if canary[0] < min_samples:
+        return 0.0
+    return _z_from(canary, baseline, margin)
+
+
+def margin_sd_not_variance(canary, baseline, *, margin, min_samples):
+    if canary[0] < min_samples or baseline[0] < min_samples:
+        return 0.0
+    return _z_from(canary, baseline, margin, sd=True)
+
+
+def margin_none_when_insufficient(canary, baseline, *, margin, min_samples):
+    if canary[0] < min_samples or baseline[0] < min_samples:
+        return None
+    return _z_from(canary, baseline, margin)
+
+
+# 09 production: late labels
+
+def _latest(labels, keep="last", by_time=True):
+    ordered = labels.sort_values("labelled_at", kind="stable") if by_time else labels
+    return ordered.drop_duplicates("request_id", keep=keep)[["request_id", "incident"]]
+
+
+def _refuse_orphans(log, labels):
+    orphans = sorted(set(labels["request_id"]) - set(log["request_id"]))
+    if orphans:
+        raise ValueError(f"labels for requests not in the log: {orphans}")
+
+
+def join_plain_merge(log, labels):
+    return log.merge(labels, on="request_id", how="left")
+
+
+def join_inner(log, labels):
+    log = log.drop_duplicates()
+    _refuse_orphans(log, labels)
+    return log.merge(_latest(labels), on="request_id", how="inner")
+
+
+def join_first_label(log, labels):
+    log = log.drop_duplicates()
+    _refuse_orphans(log, labels)
+    return log.merge(_latest(labels, keep="first"), on="request_id", how="left")
+
+
+def join_last_row(log, labels):
+    log = log.drop_duplicates()
+    _refuse_orphans(log, labels)
+    return log.merge(_latest(labels, by_time=False), on="request_id", how="left")
+
+
+def join_replaying_lines(log, labels):
+    _refuse_orphans(log, labels)
+    return log.merge(_latest(labels), on="request_id", how="left")
+
+
+def join_sorted(log, labels):
+    log = log.drop_duplicates()
+    _refuse_orphans(log, labels)
+    return log.merge(_latest(labels), on="request_id", how="left").sort_values(
+        "request_id", ignore_index=True)
+
+
+def join_dropping_orphans(log, labels):
+    log = log.drop_duplicates()
+    return log.merge(_latest(labels), on="request_id", how="left")
+
+
+# 10 scale: per-partition scoring
+
+def _score_frame(part, model, features, id_column):
+    return pd.DataFrame({id_column: part[id_column].to_numpy(),
+                         "score": model.predict_proba(part[list(features)])[:, 1]})
+
+
+def _missing_columns(part, needed):
+    return [c for c in needed if c not in part.columns]
+
+
+def score_without_ids(part, model, *, features, id_column="row_id"):
+    missing = _missing_columns(part, [id_column, *features])
+    if missing:
+        raise ValueError(f"missing {missing}")
+    return pd.DataFrame({"score": model.predict_proba(part[list(features)])[:, 1]})
+
+
+def score_by_position(part, model, *, features, id_column="row_id"):
+    missing = _missing_columns(part, [id_column, *features])
+    if missing:
+        raise ValueError(f"missing {missing}")
+    X = part.iloc[:, 1:1 + len(features)]
+    return pd.DataFrame({id_column: part[id_column].to_numpy(),
+                         "score": model.predict_proba(X)[:, 1]})
+
+
+def score_in_place(part, model, *, features, id_column="row_id"):
+    missing = _missing_columns(part, [id_column, *features])
+    if missing:
+        raise ValueError(f"missing {missing}")
+    part["score"] = model.predict_proba(part[list(features)])[:, 1]
+    return part[[id_column, "score"]]
+
+
+def score_fixed_id(part, model, *, features, id_column="row_id"):
+    missing = _missing_columns(part, ["row_id", *features])
+    if missing:
+        raise ValueError(f"missing {missing}")
+    return _score_frame(part, model, features, "row_id")
+
+
+def score_key_error(part, model, *, features, id_column="row_id"):
+    return _score_frame(part, model, features, id_column)
+
+
+def score_naming_first_missing(part, model, *, features, id_column="row_id"):
+    missing = _missing_columns(part, [id_column, *features])
+    if missing:
+        raise ValueError(f"missing column {missing[0]!r}")
+    return _score_frame(part, model, features, id_column)
+
+
+def score_features_checked_only(part, model, *, features, id_column="row_id"):
+    missing = _missing_columns(part, list(features))
+    if missing:
+        raise ValueError(f"missing {missing}")
+    return _score_frame(part, model, features, id_column)
+
+
+def score_none_when_empty(part, model, *, features, id_column="row_id"):
+    missing = _missing_columns(part, [id_column, *features])
+    if missing:
+        raise ValueError(f"missing {missing}")
+    return None if part.empty else _score_frame(part, model, features, id_column)
+
+
+# 10 scale: the KS statistic merged from partitions
+
+def _ks_counts(reference, partitions, *, just_before=True, left_both=False):
+    reference = np.sort(np.asarray(reference, dtype=float))
+    grid = np.unique(reference)
+    ref_le = np.searchsorted(reference, grid, side="right") / len(reference)
+    ref_lt = np.r_[0.0, ref_le[:-1]]
+    n, lt, le = 0, np.zeros(len(grid)), np.zeros(len(grid))
+    for part in partitions:
+        values = np.sort(np.asarray(part, dtype=float))
+        n += len(values)
+        lt += np.searchsorted(values, grid, side="left")
+        le += np.searchsorted(values, grid, side="left" if left_both else "right")
+    d = np.abs(ref_le - le / n).max()
+    return float(max(d, np.abs(ref_lt - lt / n).max()) if just_before else d)
+
+
+def ks_largest_partition(reference, partitions):
+    return float(max(stats.ks_2samp(reference, p).statistic for p in partitions if len(p)))
+
+
+def ks_mean_of_partitions(reference, partitions):
+    return float(np.mean([stats.ks_2samp(reference, p).statistic for p in partitions if len(p)]))
+
+
+def ks_at_reference_points_only(reference, partitions):
+    return _ks_counts(reference, partitions, just_before=False)
+
+
+def ks_left_counts_only(reference, partitions):
+    return _ks_counts(reference, partitions, left_both=True)
+
+
+def ks_histogram(reference, partitions):
+    edges = np.linspace(np.min(reference), np.max(reference), 21)
+    ref = np.cumsum(np.histogram(reference, edges)[0]) / len(reference)
+    counts = sum(np.histogram(p, edges)[0] for p in partitions)
+    return float(np.abs(ref - np.cumsum(counts) / counts.sum()).max())
+
+
+def ks_equal_sizes(reference, partitions):
+    reference = np.sort(np.asarray(reference, dtype=float))
+    n = len(partitions) * len(partitions[0])  # assumes every partition is as large as the first
+    grid = np.unique(reference)
+    ref_le = np.searchsorted(reference, grid, side="right") / len(reference)
+    ref_lt = np.r_[0.0, ref_le[:-1]]
+    lt = sum(np.searchsorted(np.sort(p), grid, side="left") for p in partitions)
+    le = sum(np.searchsorted(np.sort(p), grid, side="right") for p in partitions)
+    return float(max(np.abs(ref_le - le / n).max(), np.abs(ref_lt - lt / n).max()))
+
+
+
 WRONG = [
     # 01 artefacts
     ("save_load_verify", roundtrip_trusting, "changes on loading"),
@@ -1095,6 +1367,8 @@ WRONG = [
     ("detect_drift", drift_warning_names_first_only, "one warning naming both"),
     ("detect_drift", drift_warning_names_everything, "one drifted feature"),
     ("detect_drift", drift_print_not_warn, "named in a warning"),
+    ("detect_drift", drift_uncorrected, "alpha is shared by the features tested"),
+    ("detect_drift", drift_corrected_by_rows, "alpha is the significance level"),
     ("chi_square_drift", chi2_reference_categories, "only the current data has"),
     ("chi_square_drift", chi2_unscaled, "the same distribution of hours"),
     ("chi_square_drift", chi2_ks_instead, "the same distribution of hours"),
@@ -1127,11 +1401,44 @@ WRONG = [
     # 08 lifecycle
     ("first_alarm", alarm_cumulative, "a drop to 70% alarms"),
     ("first_alarm", alarm_partial_windows, "only full windows"),
-    ("first_alarm", alarm_at_or_below, "a late drop"),
+    ("first_alarm", alarm_point_estimate, "a drop to 70% alarms"),
+    ("first_alarm", alarm_lower_bound, "a steady 90% never alarms"),
+    ("first_alarm", alarm_fixed_confidence, "the confidence level is used"),
     ("first_alarm", alarm_refusing_window_one, "a window of one"),
     ("first_alarm", alarm_window_start, "a drop to 70% alarms"),
     ("first_alarm", alarm_threshold_down, "a drop to 70% alarms"),
     ("first_alarm", alarm_off_by_one, "a drop to 70% alarms"),
+    # 09 production
+    ("margin_statistic", margin_ddof0, "a canary well above the baseline"),
+    ("margin_statistic", margin_signed, "below the baseline counts too"),
+    ("margin_statistic", margin_unfloored, "inside the margin gives 0"),
+    ("margin_statistic", margin_ignored, "a canary well above the baseline"),
+    ("margin_statistic", margin_at_or_below_minimum, "exactly min_samples is enough"),
+    ("margin_statistic", margin_canary_count_only, "too few baseline predictions"),
+    ("margin_statistic", margin_sd_not_variance, "a canary well above the baseline"),
+    ("margin_statistic", margin_none_when_insufficient, "too few canary predictions"),
+    ("join_late_labels", join_plain_merge, "a replayed log line counts once"),
+    ("join_late_labels", join_inner, "unlabelled ones wait"),
+    ("join_late_labels", join_first_label, "a corrected label replaces"),
+    ("join_late_labels", join_last_row, "wherever it sits in the table"),
+    ("join_late_labels", join_replaying_lines, "a replayed log line counts once"),
+    ("join_late_labels", join_sorted, "the log's order is kept"),
+    ("join_late_labels", join_dropping_orphans, "unknown request is an error"),
+    # 10 scale
+    ("score_partition", score_without_ids, "scores next to their row ids"),
+    ("score_partition", score_by_position, "scores next to their row ids"),
+    ("score_partition", score_in_place, "not modified"),
+    ("score_partition", score_fixed_id, "id_column names the id"),
+    ("score_partition", score_key_error, "a missing feature is refused"),
+    ("score_partition", score_naming_first_missing, "every missing column is named"),
+    ("score_partition", score_features_checked_only, "every missing column is named"),
+    ("score_partition", score_none_when_empty, "an empty partition"),
+    ("ks_from_partitions", ks_largest_partition, "a shifted sample in three partitions"),
+    ("ks_from_partitions", ks_mean_of_partitions, "a shifted sample in three partitions"),
+    ("ks_from_partitions", ks_at_reference_points_only, "the same distribution in two partitions"),
+    ("ks_from_partitions", ks_left_counts_only, "ties"),
+    ("ks_from_partitions", ks_histogram, "a shifted sample in three partitions"),
+    ("ks_from_partitions", ks_equal_sizes, "a shifted sample in three partitions"),
 ]
 
 

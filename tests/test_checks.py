@@ -113,7 +113,7 @@ def test_exercises_are_listed_in_chapter_order_one_private_module_each():
     assert stems == sorted(stems)
     assert set(stems) <= {
         "01-artefacts", "02-registry", "03-patterns", "04-serving", "05-safe-deployment",
-        "06-monitoring", "07-ml-cicd", "08-lifecycle"}
+        "06-monitoring", "07-ml-cicd", "08-lifecycle", "09-production", "10-scale"}
     for name, stem in checks.EXERCISES.items():
         module = importlib.import_module(
             f"mlops_companion.checks._ch{stem[:2]}_{stem[3:].replace('-', '_')}")

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "exercises" / "source").glob("[0-9][0-9]-*.py"))
 STEMS = [p.stem for p in SOURCES]
 EXPECTED_STEMS = ["01-artefacts", "02-registry", "03-patterns", "04-serving",
-                  "05-safe-deployment", "06-monitoring", "07-ml-cicd", "08-lifecycle"]
+                  "05-safe-deployment", "06-monitoring", "07-ml-cicd", "08-lifecycle",
+                  "09-production", "10-scale"]
 LABEL = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 
 

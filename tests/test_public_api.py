@@ -40,10 +40,11 @@ PUBLIC_API = {
         "check_load_verified", "check_make_request_schema", "check_predict_in_batches",
         "check_rollback_version", "check_save_load_verify", "check_shadow_report",
         "check_validate_model", "check_wilson_interval", "check_promote", "check_make_app",
-        "check_test_candidate",
+        "check_test_candidate", "check_join_late_labels", "check_margin_statistic",
+        "check_score_partition", "check_ks_from_partitions",
     },
     "data": {
-        "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES",
+        "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISTRIBUTIONS", "DISCRETE_FEATURES", "FEATURES",
         "FEATURE_SPECS", "FeatureSpec", "Scenario", "TARGET", "check_rng", "fit_pipeline",
         "incident_probability", "make_incidents", "make_pipeline", "make_production_sample",
         "make_scenario",

@@ -1,15 +1,76 @@
 # %% [markdown]
 # # Exercises: deploying a model safely
 #
-# A canary's rollback rule, how often it cries wolf, and a question about what a canary's
-# numbers do and do not tell you. Run the set-up cell first.
+# How often a shadow disagrees with the model it watches, a canary's rollback rule, how
+# often it cries wolf, and a question about what a canary's numbers do and do not tell
+# you. Run the set-up cell first.
 
 # %%
 import math
 
 import numpy as np
 
-from mlops_companion import checks
+from mlops_companion import checks, data
+
+scenario = data.make_scenario()
+
+# %% [markdown] exercise="shadow-agreement"
+# ## How often does the shadow disagree?
+#
+# In a shadow deployment the candidate model scores every request but its answers are
+# only logged. Write `shadow_report(primary_proba, shadow_proba, *, threshold=0.5)` for
+# the incident probabilities the two models gave the same requests. Return a dict with
+# `n`, `agreement` (share of requests where the two *decisions*, `proba >= threshold`,
+# are the same), `primary_only` and `shadow_only` (requests only that model flags) and
+# `mean_abs_diff` (mean absolute difference of the probabilities). Raise `ValueError`
+# giving both lengths when they differ. Then compare the book's pipeline with a candidate
+# trained on fresh data, on calm traffic and on traffic where `error_pct` has drifted.
+
+# %%
+def shadow_report(primary_proba, shadow_proba, *, threshold=0.5):
+    """Agreement between the decisions of a primary and a shadow model on the same requests."""
+    # BEGIN SOLUTION
+    primary_proba = np.asarray(primary_proba, dtype=float)
+    shadow_proba = np.asarray(shadow_proba, dtype=float)
+    if primary_proba.shape != shadow_proba.shape:
+        raise ValueError(f"`primary_proba` and `shadow_proba` must have the same length; "
+                         f"got {len(primary_proba)} and {len(shadow_proba)}.")
+    primary = primary_proba >= threshold
+    shadow = shadow_proba >= threshold
+    return {
+        "n": int(primary.size),
+        "agreement": float((primary == shadow).mean()),
+        "primary_only": int((primary & ~shadow).sum()),
+        "shadow_only": int((shadow & ~primary).sum()),
+        "mean_abs_diff": float(np.abs(primary_proba - shadow_proba).mean()),
+    }
+    # END SOLUTION
+
+
+# %%
+checks.check_shadow_report(shadow_report)
+
+# %%
+# BEGIN SOLUTION
+fresh = data.make_incidents(800, rng=31)
+candidate = data.fit_pipeline(fresh[list(data.FEATURES)], fresh[data.TARGET], random_state=7)
+for label, drift in [("calm traffic", None), ("error_pct drifted", {"error_pct": 2.0})]:
+    traffic = data.make_production_sample(2000, drift=drift, rng=32)
+    report = shadow_report(scenario.pipeline.predict_proba(traffic)[:, 1],
+                           candidate.predict_proba(traffic)[:, 1])
+    print(f"{label:<18} agreement {report['agreement']:.3f}  primary only "
+          f"{report['primary_only']:>3}  shadow only {report['shadow_only']:>3}  "
+          f"mean |diff| {report['mean_abs_diff']:.3f}")
+# END SOLUTION
+
+# %% [markdown] tags=["solution"]
+# Two models trained on different samples of the same world already disagree on a
+# noticeable share of requests: that is the noise floor against which a shadow run is
+# judged, and why a shadow needs labels, or at least a review of the disagreements, before
+# it is promoted. The split between `primary_only` and `shadow_only` says which way the
+# candidate leans, which a single agreement rate hides. Drift does not necessarily lower
+# agreement: once `error_pct` climbs, both models flag almost every request and agree
+# more, so agreement alone cannot stand in for a drift check.
 
 # %% [markdown] exercise="canary-rule"
 # ## A rollback rule for a canary, on error rates

@@ -7,33 +7,39 @@
 # %%
 import numpy as np
 
-from mlops_companion import checks, data
+from mlops_companion import checks, data, validation
 
 scenario = data.make_scenario()
 
 # %% [markdown] exercise="retraining-alarm"
 # ## When should the alarm go off?
 #
-# Write `first_alarm(correct, *, window, threshold)`. `correct` is a boolean array, one
-# entry per labelled prediction in time order (True when the prediction was right).
-# Return the index of the first prediction at which the accuracy over the last `window`
-# predictions is strictly below `threshold`, counting only full windows, or `None` if
-# that never happens; raise `ValueError` naming `window` when it is below 1. Then apply
-# it to the book's model on a stream whose label relationship changes half-way.
+# Write `first_alarm(correct, *, window, threshold, confidence=0.95)`. `correct` is a
+# boolean array, one entry per labelled prediction in time order (True when the prediction
+# was right). A window of a few dozen predictions dips below any threshold by chance, so
+# alarming on the window's accuracy itself would page someone for noise. Alarm instead when
+# the accuracy is *shown* to be below the threshold: return the index of the first
+# prediction at which the upper end of the Wilson interval (at `confidence`) of the
+# accuracy over the last `window` predictions is strictly below `threshold`, counting only
+# full windows, or `None` if that never happens; raise `ValueError` naming `window` when
+# it is below 1. Then apply it to the book's model on a stream whose label relationship
+# changes half-way.
 
 # %%
-def first_alarm(correct, *, window, threshold):
-    """Index of the first full window whose accuracy is below `threshold`, or None."""
+def first_alarm(correct, *, window, threshold, confidence=0.95):
+    """Index of the first full window whose accuracy is significantly below `threshold`, or None."""
     # BEGIN SOLUTION
     if window < 1:
         raise ValueError(f"`window` must be at least 1; got {window}.")
-    correct = np.asarray(correct, dtype=float)
+    correct = np.asarray(correct, dtype=int)
     if len(correct) < window:
         return None
-    totals = np.concatenate([[0.0], np.cumsum(correct)])
-    rolling = (totals[window:] - totals[:-window]) / window
-    below = np.flatnonzero(rolling < threshold)
-    return None if below.size == 0 else int(below[0]) + window - 1
+    totals = np.concatenate([[0], np.cumsum(correct)])
+    for end in range(window, len(correct) + 1):
+        k = int(totals[end] - totals[end - window])
+        if validation.wilson_interval(k, window, confidence=confidence)[1] < threshold:
+            return end - 1
+    return None
     # END SOLUTION
 
 
@@ -57,7 +63,9 @@ for window in [50, 200, 500]:
 # END SOLUTION
 
 # %% [markdown] tags=["solution"]
-# A short window reacts fast but also fires on noise (an alarm before the change is a
-# false alarm); a long one is quiet but slow. Choose the window from the cost of each
+# The interval makes the window's size part of the rule: a short window needs a deep drop
+# before its upper bound falls below the threshold, a long one sees a shallow drop but
+# only after it has filled with post-change outcomes. Without the interval, a short window
+# fires on noise (an alarm before the change is a false alarm). Choose the window from the cost of each
 # mistake, and remember that with delayed labels every alarm is late by the label delay
 # too, which is why input drift checks, needing no labels, run alongside.

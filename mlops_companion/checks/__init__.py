@@ -15,7 +15,7 @@ Each check runs a handful of public test cases and prints one of three results:
 
 Every check also returns a :class:`CheckResult`, so tests (and curious students) can assert
 on it. All cases are in the open, one private module per chapter (``_ch01_artefacts`` ...
-``_ch08_lifecycle``), with the harness that runs them in ``_harness``: reading them is
+``_ch10_scale``), with the harness that runs them in ``_harness``: reading them is
 allowed, and often instructive. The same cases are the *contract* of each exercise: the book's
 tests run them on the worked solutions, on a library of plausible wrong answers (each must be
 rejected), and, where the package implements the same idea, on the package.
@@ -25,13 +25,15 @@ Chapter                        Checks
 =============================  ==========================================================
 01 model artefacts             :func:`check_save_load_verify`, :func:`check_load_verified`
 02 the model registry          :func:`check_rollback_version`, :func:`check_promote`
-03 deployment patterns         :func:`check_predict_in_batches`, :func:`check_shadow_report`
+03 deployment patterns         :func:`check_predict_in_batches`
 04 serving                     :func:`check_make_request_schema`, :func:`check_make_app`
-05 safe deployment             :func:`check_error_rate_decision`
+05 safe deployment             :func:`check_shadow_report`, :func:`check_error_rate_decision`
 06 monitoring                  :func:`check_detect_drift`, :func:`check_chi_square_drift`
 07 testing models in CI/CD     :func:`check_validate_model`, :func:`check_wilson_interval`,
                                :func:`check_test_candidate`
 08 the model lifecycle         :func:`check_first_alarm`
+09 running in production       :func:`check_join_late_labels`, :func:`check_margin_statistic`
+10 beyond one machine          :func:`check_score_partition`, :func:`check_ks_from_partitions`
 =============================  ==========================================================
 
 Out of scope: grading, servers, anything that needs a network. Checks only call the
@@ -48,12 +50,14 @@ from types import MappingProxyType
 from . import _harness
 from ._ch01_artefacts import check_load_verified, check_save_load_verify
 from ._ch02_registry import check_promote, check_rollback_version
-from ._ch03_patterns import check_predict_in_batches, check_shadow_report
+from ._ch03_patterns import check_predict_in_batches
 from ._ch04_serving import check_make_app, check_make_request_schema
-from ._ch05_safe_deployment import check_error_rate_decision
+from ._ch05_safe_deployment import check_error_rate_decision, check_shadow_report
 from ._ch06_monitoring import check_chi_square_drift, check_detect_drift
 from ._ch07_ml_cicd import check_test_candidate, check_validate_model, check_wilson_interval
 from ._ch08_lifecycle import check_first_alarm
+from ._ch09_production import check_join_late_labels, check_margin_statistic
+from ._ch10_scale import check_ks_from_partitions, check_score_partition
 from ._harness import FAILED, NOT_ATTEMPTED, PASSED, CheckResult, hint
 
 __all__ = [
@@ -78,6 +82,10 @@ __all__ = [
     "check_wilson_interval",
     "check_test_candidate",
     "check_first_alarm",
+    "check_join_late_labels",
+    "check_margin_statistic",
+    "check_score_partition",
+    "check_ks_from_partitions",
 ]
 
 EXERCISES: Mapping[str, str] = MappingProxyType(_harness._EXERCISES)

@@ -1,7 +1,7 @@
 """Self-checks of chapter 03, deployment patterns (exercise set ``03-patterns``)."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from ._harness import (
     _run,
 )
 
-__all__ = ["check_predict_in_batches", "check_shadow_report"]
+__all__ = ["check_predict_in_batches"]
 
 STEM = "03-patterns"
 
@@ -24,12 +24,6 @@ _HINT_PREDICT_IN_BATCHES = (
     'for start in range(0, len(X), batch_size): predict X.iloc[start:start + batch_size] '
     '(or X[start:...] for arrays); np.concatenate the pieces. Check batch_size first.'
 )
-_HINT_SHADOW_REPORT = (
-    'Turn both probability arrays into decisions first (proba >= threshold), then compare '
-    'the decisions: agreement is their mean equality; primary_only counts rows where only '
-    'the primary says 1. mean_abs_diff compares the probabilities themselves.'
-)
-
 # --------------------------------------------------------------------------- predict_in_batches
 
 class _RecordingModel:
@@ -102,73 +96,3 @@ def check_predict_in_batches(func: Callable[..., np.ndarray], *, verbose: bool =
     ...
     """
     return _run("predict_in_batches", func, _batching_cases(), verbose=verbose)
-
-
-def _shadow_cases() -> list[_Case]:
-    primary = [0.2, 0.7, 0.6, 0.4, 0.9]
-    shadow = [0.3, 0.4, 0.8, 0.45, 0.95]
-
-    def case(p, q, expected, **kwargs):
-        def run(func):
-            given = f"primary_proba={p}, shadow_proba={q}" + "".join(
-                f", {k}={v}" for k, v in kwargs.items())
-            got = _call(func, np.array(p), np.array(q), **kwargs)
-            _expect(isinstance(got, Mapping), given, "a dict", type(got).__name__)
-            for key, value in expected.items():
-                ok = key in got and abs(float(got[key]) - value) < 1e-9
-                _expect(ok, given, f"{key} = {value:g}", got.get(key, f"no key {key!r}"))
-        return run
-
-    def mismatch(func):
-        error = _expect_raises(func, ValueError, "arrays of lengths 3 and 2",
-                               np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2]))
-        _expect("3" in str(error) and "2" in str(error), "arrays of lengths 3 and 2",
-                "the message to give both lengths", str(error))
-
-    return [
-        _Case("two identical models agree everywhere", case(
-            primary, primary, {"n": 5, "agreement": 1.0, "primary_only": 0, "shadow_only": 0,
-                               "mean_abs_diff": 0.0})),
-        _Case("decisions, not probabilities, are compared", case(
-            primary, shadow, {"n": 5, "agreement": 0.8, "primary_only": 1, "shadow_only": 0,
-                              "mean_abs_diff": 0.14})),
-        _Case("the threshold is used", case(
-            primary, shadow, {"agreement": 0.6, "primary_only": 1, "shadow_only": 1},
-            threshold=0.42)),
-        _Case("a probability equal to the threshold is flagged", case(
-            [0.5, 0.52, 0.47, 0.25, 0.75], [0.45, 0.5, 0.5, 0.3, 0.75],
-            {"n": 5, "agreement": 0.6, "primary_only": 1, "shadow_only": 1,
-             "mean_abs_diff": 0.03})),
-        _Case("arrays of different lengths are an error", mismatch),
-    ]
-
-
-@_exercise("shadow_report", STEM, _HINT_SHADOW_REPORT)
-def check_shadow_report(func: Callable[..., Mapping], *, verbose: bool = True) -> CheckResult:
-    """Check an exercise's ``shadow_report(primary_proba, shadow_proba, *, threshold=0.5)``.
-
-    Given the incident probabilities the primary and the shadow model gave the same
-    requests, it must return a dict with ``n``, ``agreement`` (share of requests where the
-    two *decisions*, ``proba >= threshold``, agree), ``primary_only`` and ``shadow_only``
-    (requests only that model flags) and ``mean_abs_diff`` (mean absolute difference of
-    the probabilities); and raise ``ValueError`` giving both lengths when they differ.
-
-    Examples
-    --------
-    Comparing probabilities instead of decisions finds no agreement at all:
-
-    >>> import numpy as np
-    >>> def exact(primary_proba, shadow_proba, *, threshold=0.5):
-    ...     same = np.asarray(primary_proba) == np.asarray(shadow_proba)
-    ...     return {"n": len(same), "agreement": same.mean(), "primary_only": 0,
-    ...             "shadow_only": 0, "mean_abs_diff": 0.0}
-    >>> result = check_shadow_report(exact)
-    shadow_report: FAILED on case 2 of ..., "decisions, not probabilities, are compared".
-      input:    primary_proba=[0.2, 0.7, 0.6, 0.4, 0.9], shadow_proba=[0.3, 0.4, 0.8, 0.45, 0.95]
-      expected: agreement = 0.8
-      got:      0.0
-    ...
-    """
-    return _run("shadow_report", func, _shadow_cases(), verbose=verbose)
-
-

@@ -1,7 +1,9 @@
 """Self-checks of chapter 05, deploying a model safely (exercise set ``05-safe-deployment``)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+import numpy as np
 
 from ._harness import (
     CheckResult,
@@ -13,7 +15,7 @@ from ._harness import (
     _run,
 )
 
-__all__ = ["check_error_rate_decision"]
+__all__ = ["check_shadow_report", "check_error_rate_decision"]
 
 STEM = "05-safe-deployment"
 
@@ -23,6 +25,82 @@ _HINT_ERROR_RATE_DECISION = (
     'p) (1/n_b + 1/n_c)); roll back only if z > k (one-sided: a better canary never '
     'rolls back).'
 )
+
+_HINT_SHADOW_REPORT = (
+    'Turn both probability arrays into decisions first (proba >= threshold), then compare '
+    'the decisions: agreement is their mean equality; primary_only counts rows where only '
+    'the primary says 1. mean_abs_diff compares the probabilities themselves.'
+)
+
+# --------------------------------------------------------------------------- shadow_report
+
+def _shadow_cases() -> list[_Case]:
+    primary = [0.2, 0.7, 0.6, 0.4, 0.9]
+    shadow = [0.3, 0.4, 0.8, 0.45, 0.95]
+
+    def case(p, q, expected, **kwargs):
+        def run(func):
+            given = f"primary_proba={p}, shadow_proba={q}" + "".join(
+                f", {k}={v}" for k, v in kwargs.items())
+            got = _call(func, np.array(p), np.array(q), **kwargs)
+            _expect(isinstance(got, Mapping), given, "a dict", type(got).__name__)
+            for key, value in expected.items():
+                ok = key in got and abs(float(got[key]) - value) < 1e-9
+                _expect(ok, given, f"{key} = {value:g}", got.get(key, f"no key {key!r}"))
+        return run
+
+    def mismatch(func):
+        error = _expect_raises(func, ValueError, "arrays of lengths 3 and 2",
+                               np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2]))
+        _expect("3" in str(error) and "2" in str(error), "arrays of lengths 3 and 2",
+                "the message to give both lengths", str(error))
+
+    return [
+        _Case("two identical models agree everywhere", case(
+            primary, primary, {"n": 5, "agreement": 1.0, "primary_only": 0, "shadow_only": 0,
+                               "mean_abs_diff": 0.0})),
+        _Case("decisions, not probabilities, are compared", case(
+            primary, shadow, {"n": 5, "agreement": 0.8, "primary_only": 1, "shadow_only": 0,
+                              "mean_abs_diff": 0.14})),
+        _Case("the threshold is used", case(
+            primary, shadow, {"agreement": 0.6, "primary_only": 1, "shadow_only": 1},
+            threshold=0.42)),
+        _Case("a probability equal to the threshold is flagged", case(
+            [0.5, 0.52, 0.47, 0.25, 0.75], [0.45, 0.5, 0.5, 0.3, 0.75],
+            {"n": 5, "agreement": 0.6, "primary_only": 1, "shadow_only": 1,
+             "mean_abs_diff": 0.03})),
+        _Case("arrays of different lengths are an error", mismatch),
+    ]
+
+
+@_exercise("shadow_report", STEM, _HINT_SHADOW_REPORT)
+def check_shadow_report(func: Callable[..., Mapping], *, verbose: bool = True) -> CheckResult:
+    """Check an exercise's ``shadow_report(primary_proba, shadow_proba, *, threshold=0.5)``.
+
+    Given the incident probabilities the primary and the shadow model gave the same
+    requests, it must return a dict with ``n``, ``agreement`` (share of requests where the
+    two *decisions*, ``proba >= threshold``, agree), ``primary_only`` and ``shadow_only``
+    (requests only that model flags) and ``mean_abs_diff`` (mean absolute difference of
+    the probabilities); and raise ``ValueError`` giving both lengths when they differ.
+
+    Examples
+    --------
+    Comparing probabilities instead of decisions finds no agreement at all:
+
+    >>> import numpy as np
+    >>> def exact(primary_proba, shadow_proba, *, threshold=0.5):
+    ...     same = np.asarray(primary_proba) == np.asarray(shadow_proba)
+    ...     return {"n": len(same), "agreement": same.mean(), "primary_only": 0,
+    ...             "shadow_only": 0, "mean_abs_diff": 0.0}
+    >>> result = check_shadow_report(exact)
+    shadow_report: FAILED on case 2 of ..., "decisions, not probabilities, are compared".
+      input:    primary_proba=[0.2, 0.7, 0.6, 0.4, 0.9], shadow_proba=[0.3, 0.4, 0.8, 0.45, 0.95]
+      expected: agreement = 0.8
+      got:      0.0
+    ...
+    """
+    return _run("shadow_report", func, _shadow_cases(), verbose=verbose)
+
 
 # --------------------------------------------------------------------------- error_rate_decision
 

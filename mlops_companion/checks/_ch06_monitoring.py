@@ -24,7 +24,8 @@ STEM = "06-monitoring"
 
 _HINT_DETECT_DRIFT = (
     'For each column, scipy.stats.ks_2samp(reference[col], current[col]) gives '
-    '(statistic, pvalue). Build one row per column, set drifted = pvalue < alpha, and '
+    '(statistic, pvalue). Build one row per column, set drifted = pvalue < alpha / '
+    'len(columns) (each test gets its share of alpha), and '
     'call warnings.warn(...) once, naming every drifted column, only if there is one.'
 )
 _HINT_CHI_SQUARE_DRIFT = (
@@ -46,6 +47,8 @@ def _drift_samples() -> dict[str, pd.DataFrame]:
         "mild": data.make_production_sample(600, drift={"request_rate": 25.0}, rng=115),
         "two": data.make_production_sample(600, drift={"error_pct": 2.0, "p99_latency_ms": 1.0},
                                            rng=105),
+        # error_pct's p-value is about 0.0045: below alpha=0.01, above alpha / 5
+        "borderline": data.make_production_sample(600, drift={"error_pct": 0.22}, rng=120),
     }
 
 
@@ -118,12 +121,22 @@ def _drift_cases() -> list[_Case]:
                 "request_rate not drifted at alpha=1e-6 (p is about 1e-4) but drifted at 0.01",
                 f"drifted at 1e-6: {strict}; at 0.01: {loose}")
 
+    def corrected(func):
+        given = ("600 current rows with error_pct shifted by 0.22: its p-value is about 0.0045, "
+                 "the other features' above 0.5; alpha=0.01 over five features")
+        report, flagged, user_warnings = report_of(func, "borderline", 0.01, given)
+        _expect(flagged == [], given,
+                "no feature drifted: error_pct's p-value is above alpha / 5 = 0.002 "
+                "(Bonferroni), though below alpha", str(flagged))
+        _expect(user_warnings == [], given, "no UserWarning", f"warnings {user_warnings}")
+
     return [
         _Case("one drifted feature is flagged and named in a warning", one_drifted),
         _Case("two drifted features, one warning naming both", two_drifted),
         _Case("continuous features use the two-sample KS test", ks_for_continuous),
         _Case("no drift, no flags, no warning", calm),
         _Case("alpha is the significance level", alpha_used),
+        _Case("alpha is shared by the features tested (Bonferroni)", corrected),
     ]
 
 
@@ -134,8 +147,9 @@ def check_detect_drift(func: Callable[..., pd.DataFrame], *, verbose: bool = Tru
     Given two DataFrames with the scenario's features, it must return a DataFrame with one
     row per feature and at least the columns ``feature, statistic, pvalue, drifted``, use the
     two-sample KS test on continuous features (discrete ones may use KS or chi-square),
-    flag ``pvalue < alpha``, and emit one ``UserWarning`` naming the drifted features (none
-    when nothing drifted).
+    flag a feature when ``pvalue < alpha / n_features`` (Bonferroni: ``alpha`` is the chance
+    of *any* false flag among the features tested, not of each), and emit one
+    ``UserWarning`` naming the drifted features (none when nothing drifted).
 
     Examples
     --------
