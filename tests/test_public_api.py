@@ -40,7 +40,7 @@ PUBLIC_API = {
         "check_load_verified", "check_make_request_schema", "check_predict_in_batches",
         "check_rollback_version", "check_save_load_verify", "check_shadow_report",
         "check_validate_model", "check_wilson_interval", "check_promote", "check_make_app",
-        "check_test_candidate",
+        "check_test_candidate", "check_slice_gate", "check_make_feature_schema",
     },
     "data": {
         "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES",
