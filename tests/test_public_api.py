@@ -28,6 +28,7 @@ PUBLIC_API = {
         "make_grafana_dashboard", "make_rollout_manifests", "make_traffic_manifests", "monitor_threshold", "recorded_names",
         "recording_rules", "render_deploy_files", "schedule_from_rollout", "serve_from_environment",
         "statistic_name", "version_divergence_query", "write_deploy_files",
+        "make_autoscaler_manifests", "BOOK_CAPACITY",
     },
     "predlog": {
         "DriftGauges", "LiveAccuracyResult", "PredictionLog", "RECORD_KEYS", "check_skew",

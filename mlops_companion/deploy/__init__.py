@@ -10,6 +10,8 @@ become, here, the files a platform team applies:
   and an ``AnalysisTemplate`` whose Prometheus query is the monitor's statistic;
   :func:`make_traffic_manifests`: the canary Service and the NGINX Ingress through which
   the Rollout routes each step's weight of requests;
+- :func:`make_autoscaler_manifests`: a HorizontalPodAutoscaler on CPU for the Rollout, its
+  ceiling sized from the measured requests per CPU-second and a peak load (:data:`BOOK_CAPACITY`);
 - :func:`make_alert_rules`: Prometheus alerts (latency SLO, error rate, canary divergence,
   input drift, a stale drift job); :func:`dashboard_queries` and
   :func:`make_grafana_dashboard`: the PromQL behind a Grafana dashboard;
@@ -27,8 +29,8 @@ import functools
 
 from ._container import EXIT_ARTEFACT, EXIT_CONFIG, StartupError, check_environment, serve_from_environment
 from ._files import dump_yaml, make_grafana_dashboard, render_deploy_files, write_deploy_files
-from ._kubernetes import (CONTAINER_UID, Release, make_deployment_manifests, make_rollout_manifests,
-                          make_traffic_manifests, schedule_from_rollout)
+from ._kubernetes import (BOOK_CAPACITY, CONTAINER_UID, Release, make_autoscaler_manifests, make_deployment_manifests,
+                          make_rollout_manifests, make_traffic_manifests, schedule_from_rollout)
 from ._promql import (canary_analysis_query, dashboard_queries, format_duration,
                       make_alert_rules, monitor_threshold, recorded_names, recording_rules, statistic_name,
                       version_divergence_query)
@@ -39,6 +41,8 @@ __all__ = [
     "make_deployment_manifests",
     "make_rollout_manifests",
     "make_traffic_manifests",
+    "make_autoscaler_manifests",
+    "BOOK_CAPACITY",
     "schedule_from_rollout",
     "format_duration",
     "monitor_threshold",
