@@ -79,7 +79,7 @@ def test_binder_configuration():
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     lines = [ln.strip() for ln in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
              if ln.strip() and not ln.startswith("#")]
-    assert lines == [".[serve,registry]"]
+    assert lines == [".[serve,registry,contracts]"]
     extras = set(re.search(r"\[(.*)\]", lines[0]).group(1).split(","))
     assert set(notebooks.EXTRAS.values()) <= extras
 

@@ -425,6 +425,104 @@ def rollback_highest_below(events, *, alias="production"):
     return max(lower)
 
 
+# 07 slice gate
+
+def _gate(y, a, b, slices, important, tolerance, *, drop=lambda ca, cb: ca - cb,
+          overall_allowed=0.0, names=None, check_names=True):
+    if check_names:
+        unknown = [n for n in important if n not in slices]
+        if unknown:
+            raise ValueError(f"unknown slices {unknown}")
+    y = np.asarray(y)
+    ra, rb = np.asarray(a) == y, np.asarray(b) == y
+    reasons = ["all rows"] if drop(ra.mean(), rb.mean()) > overall_allowed else []
+    for name in (important if names is None else names(slices)):
+        mask = np.asarray(slices[name], dtype=bool)
+        if drop(ra[mask].mean(), rb[mask].mean()) > tolerance:
+            reasons.append(name)
+    return reasons
+
+
+def slices_whole_set_only(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    return _gate(y, champion_pred, candidate_pred, slices, [], tolerance)
+
+
+def slices_every_slice(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    return _gate(y, champion_pred, candidate_pred, slices, important, tolerance,
+                 names=lambda s: list(s))
+
+
+def slices_absolute_drop(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    return _gate(y, champion_pred, candidate_pred, slices, important, tolerance,
+                 drop=lambda ca, cb: abs(ca - cb))
+
+
+def slices_no_tolerance(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    return _gate(y, champion_pred, candidate_pred, slices, important, 0.0)
+
+
+def slices_fixed_tolerance(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    return _gate(y, champion_pred, candidate_pred, slices, important, 0.02)
+
+
+def slices_tolerant_overall(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    return _gate(y, champion_pred, candidate_pred, slices, important, tolerance,
+                 overall_allowed=tolerance)
+
+
+def slices_skipping_unknown(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    return _gate(y, champion_pred, candidate_pred, slices,
+                 [n for n in important if n in slices], tolerance)
+
+
+# 07 feature contract
+
+def _contract(*, ranges=True, nullable=False, strict=True, coerce=False, hour=(0, 23),
+              skip_range=(), bounds="in_range"):
+    import pandera.pandas as pa
+
+    from mlops_companion import data
+
+    columns = {}
+    for name, spec in data.FEATURE_SPECS.items():
+        low, high = hour if name == "deploy_hour" else (spec.low, spec.high)
+        checks_ = []
+        if ranges and name not in skip_range:
+            checks_ = [pa.Check.in_range(low, high, include_min=bounds == "in_range",
+                                         include_max=bounds == "in_range")]
+        columns[name] = pa.Column(float if spec.dtype == "float" else int, checks_,
+                                  nullable=nullable)
+    return pa.DataFrameSchema(columns, strict=strict, coerce=coerce)
+
+
+def contract_types_only():
+    return _contract(ranges=False)
+
+
+def contract_nullable():
+    return _contract(nullable=True)
+
+
+def contract_not_strict():
+    return _contract(strict=False)
+
+
+def contract_coercing():
+    return _contract(coerce=True)
+
+
+def contract_hour_1_to_24():
+    return _contract(hour=(1, 24))
+
+
+def contract_rates_only():
+    return _contract(skip_range=("p99_latency_ms", "deploy_hour", "is_weekend"))
+
+
+def contract_exclusive_bounds():
+    return _contract(bounds="exclusive")
+
+
 # 03 patterns
 
 def batches_unchecked(model, X, *, batch_size=256):
@@ -1398,6 +1496,20 @@ WRONG = [
     ("test_candidate", gate_at_90_percent, "just below the gate fails"),
     ("test_candidate", gate_at_060, "just below the gate fails"),
     ("test_candidate", gate_at_99_percent, "just above the gate passes"),
+    ("slice_gate", slices_whole_set_only, "blocked on busy services"),
+    ("slice_gate", slices_every_slice, "only important slices block"),
+    ("slice_gate", slices_absolute_drop, "blocked on busy services"),
+    ("slice_gate", slices_no_tolerance, "the tolerance is used"),
+    ("slice_gate", slices_fixed_tolerance, "the tolerance is used"),
+    ("slice_gate", slices_tolerant_overall, "any drop on all rows blocks"),
+    ("slice_gate", slices_skipping_unknown, "an unknown slice is an error"),
+    ("make_feature_schema", contract_types_only, "an out-of-range value"),
+    ("make_feature_schema", contract_nullable, "a missing value"),
+    ("make_feature_schema", contract_not_strict, "an extra column"),
+    ("make_feature_schema", contract_coercing, "a wrong type"),
+    ("make_feature_schema", contract_hour_1_to_24, "a clean batch is accepted"),
+    ("make_feature_schema", contract_rates_only, "an out-of-range value"),
+    ("make_feature_schema", contract_exclusive_bounds, "a clean batch is accepted"),
     # 08 lifecycle
     ("first_alarm", alarm_cumulative, "a drop to 70% alarms"),
     ("first_alarm", alarm_partial_windows, "only full windows"),

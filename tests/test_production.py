@@ -471,8 +471,8 @@ def test_committed_manifests_validate():
     errors, checked = _validator().validate_files(sorted((DEPLOY / "k8s").glob("*.yaml")))
     assert errors == []
     kinds = sorted(line.split(": ")[1].split("/")[0] for line in checked)
-    assert kinds == ["AnalysisTemplate", "Deployment", "Ingress", "PodDisruptionBudget", "Rollout", "Service",
-                     "Service"]
+    assert kinds == ["AnalysisTemplate", "Deployment", "HorizontalPodAutoscaler", "Ingress", "PodDisruptionBudget",
+                     "Rollout", "Service", "Service"]
 
 
 @pytest.mark.skipif(not (HAVE_K8S_VALIDATE and HAVE_ARGO_VALIDATOR),
@@ -623,3 +623,50 @@ def test_container_refuses_to_start_without_the_trusted_artefact(image, models, 
     out = _podman("run", "--rm", "-v", f"{folder}:/models:ro", *env, image, timeout=180, check=False)
     assert out.returncode == status, out.stdout + out.stderr
     assert "refusing to start" in out.stderr and re.search(message, out.stderr), out.stderr
+
+
+# ----------------------------------------------------------------------------- autoscaler
+def test_autoscalers_capacity_is_the_committed_benchmarks():
+    # The throughput the HPA is sized from is the serving benchmark's, one worker under load.
+    measured = json.loads((ROOT / "benchmarks" / "bench_serving.json").read_text())
+    per_cpu_s = measured["ours_1w"]["c8"]["requests_per_server_cpu_s"]
+    assert deploy.BOOK_CAPACITY["requests_per_cpu_second"] == np.floor(per_cpu_s)
+
+
+def test_autoscaler_carries_the_peak_at_its_target_and_scales_the_rollout():
+    capacity = deploy.BOOK_CAPACITY
+    (hpa,) = deploy.make_autoscaler_manifests(**capacity)
+    spec, release = hpa["spec"], deploy.Release()
+    per_pod = capacity["requests_per_cpu_second"] * 0.5 * capacity["target_utilization"]  # cpu "500m"
+    assert spec["maxReplicas"] * per_pod >= capacity["peak_requests_per_second"]
+    assert (spec["maxReplicas"] - 1) * per_pod < capacity["peak_requests_per_second"]
+    assert spec["minReplicas"] == release.replicas
+    assert spec["scaleTargetRef"] == {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": release.name}
+    committed = list(yaml.safe_load_all((DEPLOY / "k8s" / "autoscaler.yaml").read_text()))
+    assert committed == [hpa]
+
+
+def test_autoscaler_never_goes_below_the_release_and_reads_whole_cores():
+    small = deploy.make_autoscaler_manifests(requests_per_cpu_second=850, peak_requests_per_second=10)
+    assert small[0]["spec"]["maxReplicas"] == deploy.Release().replicas
+    two_cores = deploy.make_autoscaler_manifests(deploy.Release(cpu="2"), requests_per_cpu_second=850,
+                                                 peak_requests_per_second=2000)
+    assert two_cores[0]["spec"]["maxReplicas"] == deploy.Release().replicas  # 1,020 per pod: 2 needed
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"requests_per_cpu_second": 0, "peak_requests_per_second": 10}, ValueError, "requests_per_cpu_second"),
+    ({"requests_per_cpu_second": 850, "peak_requests_per_second": -1}, ValueError, "peak_requests_per_second"),
+    ({"requests_per_cpu_second": 850, "peak_requests_per_second": 10, "target_utilization": 1.5},
+     ValueError, r"`target_utilization` must be in \(0, 1\]"),
+    ({"release": "incident", "requests_per_cpu_second": 850, "peak_requests_per_second": 10}, TypeError, "release"),
+])
+def test_autoscaler_refuses_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        deploy.make_autoscaler_manifests(**kwargs)
+
+
+@pytest.mark.skipif(not HAVE_K8S_VALIDATE, reason="kubernetes-validate is not installed (deploy/ci-check.sh)")
+def test_committed_autoscaler_validates_offline():
+    errors, checked = _validator().validate_files([DEPLOY / "k8s" / "autoscaler.yaml"])
+    assert errors == [] and len(checked) == 1

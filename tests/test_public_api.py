@@ -28,6 +28,7 @@ PUBLIC_API = {
         "make_grafana_dashboard", "make_rollout_manifests", "make_traffic_manifests", "monitor_threshold", "recorded_names",
         "recording_rules", "render_deploy_files", "schedule_from_rollout", "serve_from_environment",
         "statistic_name", "version_divergence_query", "write_deploy_files",
+        "make_autoscaler_manifests", "BOOK_CAPACITY",
     },
     "predlog": {
         "DriftGauges", "LiveAccuracyResult", "PredictionLog", "RECORD_KEYS", "check_skew",
@@ -41,7 +42,8 @@ PUBLIC_API = {
         "check_rollback_version", "check_save_load_verify", "check_shadow_report",
         "check_validate_model", "check_wilson_interval", "check_promote", "check_make_app",
         "check_test_candidate", "check_join_late_labels", "check_margin_statistic",
-        "check_score_partition", "check_ks_from_partitions",
+        "check_score_partition", "check_ks_from_partitions", "check_slice_gate",
+        "check_make_feature_schema",
     },
     "data": {
         "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISTRIBUTIONS", "DISCRETE_FEATURES", "FEATURES",

@@ -1,8 +1,9 @@
 # %% [markdown]
 # # Exercises: testing models in CI/CD
 #
-# Two exercises on the gate a model passes before promotion: a validator with a
-# behavioural test, and an accuracy gate that accounts for the size of the test set.
+# Exercises on the gates a model passes before promotion: a validator with a
+# behavioural test, an accuracy gate that accounts for the size of the test set, a model
+# test that can fail, a release gate on slices, and a data contract for the features.
 # Each coding exercise ends with a self-check cell: run it to see whether your function
 # behaves as asked. `checks.hint("name")` gives a nudge.
 
@@ -191,3 +192,120 @@ for label, model, sample in [("pipeline, 2000 rows", scenario.pipeline, fresh),
 # errors rise passes any accuracy gate: only the behavioural assertion catches it. Copied
 # into the chapter's `model_tests/` file beside fixtures named `model` and `fresh`, the
 # function runs in CI unchanged, and its assertion messages are what the log shows.
+
+# %% [markdown] exercise="slice-gate"
+# ## A release gate on slices
+#
+# Write `slice_gate(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02)`.
+# `slices` maps slice names to boolean masks over the rows. Return the list of reasons to
+# block the candidate: `"all rows"` if its accuracy on all rows is below the champion's,
+# and the name of every slice in `important` on which its accuracy is more than
+# `tolerance` below the champion's. An empty list releases it. A name in `important` that
+# is not in `slices` must raise `ValueError` naming it. Then build the chapter's candidate
+# (the same kind of model without `request_rate`, trained on more rows) and find the
+# smallest tolerance at which your gate would release it.
+
+# %%
+def slice_gate(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    """Reasons to block the candidate: worse on all rows, or too much worse on an important slice."""
+    # BEGIN SOLUTION
+    unknown = [name for name in important if name not in slices]
+    if unknown:
+        raise ValueError(f"`important` must name slices among {sorted(slices)}; got {unknown}.")
+    y = np.asarray(y)
+    champion_right = np.asarray(champion_pred) == y
+    candidate_right = np.asarray(candidate_pred) == y
+    reasons = []
+    if candidate_right.mean() < champion_right.mean():
+        reasons.append("all rows")
+    for name in important:
+        mask = np.asarray(slices[name], dtype=bool)
+        if champion_right[mask].mean() - candidate_right[mask].mean() > tolerance:
+            reasons.append(name)
+    return reasons
+    # END SOLUTION
+
+
+# %%
+checks.check_slice_gate(slice_gate)
+
+# %%
+# BEGIN SOLUTION
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+
+features = list(data.FEATURES)
+busy_from = scenario.X_train["request_rate"].quantile(0.9)
+evaluation = data.make_incidents(4000, rng=2025)
+more = data.make_incidents(3000, rng=7)
+candidate = Pipeline([
+    ("select", ColumnTransformer([("keep", "passthrough",
+                                   [f for f in features if f != "request_rate"])])),
+    ("model", GradientBoostingClassifier(n_estimators=150, max_depth=2, random_state=42)),
+]).fit(more[features], more[data.TARGET])
+y_eval = evaluation[data.TARGET].to_numpy()
+champion_pred = scenario.pipeline.predict(evaluation[features])
+candidate_pred = candidate.predict(evaluation[features])
+slices = {"busy services": (evaluation["request_rate"] >= busy_from).to_numpy(),
+          "weekend": (evaluation["is_weekend"] == 1).to_numpy()}
+for tolerance in [0.02, 0.05, 0.08, 0.1]:
+    reasons = slice_gate(y_eval, champion_pred, candidate_pred, slices,
+                         important=["busy services", "weekend"], tolerance=tolerance)
+    print(f"tolerance {tolerance:.2f}: {'blocked by ' + ', '.join(reasons) if reasons else 'released'}")
+# END SOLUTION
+
+# %% [markdown] tags=["solution"]
+# The candidate loses about eight points of accuracy on busy services, so any tolerance
+# below that blocks it and a tolerance of ten points releases it. A tolerance is a
+# product decision, and the slice's interval tells you whether the data can support it:
+# with a few hundred busy rows, a drop of two points is within noise, so a tight
+# tolerance needs a larger evaluation set for that slice, not a looser rule.
+
+# %% [markdown] exercise="feature-contract"
+# ## A data contract that refuses bad frames
+#
+# Write `make_feature_schema()` returning a pandera schema (a `DataFrameSchema`, or a
+# `DataFrameModel` class) for the five features of `data.FEATURE_SPECS`: each column's
+# type (`float` or `int`), its range from the specification, no missing values, and no
+# column the model does not know. The self-check plants frames with a missing column, a
+# wrong type, a value just outside each range, a missing value and an extra column, and
+# expects pandera's `SchemaError` (or `SchemaErrors`) for each. Why must the schema not
+# coerce types?
+
+# %%
+import pandera.pandas as pa
+
+
+def make_feature_schema():
+    """A pandera schema of the incident features: types, ranges, no missing values, no extras."""
+    # BEGIN SOLUTION
+    columns = {
+        name: pa.Column(float if spec.dtype == "float" else int,
+                        pa.Check.in_range(spec.low, spec.high), nullable=False)
+        for name, spec in data.FEATURE_SPECS.items()
+    }
+    return pa.DataFrameSchema(columns, strict=True, coerce=False, name="incident features")
+    # END SOLUTION
+
+
+# %%
+checks.check_make_feature_schema(make_feature_schema)
+
+# %%
+# BEGIN SOLUTION
+schema = make_feature_schema()
+batch = data.make_production_sample(200, rng=5)
+batch.loc[batch.index[:2], "error_pct"] = 130.0
+batch.loc[batch.index[5], "deploy_hour"] = 24
+try:
+    schema.validate(batch, lazy=True)
+except pa.errors.SchemaErrors as errors:
+    print(errors.failure_cases[["column", "check", "failure_case", "index"]].to_string())
+# END SOLUTION
+
+# %% [markdown] tags=["solution"]
+# With `lazy=True` one run lists every violation (both error rates above 100 and the hour
+# 24), which is what a pipeline should log. A coercing schema would turn a float column
+# into integers silently, and `12.7` would become hour 12: coercion belongs in the code
+# that produces the data, where someone decides it, not in the check that guards it.

@@ -30,7 +30,8 @@ Chapter                        Checks
 05 safe deployment             :func:`check_shadow_report`, :func:`check_error_rate_decision`
 06 monitoring                  :func:`check_detect_drift`, :func:`check_chi_square_drift`
 07 testing models in CI/CD     :func:`check_validate_model`, :func:`check_wilson_interval`,
-                               :func:`check_test_candidate`
+                               :func:`check_test_candidate`, :func:`check_slice_gate`,
+                               :func:`check_make_feature_schema`
 08 the model lifecycle         :func:`check_first_alarm`
 09 running in production       :func:`check_join_late_labels`, :func:`check_margin_statistic`
 10 beyond one machine          :func:`check_score_partition`, :func:`check_ks_from_partitions`
@@ -54,7 +55,13 @@ from ._ch03_patterns import check_predict_in_batches
 from ._ch04_serving import check_make_app, check_make_request_schema
 from ._ch05_safe_deployment import check_error_rate_decision, check_shadow_report
 from ._ch06_monitoring import check_chi_square_drift, check_detect_drift
-from ._ch07_ml_cicd import check_test_candidate, check_validate_model, check_wilson_interval
+from ._ch07_ml_cicd import (
+    check_make_feature_schema,
+    check_slice_gate,
+    check_test_candidate,
+    check_validate_model,
+    check_wilson_interval,
+)
 from ._ch08_lifecycle import check_first_alarm
 from ._ch09_production import check_join_late_labels, check_margin_statistic
 from ._ch10_scale import check_ks_from_partitions, check_score_partition
@@ -81,6 +88,8 @@ __all__ = [
     "check_validate_model",
     "check_wilson_interval",
     "check_test_candidate",
+    "check_slice_gate",
+    "check_make_feature_schema",
     "check_first_alarm",
     "check_join_late_labels",
     "check_margin_statistic",

@@ -19,7 +19,8 @@ from ._harness import (
     _scenario,
 )
 
-__all__ = ["check_validate_model", "check_wilson_interval", "check_test_candidate"]
+__all__ = ["check_validate_model", "check_wilson_interval", "check_test_candidate",
+           "check_slice_gate", "check_make_feature_schema"]
 
 STEM = "07-ml-cicd"
 
@@ -41,6 +42,18 @@ _HINT_TEST_CANDIDATE = (
     "Then riskier = X.assign(error_pct=X['error_pct'] + 1) and assert "
     "model.predict_proba(riskier)[:, 1].mean() > model.predict_proba(X)[:, 1].mean(). Use "
     "`assert`, so that pytest reports a failure, not an error."
+)
+_HINT_SLICE_GATE = (
+    "correct = (np.asarray(pred) == np.asarray(y)); accuracy in a mask is correct[mask].mean(). "
+    "Start with reasons = []; add 'all rows' when the candidate's overall accuracy is below the "
+    "champion's, then each name in `important` whose drop (champion minus candidate) is "
+    "greater than `tolerance`. Check first that every important name is a key of `slices`."
+)
+_HINT_MAKE_FEATURE_SCHEMA = (
+    "import pandera.pandas as pa; return pa.DataFrameSchema({name: pa.Column(float or int, "
+    "pa.Check.in_range(low, high), nullable=False) for each feature}, strict=True). "
+    "data.FEATURE_SPECS gives each feature's dtype, low and high; leave coerce at False, "
+    "or a float hour would be quietly turned into an int."
 )
 
 # --------------------------------------------------------------------------- validate_model
@@ -361,3 +374,256 @@ def check_test_candidate(func: Callable[..., None], *, verbose: bool = True) -> 
     ...
     """
     return _run("test_candidate", func, _model_test_cases(), verbose=verbose)
+
+
+# --------------------------------------------------------------------------- slice_gate
+
+@functools.lru_cache(maxsize=1)
+def _busy_candidate() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The chapter's set-up: labels, champion and candidate predictions, and slices."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
+    from mlops_companion import data
+
+    s = _scenario()
+    features = list(data.FEATURES)
+    busy_from = float(s.X_train["request_rate"].quantile(0.9))
+    evaluation = data.make_incidents(4000, rng=2025)
+    more = data.make_incidents(3000, rng=7)
+    candidate = Pipeline([
+        ("select", ColumnTransformer([("keep", "passthrough",
+                                       [f for f in features if f != "request_rate"])])),
+        ("model", GradientBoostingClassifier(n_estimators=150, max_depth=2, random_state=42)),
+    ]).fit(more[features], more[data.TARGET])
+    rate, weekend = evaluation["request_rate"].to_numpy(), evaluation["is_weekend"].to_numpy()
+    slices = {"weekday": weekend == 0, "weekend": weekend == 1,
+              "quiet services": rate < busy_from, "busy services": rate >= busy_from}
+    return (evaluation[data.TARGET].to_numpy(), s.pipeline.predict(evaluation[features]),
+            candidate.predict(evaluation[features]), slices)
+
+
+def _blocks(*blocks: tuple[str, int, int, int]):
+    """Labels, two models' predictions and slices from (name, rows, champion right, candidate right)."""
+    y, champion, candidate, slices, start = [], [], [], {}, 0
+    total = sum(rows for _, rows, _, _ in blocks)
+    for name, rows, right_a, right_b in blocks:
+        y += [0] * rows
+        champion += [0] * right_a + [1] * (rows - right_a)
+        candidate += [0] * right_b + [1] * (rows - right_b)
+        mask = np.zeros(total, dtype=bool)
+        mask[start:start + rows] = True
+        slices[name] = mask
+        start += rows
+    return np.array(y), np.array(champion), np.array(candidate), slices
+
+
+def _slice_gate_cases() -> list[_Case]:
+    def verdict(func, given, expected, y, a, b, slices, **kwargs):
+        got = _call(func, y, a, b, slices, **kwargs)
+        _expect(isinstance(got, (list, tuple)), given, "a list of slice names", got)
+        _expect(sorted(got) == sorted(expected), given,
+                f"the blocking slices {sorted(expected)} (in any order)", list(got))
+
+    def chapter(func):
+        y, a, b, slices = _busy_candidate()
+        given = ("the chapter's champion and its candidate without request_rate on 4000 fresh "
+                 "rows, important=['busy services', 'weekend']: better on all rows, 8 points "
+                 "worse on busy services, better on weekends")
+        verdict(func, given, ["busy services"], y, a, b, slices,
+                important=["busy services", "weekend"])
+
+    def identical(func):
+        y, a, _, slices = _busy_candidate()
+        verdict(func, "the champion's predictions as the candidate's, important=['busy services']",
+                [], y, a, a.copy(), slices, important=["busy services"])
+
+    def unimportant(func):
+        y, a, b, slices = _blocks(("busy", 200, 150, 170), ("quiet", 800, 600, 560))
+        # Overall: champion 750/1000, candidate 730/1000: worse on all rows as well.
+        y2, a2, b2, slices2 = _blocks(("busy", 200, 150, 185), ("quiet", 800, 600, 570))
+        verdict(func, "busy 150 -> 185 of 200 right, quiet 600 -> 570 of 800 (overall better), "
+                "important=['busy']", [], y2, a2, b2, slices2, important=["busy"])
+        verdict(func, "busy 150 -> 170 of 200 right, quiet 600 -> 560 of 800 (overall worse), "
+                "important=['busy']", ["all rows"], y, a, b, slices, important=["busy"])
+
+    def improvement(func):
+        y, a, b, slices = _blocks(("busy", 500, 300, 400), ("quiet", 500, 400, 400))
+        verdict(func, "busy 300 -> 400 of 500 right (a large improvement), quiet unchanged, "
+                "important=['busy']", [], y, a, b, slices, important=["busy"])
+
+    def tolerance(func):
+        # 1000 rows in the slice: a drop of 19 rows is 0.019, of 21 rows 0.021.
+        for lost, tol, blocked in ((19, 0.02, False), (21, 0.02, True), (19, 0.01, True),
+                                   (21, 0.03, False)):
+            y, a, b, slices = _blocks(("busy", 1000, 800, 800 - lost), ("quiet", 3000, 2000, 2100))
+            given = (f"busy 800 -> {800 - lost} of 1000 right (a drop of {lost / 1000:.3f}), "
+                     f"quiet better, important=['busy'], tolerance={tol}")
+            verdict(func, given, ["busy"] if blocked else [], y, a, b, slices,
+                    important=["busy"], tolerance=tol)
+
+    def overall(func):
+        y, a, b, slices = _blocks(("busy", 1000, 800, 800), ("quiet", 1000, 800, 790))
+        verdict(func, "no important slice; 1600 -> 1590 of 2000 right on all rows (a drop of "
+                "0.005, within tolerance=0.02)", ["all rows"], y, a, b, slices, important=[],
+                tolerance=0.02)
+
+    def unknown(func):
+        y, a, b, slices = _blocks(("busy", 100, 80, 80), ("quiet", 100, 80, 80))
+        given = "important=['bussy'] (a typo: the slices are 'busy' and 'quiet')"
+        error = _expect_raises(func, ValueError, given, y, a, b, slices, important=["bussy"])
+        _expect("bussy" in str(error), given, "the error message to name 'bussy'", str(error))
+
+    return [
+        _Case("the chapter's candidate is blocked on busy services", chapter),
+        _Case("identical predictions are released", identical),
+        _Case("only important slices block", unimportant),
+        _Case("an improvement never blocks", improvement),
+        _Case("the tolerance is used", tolerance),
+        _Case("any drop on all rows blocks", overall),
+        _Case("an unknown slice is an error", unknown),
+    ]
+
+
+@_exercise("slice_gate", STEM, _HINT_SLICE_GATE)
+def check_slice_gate(func: Callable[..., list], *, verbose: bool = True) -> CheckResult:
+    """Check an exercise's ``slice_gate(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02)``.
+
+    ``slices`` maps names to boolean masks over the rows. The function returns the reasons
+    to block the candidate as a list of names: ``"all rows"`` when its accuracy on all rows
+    is below the champion's, and each name in ``important`` whose accuracy drops by more
+    than ``tolerance`` (champion minus candidate). An empty list releases the candidate.
+    A name in ``important`` that is not a slice raises ``ValueError`` naming it.
+
+    Examples
+    --------
+    A gate on all rows only lets the chapter's candidate through:
+
+    >>> import numpy as np
+    >>> def whole_set(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
+    ...     worse = np.mean(candidate_pred == y) < np.mean(champion_pred == y)
+    ...     return ["all rows"] if worse else []
+    >>> result = check_slice_gate(whole_set)
+    slice_gate: FAILED on case 1 of ..., "the chapter's candidate is blocked on busy services".
+    ...
+    """
+    return _run("slice_gate", func, _slice_gate_cases(), verbose=verbose)
+
+
+# --------------------------------------------------------------------------- make_feature_schema
+
+def _edge_rows() -> pd.DataFrame:
+    """A batch with two rows at the edges of every feature's range appended."""
+    from mlops_companion import data
+
+    batch = data.make_production_sample(300, rng=11)
+    edges = pd.DataFrame({name: [spec.low, spec.high] for name, spec in data.FEATURE_SPECS.items()})
+    edges = edges.astype({name: "int64" if spec.dtype == "int" else "float64"
+                          for name, spec in data.FEATURE_SPECS.items()})
+    return pd.concat([batch, edges], ignore_index=True)
+
+
+def _feature_schema_cases() -> list[_Case]:
+    from mlops_companion import data
+
+    def schema_of(func):
+        schema = _call(func)
+        _expect(hasattr(schema, "validate"), "make_feature_schema()",
+                "a pandera schema (DataFrameSchema or a DataFrameModel class)", schema)
+        return schema
+
+    def accepts(frame_of, given):
+        def run(func):
+            schema = schema_of(func)
+            try:
+                _call(schema.validate, frame_of())
+            except Exception as error:
+                raise _CaseFailed(given, "the frame to be accepted",
+                                  f"{type(error).__name__}: {str(error)[:200]}") from None
+        return run
+
+    def rejects(frames_of, given_of):
+        def run(func):
+            import pandera.errors as pa_errors
+
+            schema = schema_of(func)
+            for label, frame in frames_of():
+                given = given_of(label)
+                try:
+                    _call(schema.validate, frame)
+                except (pa_errors.SchemaError, pa_errors.SchemaErrors):
+                    continue
+                except Exception as error:
+                    raise _CaseFailed(given, "pandera's SchemaError (or SchemaErrors)",
+                                      f"{type(error).__name__}: {str(error)[:200]}") from None
+                raise _CaseFailed(given, "pandera's SchemaError (or SchemaErrors)",
+                                  "the frame was accepted")
+        return run
+
+    def clean():
+        return data.make_production_sample(300, rng=11)
+
+    def missing_column():
+        return [("is_weekend dropped", clean().drop(columns="is_weekend"))]
+
+    def wrong_type():
+        frame = clean()
+        return [("deploy_hour as float64 (12.0 for 12)",
+                 frame.assign(deploy_hour=frame["deploy_hour"].astype(float))),
+                ("is_weekend as strings ('0', '1')",
+                 frame.assign(is_weekend=frame["is_weekend"].astype(str)))]
+
+    def out_of_range():
+        frames = []
+        for name, spec in data.FEATURE_SPECS.items():
+            for value, side in ((spec.high + 1, "above"), (spec.low - 1, "below")):
+                frame = clean()
+                frame.loc[frame.index[0], name] = value
+                frames.append((f"{name} = {value:g} in the first row ({side} its range)", frame))
+        return frames
+
+    def missing_value():
+        frame = clean()
+        frame.loc[frame.index[:2], "p99_latency_ms"] = np.nan
+        return [("two missing values in p99_latency_ms", frame)]
+
+    def extra_column():
+        return [("an extra column 'incident' (the label, left in by mistake)",
+                 clean().assign(incident=1))]
+
+    return [
+        _Case("a clean batch is accepted", accepts(clean, "300 rows of data.make_production_sample")),
+        _Case("the edges of every range are accepted", accepts(
+            _edge_rows, "a clean batch plus two rows at the low and high end of every feature's range")),
+        _Case("a missing column is rejected", rejects(missing_column, str)),
+        _Case("a wrong type is rejected", rejects(wrong_type, str)),
+        _Case("an out-of-range value is rejected", rejects(out_of_range, str)),
+        _Case("a missing value is rejected", rejects(missing_value, str)),
+        _Case("an extra column is rejected", rejects(extra_column, str)),
+    ]
+
+
+@_exercise("make_feature_schema", STEM, _HINT_MAKE_FEATURE_SCHEMA)
+def check_make_feature_schema(func: Callable[[], object], *, verbose: bool = True) -> CheckResult:
+    """Check an exercise's ``make_feature_schema()``, which returns a pandera schema.
+
+    The schema must accept a clean batch and rows at the edges of every feature's range in
+    ``data.FEATURE_SPECS``, and reject, with pandera's ``SchemaError`` or ``SchemaErrors``,
+    a missing column, a wrong type (no coercion), a value just outside any feature's range,
+    a missing value and an extra column.
+
+    Examples
+    --------
+    A schema with types but no ranges lets an error rate of 101% through:
+
+    >>> import pandera.pandas as pa
+    >>> from mlops_companion import data
+    >>> def types_only():
+    ...     return pa.DataFrameSchema({name: pa.Column(float if spec.dtype == "float" else int)
+    ...                                for name, spec in data.FEATURE_SPECS.items()}, strict=True)
+    >>> result = check_make_feature_schema(types_only)
+    make_feature_schema: FAILED on case 5 of ..., "an out-of-range value is rejected".
+    ...
+    """
+    return _run("make_feature_schema", func, _feature_schema_cases(), verbose=verbose)

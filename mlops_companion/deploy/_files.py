@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._kubernetes import Release, make_deployment_manifests, make_rollout_manifests, make_traffic_manifests
+from ._kubernetes import (BOOK_CAPACITY, Release, make_autoscaler_manifests, make_deployment_manifests,
+                          make_rollout_manifests, make_traffic_manifests)
 from ._promql import dashboard_queries, make_alert_rules
 
 _UNITS = {
@@ -116,13 +117,14 @@ def render_deploy_files(schedule: Any, monitor: Any, *,
     --------
     >>> from mlops_companion import rollout
     >>> sorted(render_deploy_files(rollout.CanarySchedule(), rollout.CanaryMonitor()))
-    ['grafana/dashboard.json', 'k8s/app.yaml', 'k8s/rollout.yaml', 'k8s/traffic.yaml', 'prometheus/rules.yml']
+    ['grafana/dashboard.json', 'k8s/app.yaml', 'k8s/autoscaler.yaml', 'k8s/rollout.yaml', 'k8s/traffic.yaml', 'prometheus/rules.yml']
     """
     rules = make_alert_rules(monitor)
     return {
         "k8s/app.yaml": dump_yaml(make_deployment_manifests(release)),
         "k8s/rollout.yaml": dump_yaml(make_rollout_manifests(schedule, monitor, release=release)),
         "k8s/traffic.yaml": dump_yaml(make_traffic_manifests(release)),
+        "k8s/autoscaler.yaml": dump_yaml(make_autoscaler_manifests(release, **BOOK_CAPACITY)),
         "prometheus/rules.yml": dump_yaml([rules]).replace("---\n", "", 1),
         "grafana/dashboard.json": json.dumps(make_grafana_dashboard(monitor), indent=2) + "\n",
     }
@@ -138,7 +140,7 @@ def write_deploy_files(directory: str | os.PathLike, schedule: Any, monitor: Any
     >>> from mlops_companion import rollout
     >>> paths = write_deploy_files(tempfile.mkdtemp(), rollout.CanarySchedule(), rollout.CanaryMonitor())
     >>> [p.name for p in paths]
-    ['app.yaml', 'rollout.yaml', 'traffic.yaml', 'rules.yml', 'dashboard.json']
+    ['app.yaml', 'rollout.yaml', 'traffic.yaml', 'autoscaler.yaml', 'rules.yml', 'dashboard.json']
     """
     root = Path(directory)
     written = []

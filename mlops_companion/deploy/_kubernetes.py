@@ -13,6 +13,16 @@ HEALTH_PATH, READY_PATH, METRICS_PATH = "/healthz", "/readyz", "/metrics"
 #: The unprivileged user the Dockerfile creates; the pod insists on it.
 CONTAINER_UID = 10001
 
+BOOK_CAPACITY = {
+    # benchmarks/bench_serving.json, ours_1w.c8.requests_per_server_cpu_s (848.3, rounded down):
+    # one uvicorn worker under 8 keep-alive connections on the 2-core build machine.
+    "requests_per_cpu_second": 848.0,
+    # An assumption, not a measurement: the peak the service is sized for.
+    "peak_requests_per_second": 2000.0,
+    "target_utilization": 0.6,
+}
+"""What ``deploy/k8s/autoscaler.yaml`` is sized from: measured throughput, assumed peak, CPU target."""
+
 
 def _check_name(value: Any, name: str) -> str:
     ok = (isinstance(value, str) and 0 < len(value) <= 63 and value[0].isalnum() and value[-1].isalnum()
@@ -463,3 +473,80 @@ def schedule_from_rollout(rollout_manifest: dict[str, Any]) -> tuple[tuple[float
     shares.append(1.0)
     return tuple(float(h) for h in hours), tuple(float(s) for s in shares)
 
+
+
+def _cpu_cores(quantity: str) -> float:
+    """Kubernetes CPU quantity ("500m", "1", "1.5") in cores."""
+    text = quantity.strip()
+    try:
+        return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        raise ValueError(f"`release.cpu` must be a CPU quantity such as '500m' or '2'; got {quantity!r}.") from None
+
+
+def make_autoscaler_manifests(release: Release | None = None, *, requests_per_cpu_second: float,
+                              peak_requests_per_second: float,
+                              target_utilization: float = 0.6) -> list[dict[str, Any]]:
+    """A HorizontalPodAutoscaler (``autoscaling/v2``) on CPU for the Rollout, sized from a measurement.
+
+    One pod serves ``requests_per_cpu_second`` times its CPU request at full use; the
+    autoscaler keeps the average use at ``target_utilization``, so a pod carries that share
+    of it. ``maxReplicas`` is the number of pods that carries ``peak_requests_per_second``
+    at the target, never fewer than the release's replicas; ``minReplicas`` is the release's
+    replicas (the PodDisruptionBudget and the canary steps assume them). The target is the
+    Argo ``Rollout``, which owns the pods' count once it manages the Deployment.
+
+    Parameters
+    ----------
+    release : Release, default=None
+        What to scale; None means ``Release()``.
+    requests_per_cpu_second : float
+        Measured requests served per second of server CPU (``benchmarks/bench_serving.json``).
+    peak_requests_per_second : float
+        The peak load the service must carry.
+    target_utilization : float, default=0.6
+        Average CPU use, as a share of the request, that the autoscaler aims for; the rest is
+        headroom for bursts while new pods start.
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    How many pods of half a core carry 2,000 requests per second at 60% CPU?
+
+    >>> (hpa,) = make_autoscaler_manifests(requests_per_cpu_second=850, peak_requests_per_second=2000)
+    >>> hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]
+    (4, 8)
+    >>> hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"]
+    60
+    >>> make_autoscaler_manifests(requests_per_cpu_second=850, peak_requests_per_second=2000,
+    ...                           target_utilization=1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `target_utilization` must be in (0, 1]; got 1.5. ...
+    """
+    release = _check_release(release)
+    per_cpu_s = _utils.check_positive_number(requests_per_cpu_second, "requests_per_cpu_second")
+    peak = _utils.check_positive_number(peak_requests_per_second, "peak_requests_per_second")
+    target = _utils.check_positive_number(target_utilization, "target_utilization")
+    if target > 1:
+        raise ValueError(f"`target_utilization` must be in (0, 1]; got {target_utilization!r}. "
+                         "Pass the share of the CPU request to aim for, e.g. 0.6.")
+    per_pod = per_cpu_s * _cpu_cores(release.cpu) * target
+    max_replicas = max(release.replicas, -(-peak // per_pod))
+    return [{
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": release.name, "labels": dict(release.labels)},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": release.name},
+            "minReplicas": release.replicas,
+            "maxReplicas": int(max_replicas),
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": round(target * 100)}}}],
+            # Scale up at once; scale down only after five quiet minutes, so a dip between
+            # two bursts does not remove the pods the second burst needs.
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+        },
+    }]
