@@ -143,20 +143,37 @@ def _write_keys(root: Path, keys: dict[str, str]) -> None:
     os.replace(tmp, root / KEYS_FILE)
 
 
+def _source_files(root: Path) -> list[Path]:
+    """The files a site is rendered from: configuration, pages, includes, helper scripts,
+    styles and the notebooks it links. What executing the book writes beside them (an MLflow
+    folder, Quarto's ``*_files``, caches) is not a source: in a git checkout, the files git
+    tracks or would track; elsewhere, source suffixes outside hidden and output folders."""
+    wanted = ["_quarto*.yml", "*.qmd", "*.css", "chapters", "appendices", "exercises/*.ipynb"]
+    try:
+        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
+                                 "-z", "--", *wanted], cwd=root, capture_output=True,
+                                check=True, timeout=60).stdout.decode().split("\0")
+        return sorted(root / rel for rel in listed if rel and (root / rel).is_file())
+    except (OSError, subprocess.SubprocessError):
+        suffixes = {".qmd", ".py", ".yml", ".yaml", ".css", ".scss", ".bib", ".md", ".ipynb"}
+        found = [*root.glob("_quarto*.yml"), *root.glob("*.qmd"), *root.glob("*.css"),
+                 *(root / "chapters").rglob("*"), *(root / "appendices").rglob("*"),
+                 *(root / "exercises").glob("*.ipynb")]
+        return sorted(p for p in found if p.is_file() and p.suffix in suffixes and not any(
+            part.startswith(".") or part.endswith("_files") or part in ("__pycache__", "mlruns")
+            for part in p.relative_to(root).parts))
+
+
 def site_stamp(root: Path | str, profile: str | None, keys: dict[str, str],
                version: str) -> str:
     """SHA-256 of everything a rendered site depends on: Quarto's version, the profile, the
-    configuration, every source file of the book (text, includes, notebooks it links) and
-    the chapters' keys."""
+    source files of the book (:func:`_source_files`), the chapters' keys and this module."""
     root = Path(root)
     digest = hashlib.sha256(f"{version}\n{profile}\n".encode())
     digest.update(json.dumps(keys, sort_keys=True).encode())
-    files = [*root.glob("_quarto*.yml"), *root.glob("*.qmd"), *root.glob("*.css"),
-             *(root / "chapters").rglob("*"), *(root / "appendices").rglob("*"),
-             *(root / "exercises").glob("*.ipynb"), Path(__file__)]
-    for path in sorted(p for p in files if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(f"{path.relative_to(root) if path.is_relative_to(root) else path.name} "
-                      f"{cache._sha256(path)}\n".encode())
+    for path in _source_files(root):
+        digest.update(f"{path.relative_to(root).as_posix()} {cache._sha256(path)}\n".encode())
+    digest.update(cache._sha256(Path(__file__)).encode())
     return digest.hexdigest()
 
 

@@ -209,3 +209,22 @@ def test_two_builds_at_once_render_once(make_book, tmp_path):
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert log.read_text().split() == ["start", "end"]  # one render, never two side by side
     assert sum("nothing changed since _book/" in out for out in outputs) == 1, outputs
+
+
+@pytest.mark.parametrize("in_git", [False, True], ids=["folder", "git checkout"])
+def test_site_stamp_sees_sources_not_what_execution_writes(make_book, in_git):
+    import subprocess
+
+    root = make_book({"index.qmd": "# Preface\n", "chapters/01-a.qmd": "# A\n",
+                      "appendices/b.qmd": "# B\n"})
+    if in_git:
+        (root / ".gitignore").write_text("mlruns/\n*_files/\n")
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
+    stamp = quarto.site_stamp(root, None, {}, "1.10.18")
+    # what executing the book leaves beside its sources
+    for junk in ("appendices/mlruns/0/meta.yaml", "chapters/01-a_files/figure-html/x.png"):
+        (root / junk).parent.mkdir(parents=True, exist_ok=True)
+        (root / junk).write_text("output")
+    assert quarto.site_stamp(root, None, {}, "1.10.18") == stamp
+    (root / "chapters/01-a.qmd").write_text("# A, edited\n")
+    assert quarto.site_stamp(root, None, {}, "1.10.18") != stamp
