@@ -27,7 +27,9 @@ and line it comes from:
   attribute with a line break is not an attribute to Pandoc: the figure or table loses its
   id, number and caption, and the attribute text shows on the page. ``fig-cap`` and
   ``fig-subcap`` become Markdown captions, where a line break is harmless, so they may span
-  lines; lists and mappings are written as one line of JSON and may too.
+  lines; lists and mappings are written as one line of JSON and may too;
+- a heading has a blank line before it: Pandoc reads ``### Title {#sec-x}`` straight after a
+  line of prose as more of that paragraph, and the page shows the hashes and the id.
 
 - no hidden cell computes a result: apart from the shared ``%run _common.py`` set-up, a cell
   with ``include: false`` or ``echo: false`` binds no name that prose or a later cell uses,
@@ -195,6 +197,8 @@ def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
                     if not cell.options.get(key):
                         problems.append(_problem(cell.option_origins.get("label", cell.origin),
                                                  root, f"figure cell {label!r} has no `{key}`."))
+    for doc in docs:
+        problems.extend(_heading_problems(doc, root))
     for name, found in labels.items():
         for dup in found[1:]:
             first = found[0].origin
@@ -209,6 +213,26 @@ def check_book(root: Path | str, profile: str | None = None) -> list[Problem]:
                                          f"resolve to any label{edition}."))
     problems.sort(key=lambda p: (p.file, p.line, p.message))
     return problems
+
+
+_HEADING = re.compile(r"^#{1,6}\s+\S")
+
+
+def _heading_problems(doc: qmd.Document, root: Path) -> list[Problem]:
+    """Headings that follow a line of prose with no blank line between them."""
+    out = []
+    for block in doc.blocks:
+        if not isinstance(block, qmd.Markdown):
+            continue
+        for i in range(1, len(block.lines)):
+            line, before = block.lines[i], block.lines[i - 1]
+            if block.in_code[i] or block.in_code[i - 1] or not _HEADING.match(line.text):
+                continue
+            if before.text.strip() and not before.text.lstrip().startswith(":::"):
+                out.append(_problem(line.origin, root, "heading straight after a line of text: "
+                                    "Pandoc reads it as part of that paragraph, so the page "
+                                    "shows its hashes and id. Put a blank line before it."))
+    return out
 
 
 def check_profiles(root: Path | str, profiles: tuple[str | None, ...] = (None, "instructor"),

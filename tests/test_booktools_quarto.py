@@ -151,6 +151,7 @@ PLANTED = {
             '#| fig-alt: "A line rising from the lower left\n    #|   to the upper right."'),
     "cap": ('#| tbl-cap: "Two numbers."', '#| tbl-cap: "Two numbers,\n    #|   in a table."'),
     "ref": ("@fig-{name} and", "@fig-missing, @fig-{name} and"),
+    "head": ("are below.", "are below.\n    ## Later {{#sec-{name}-later}}"),
 }
 
 
@@ -168,6 +169,7 @@ def test_each_planted_mistake_fails_the_checks_and_the_real_render(quarto_cli, t
     assert any("02-alt.qmd" in p and "`fig-alt` spans 2" in p for p in static), static
     assert any("03-cap.qmd" in p and "`tbl-cap` spans 2" in p for p in static), static
     assert any("04-ref.qmd" in p and "@fig-missing does not resolve" in p for p in static), static
+    assert any("05-head.qmd" in p and "heading straight after a line" in p for p in static), static
 
     result = quarto.render(root, quarto=quarto_cli, echo=False)
     assert result.returncode == 0, result.log.read_text()[-3000:]  # Quarto itself says "fine"
@@ -183,6 +185,8 @@ def test_each_planted_mistake_fails_the_checks_and_the_real_render(quarto_cli, t
     # the dangling reference: Quarto warns, and the page shows it unresolved
     assert any("Unable to resolve crossref @fig-missing" in p for p in result.problems), text
     assert any("04-ref.html: unresolved cross-reference '?fig-missing'" in p for p in found), text
+    # the heading glued to a paragraph: its hashes and id show as text
+    assert any("05-head.html: raw source" in p and "{#sec-head-later}" in p for p in found), text
 
 
 def test_two_builds_at_once_render_once(make_book, tmp_path):
