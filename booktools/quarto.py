@@ -177,6 +177,110 @@ def site_stamp(root: Path | str, profile: str | None, keys: dict[str, str],
     return digest.hexdigest()
 
 
+def _freeze_hash(path: Path) -> str:
+    """Quarto's freeze hash of a source file: MD5 of its text with LF line endings
+    (``freezeInputHash`` in quarto-cli ``src/command/render/freeze.ts``)."""
+    text = path.read_text(encoding="utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def to_execute(root: Path | str, profile: str | None = None) -> list[str]:
+    """The entries ``quarto render`` would execute: python cells and no frozen result whose
+    hash is the source's."""
+    root = Path(root)
+    out = []
+    for entry in _entries(root, profile):
+        path = root / entry.path
+        if path.suffix != ".qmd" or not path.is_file():
+            continue
+        if not qmd.parse_qmd(path, project_root=root).cells:
+            continue
+        frozen = _frozen_dir(root, entry.path) / "execute-results" / "html.json"
+        try:
+            if json.loads(frozen.read_text(encoding="utf-8"))["hash"] == _freeze_hash(path):
+                continue
+        except (OSError, ValueError, KeyError):
+            pass
+        out.append(entry.path)
+    return out
+
+
+def prefreeze(root: Path | str, entries: list[str], profile: str | None = None, *,
+              jobs: int | None = None, quarto: str | None = None) -> list[str]:
+    """Execute ``entries`` with Quarto in ``jobs`` parallel renders; problems, if any.
+
+    Quarto executes the files of one render one after another. Each parallel render here
+    works in its own copy of the project (the files git lists, or the folder without its
+    outputs) whose ``_quarto.yml`` lists only its share of the entries; the frozen results
+    it writes are Quarto's own, keyed by the source's hash alone, and are moved into this
+    project's ``_freeze/``, where the render of the whole book then finds them. So every
+    chapter still executes once, under Quarto, while both cores work.
+    """
+    import tempfile
+
+    import yaml
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = Path(root).resolve()
+    quarto = quarto or find_quarto()
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(entries)))
+    # the largest sources first, each to the share with the least text so far
+    shares: list[list[str]] = [[] for _ in range(jobs)]
+    weight = [0] * jobs
+    for entry in sorted(entries, key=lambda e: -(root / e).stat().st_size):
+        i = weight.index(min(weight))
+        shares[i].append(entry)
+        weight[i] += (root / entry).stat().st_size
+    config = qmd.read_project(root, profile)
+    env = dict(os.environ, QUARTO_PYTHON=sys.executable)
+
+    def run(share: list[str]) -> str | None:
+        with tempfile.TemporaryDirectory(prefix="book-share-") as tmp:
+            copy = Path(tmp) / "book"
+            _copy_project(root, copy)
+            part = json.loads(json.dumps(config, default=str))
+            part["book"]["chapters"] = ["index.qmd"] + [e for e in share if e != "index.qmd"]
+            part["book"].pop("appendices", None)
+            for extra in copy.glob("_quarto-*.yml"):
+                extra.unlink()
+            (copy / "_quarto.yml").write_text(yaml.safe_dump(part, sort_keys=False),
+                                              encoding="utf-8")
+            proc = subprocess.run([quarto, "render"], cwd=copy, env=env, capture_output=True,
+                                  text=True, errors="replace")
+            if proc.returncode != 0:
+                tail = "".join((proc.stdout + proc.stderr).splitlines(True)[-60:])
+                return f"executing {', '.join(share)} failed (exit {proc.returncode}):\n{tail}"
+            for entry in share:
+                source = _frozen_dir(copy, entry)
+                if source.is_dir():
+                    target = _frozen_dir(root, entry)
+                    shutil.rmtree(target, ignore_errors=True)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copytree(source, target)
+        return None
+
+    with ThreadPoolExecutor(jobs) as pool:
+        return [p for p in pool.map(run, [s for s in shares if s]) if p]
+
+
+def _copy_project(root: Path, copy: Path) -> None:
+    """The book's files without its outputs: what git lists, else the folder minus outputs."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
+                                 "-z"], cwd=root, capture_output=True, check=True,
+                                timeout=60).stdout.decode().split("\0")
+    except (OSError, subprocess.SubprocessError):
+        skip = shutil.ignore_patterns("_book*", "_freeze", ".quarto", ".venv", ".git",
+                                      ".jupyter_cache", "__pycache__")
+        shutil.copytree(root, copy, ignore=skip, symlinks=True)
+        return
+    for rel in filter(None, listed):
+        source = root / rel
+        if source.is_file():
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / rel)
+
+
 def log_problems(log: str) -> list[str]:
     """Quarto's warning and error lines in a render log, without colour codes.
 
@@ -419,6 +523,14 @@ def _build(root: Path, profile: str | None, *, force: bool, quarto: str | None,
         print(f"re-executing {len(stale)} chapter(s) whose package, includes or environment "
               f"changed: {', '.join(stale)}")
     (site / STAMP).unlink(missing_ok=True)
+    pending = to_execute(root, profile)
+    if len(pending) > 1 and (os.cpu_count() or 1) > 1:
+        print(f"==> executing {len(pending)} file(s) with Quarto, {min(os.cpu_count() or 1, len(pending))} "
+              "renders in parallel", flush=True)
+        failures = prefreeze(root, pending, profile, quarto=quarto)
+        if failures:
+            print("\n".join(failures))
+            return 1
     print(f"==> quarto render{' --profile ' + profile if profile else ''} ({quarto})",
           flush=True)
     result = render(root, profile, quarto=quarto, echo=echo)

@@ -232,3 +232,18 @@ def test_site_stamp_sees_sources_not_what_execution_writes(make_book, in_git):
     assert quarto.site_stamp(root, None, {}, "1.10.18") == stamp
     (root / "chapters/01-a.qmd").write_text("# A, edited\n")
     assert quarto.site_stamp(root, None, {}, "1.10.18") != stamp
+
+
+def test_to_execute_lists_what_quarto_would_execute(make_book):
+    root = make_book({"chapters/01-a.qmd": "---\njupyter: python3\n---\n# A\n\n```{python}\n1\n```\n",
+                      "chapters/02-b.qmd": "# B, no code\n"})
+    assert quarto.to_execute(root) == ["chapters/01-a.qmd"]
+    frozen = root / "_freeze" / "chapters" / "01-a" / "execute-results"
+    frozen.mkdir(parents=True)
+    source = (root / "chapters/01-a.qmd").read_text()
+    # Quarto's hash: MD5 of the text with LF line endings
+    (frozen / "html.json").write_text(json.dumps(
+        {"hash": __import__("hashlib").md5(source.encode()).hexdigest()}))
+    assert quarto.to_execute(root) == []
+    (root / "chapters/01-a.qmd").write_text(source.replace("1\n", "2\n"))
+    assert quarto.to_execute(root) == ["chapters/01-a.qmd"]
