@@ -54,7 +54,9 @@ setup: $(STAMP) quarto
 # (it downloads the official release, where the network allows). Where neither works,
 # `make book` builds the Quarto-free preview and says so loudly.
 QUARTO_VERSION := 1.10.18
-QUARTO_KIT ?= ../shared/quarto/install.sh
+# the kit beside the checkout, or beside a folder above it (a clone nested under the workplace)
+QUARTO_KIT ?= $(firstword $(wildcard ../shared/quarto/install.sh ../../shared/quarto/install.sh \
+                ../../../shared/quarto/install.sh) ../shared/quarto/install.sh)
 quarto: $(STAMP)
 	@if $(PY) -c "import sys; from booktools.quarto import find_quarto; sys.exit(find_quarto() is None)"; then :; \
 	elif [ -f "$(QUARTO_KIT)" ]; then \
