@@ -25,7 +25,7 @@ import subprocess
 import textwrap
 import threading
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
