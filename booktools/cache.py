@@ -42,7 +42,8 @@ from typing import Any
 
 from . import qmd
 
-__all__ = ["DEFAULT_DIR", "ChapterKey", "ExecutionCache", "chapter_key", "environment_fingerprint"]
+__all__ = ["DEFAULT_DIR", "ChapterKey", "ExecutionCache", "chapter_key", "environment_fingerprint",
+           "file_digest"]
 
 #: Folder of the cache, relative to the project root.
 DEFAULT_DIR = ".jupyter_cache"
@@ -59,6 +60,10 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: SHA-256 of a file's bytes, read in blocks (the one file digest of the book's tooling).
+file_digest = _sha256
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -86,14 +91,17 @@ def package_dirs(root: Path) -> list[Path]:
 
 
 @functools.lru_cache(maxsize=8)
-def environment_fingerprint(root: Path) -> str:
-    """SHA-256 of what every chapter depends on: packages, executor, interpreter, dists."""
+def environment_fingerprint(root: Path, executor: bool = True) -> str:
+    """SHA-256 of what every chapter depends on: packages, interpreter, installed dists, and,
+    with ``executor``, this executor's own files (Quarto's freeze keys leave them out: a
+    change to booktools does not change what Quarto executes)."""
     digest = hashlib.sha256(f"booktools-cache-{FORMAT}\n{sys.version}\n".encode())
     for folder in package_dirs(root):
         digest.update(f"package {folder.name} {_tree_digest(folder)}\n".encode())
-    here = Path(__file__).resolve().parent
-    for name in ("execute.py", "qmd.py", "cache.py"):
-        digest.update(f"booktools/{name} {_sha256(here / name)}\n".encode())
+    if executor:
+        here = Path(__file__).resolve().parent
+        for name in ("execute.py", "qmd.py", "cache.py"):
+            digest.update(f"booktools/{name} {_sha256(here / name)}\n".encode())
     digest.update("\n".join(installed_distributions()).encode())
     return digest.hexdigest()
 

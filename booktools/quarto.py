@@ -82,13 +82,14 @@ def _entries(root: Path, profile: str | None) -> list[qmd.BookEntry]:
 
 
 def _environment(root: Path) -> str:
-    """The package, the interpreter and the installed distributions (not booktools)."""
-    digest = hashlib.sha256(sys.version.encode())
-    for folder in cache.package_dirs(root):
-        digest.update(f"{folder.name} {cache._tree_digest(folder)}\n".encode())
+    """The package, the interpreter, the installed distributions (not booktools) and the
+    committed benchmark data chapters read."""
+    # not the memoised call: a long-lived process (a test session) may build again after the
+    # package changed
+    fingerprint = cache.environment_fingerprint.__wrapped__(root, executor=False)
+    digest = hashlib.sha256(fingerprint.encode())
     for data in sorted((root / "benchmarks").glob("*.json")):
-        digest.update(f"{data.name} {cache._sha256(data)}\n".encode())
-    digest.update("\n".join(cache.installed_distributions()).encode())
+        digest.update(f"{data.name} {cache.file_digest(data)}\n".encode())
     return digest.hexdigest()
 
 
@@ -149,19 +150,29 @@ def _source_files(root: Path) -> list[Path]:
     folder, Quarto's ``*_files``, caches) is not a source: in a git checkout, the files git
     tracks or would track; elsewhere, source suffixes outside hidden and output folders."""
     wanted = ["_quarto*.yml", "*.qmd", "*.css", "chapters", "appendices", "exercises/*.ipynb"]
+    listed = _git_files(root, wanted)
+    if listed is not None:
+        return [root / rel for rel in listed]
+    suffixes = {".qmd", ".py", ".yml", ".yaml", ".css", ".scss", ".bib", ".md", ".ipynb"}
+    found = [*root.glob("_quarto*.yml"), *root.glob("*.qmd"), *root.glob("*.css"),
+             *(root / "chapters").rglob("*"), *(root / "appendices").rglob("*"),
+             *(root / "exercises").glob("*.ipynb")]
+    return sorted(p for p in found if p.is_file() and p.suffix in suffixes and not any(
+        part.startswith(".") or part.endswith("_files") or part in ("__pycache__", "mlruns")
+        for part in p.relative_to(root).parts))
+
+
+def _git_files(root: Path, paths: list[str] | None = None) -> list[str] | None:
+    """Files under ``root`` git tracks or would track (``paths``: pathspecs), sorted and
+    relative; None outside a git checkout."""
     try:
-        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
-                                 "-z", "--", *wanted], cwd=root, capture_output=True,
-                                check=True, timeout=60).stdout.decode().split("\0")
-        return sorted(root / rel for rel in listed if rel and (root / rel).is_file())
+        run = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
+                              "-z", "--", *(paths or [])], cwd=root, capture_output=True,
+                             check=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
-        suffixes = {".qmd", ".py", ".yml", ".yaml", ".css", ".scss", ".bib", ".md", ".ipynb"}
-        found = [*root.glob("_quarto*.yml"), *root.glob("*.qmd"), *root.glob("*.css"),
-                 *(root / "chapters").rglob("*"), *(root / "appendices").rglob("*"),
-                 *(root / "exercises").glob("*.ipynb")]
-        return sorted(p for p in found if p.is_file() and p.suffix in suffixes and not any(
-            part.startswith(".") or part.endswith("_files") or part in ("__pycache__", "mlruns")
-            for part in p.relative_to(root).parts))
+        return None
+    return sorted(rel for rel in run.stdout.decode().split("\0")
+                  if rel and (root / rel).is_file())
 
 
 def site_stamp(root: Path | str, profile: str | None, keys: dict[str, str],
@@ -172,8 +183,8 @@ def site_stamp(root: Path | str, profile: str | None, keys: dict[str, str],
     digest = hashlib.sha256(f"{version}\n{profile}\n".encode())
     digest.update(json.dumps(keys, sort_keys=True).encode())
     for path in _source_files(root):
-        digest.update(f"{path.relative_to(root).as_posix()} {cache._sha256(path)}\n".encode())
-    digest.update(cache._sha256(Path(__file__)).encode())
+        digest.update(f"{path.relative_to(root).as_posix()} {cache.file_digest(path)}\n".encode())
+    digest.update(cache.file_digest(Path(__file__)).encode())
     return digest.hexdigest()
 
 
@@ -265,20 +276,15 @@ def prefreeze(root: Path | str, entries: list[str], profile: str | None = None, 
 
 def _copy_project(root: Path, copy: Path) -> None:
     """The book's files without its outputs: what git lists, else the folder minus outputs."""
-    try:
-        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
-                                 "-z"], cwd=root, capture_output=True, check=True,
-                                timeout=60).stdout.decode().split("\0")
-    except (OSError, subprocess.SubprocessError):
+    listed = _git_files(root)
+    if listed is None:
         skip = shutil.ignore_patterns("_book*", "_freeze", ".quarto", ".venv", ".git",
                                       ".jupyter_cache", "__pycache__")
         shutil.copytree(root, copy, ignore=skip, symlinks=True)
         return
-    for rel in filter(None, listed):
-        source = root / rel
-        if source.is_file():
-            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / rel)
+    for rel in listed:
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, copy / rel)
 
 
 def log_problems(log: str) -> list[str]:
