@@ -69,7 +69,7 @@ quarto: $(STAMP)
 	fi
 
 # (Re)installs when pyproject.toml or this file changes; uv is several times faster than pip.
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml reference/pyproject.toml Makefile
 	@echo "==> setting up $(VENV) with the book's dependencies (first time: about a minute)"
 ifneq ($(UV),)
 	@test -x $(PY) || { $(UV) venv --quiet --python $(PYTHON) $(VENV) && touch $(VENV)/.bytecode; }
@@ -81,7 +81,7 @@ else
 	@test -x $(VENV)/bin/uv || $(PYTHON) -m pip --python $(PY) install --quiet uv 2>/dev/null \
 	    || { $(PY) -m ensurepip --upgrade >/dev/null && $(PY) -m pip install --quiet uv; }
 endif
-	$(UVBIN) pip install --python $(PY) --quiet --compile-bytecode -e '.[dev]'
+	$(UVBIN) pip install --python $(PY) --quiet --compile-bytecode -e ./reference -e '.[dev]'
 	@# uv compiles only what it installs: a venv made before without bytecode (no marker)
 	@# gets one compileall pass (about 20 s; skipped for a venv this recipe created).
 	@test -f $(VENV)/.bytecode || $(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null 2>&1 || true
@@ -145,7 +145,7 @@ benchmarks: $(STAMP)
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 lab: $(STAMP)
-	$(UVBIN) pip install --python $(PY) --quiet --compile-bytecode -e '.[student]'
+	$(UVBIN) pip install --python $(PY) --quiet --compile-bytecode -e ./reference -e '.[student]'
 	$(VENV)/bin/jupyter lab exercises/
 
 clean:

@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_companion import artefacts, data
+from mlops_companion import data
+from mlops_reference import artefacts
 
 
 def latencies_ms(model, X: pd.DataFrame, repeats: int, budget_s: float) -> np.ndarray:
@@ -53,9 +54,9 @@ def latencies_ms(model, X: pd.DataFrame, repeats: int, budget_s: float) -> np.nd
 
 
 def _module_at(rev: str):
-    """``mlops_companion.artefacts`` as it was at git revision ``rev``, imported under another name."""
+    """``mlops_reference.artefacts`` as it was at git revision ``rev``, imported under another name."""
     root = Path(__file__).resolve().parents[1]
-    source = subprocess.run(["git", "-C", str(root), "show", f"{rev}:mlops_companion/artefacts.py"],
+    source = subprocess.run(["git", "-C", str(root), "show", f"{rev}:reference/mlops_reference/artefacts.py"],
                             capture_output=True, text=True, check=True).stdout
     folder = Path(tempfile.mkdtemp(prefix="bench-artefacts-"))
     (folder / "artefacts_baseline.py").write_text(source)

@@ -5,7 +5,7 @@ Measured in one run, each against a baseline measured in the same run:
 1. **Scoring** a partitioned Parquet dataset with the book's pipeline (gradient boosting),
    at several sizes up to 10 million rows: one pandas process (read everything, score,
    write; in a fresh subprocess, so its peak resident memory is its own) against
-   :func:`mlops_companion.batch.score_parquet` on a ``LocalCluster`` of 2 worker
+   :func:`mlops_reference.batch.score_parquet` on a ``LocalCluster`` of 2 worker
    processes with 1 thread each and a memory limit smaller than the dataset.
    A second baseline scores the *same partitions one after another in one process*, so
    the ratios separate what the second core buys (sequential partitions / two workers,
@@ -14,7 +14,7 @@ Measured in one run, each against a baseline measured in the same run:
    every worker's peak resident memory below its limit while the dataset in memory is
    larger than that limit.
 2. **Drift** of a 10 million x 20 window against a fitted reference: the in-memory
-   :func:`mlops_companion.drift.detect_drift` (data already in memory) against
+   :func:`mlops_reference.drift.detect_drift` (data already in memory) against
    ``DriftReference.test`` on a Dask DataFrame read from Parquet by the workers. Targets:
    statistics identical to scipy on the concatenated data (checked for every feature),
    p-values within 1e-9, and time <= 1.5 x the in-memory time.
@@ -47,7 +47,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import stats
 
-from mlops_companion import artefacts, batch, data, drift
+from mlops_companion import data
+from mlops_reference import artefacts, batch, drift
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import provenance  # noqa: E402
@@ -60,7 +61,7 @@ _PANDAS_JOB = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 import pandas as pd
-from mlops_companion import artefacts
+from mlops_reference import artefacts
 src, dst, path, sha = sys.argv[1:5]
 features = sys.argv[5:]
 model = artefacts.load_artefact(path, expected_sha256=sha).model  # set-up, as for the workers
@@ -78,7 +79,7 @@ _SEQUENTIAL_JOB = """
 import json, resource, sys, time
 from pathlib import Path
 import pandas as pd
-from mlops_companion import artefacts
+from mlops_reference import artefacts
 src, dst, path, sha = sys.argv[1:5]
 features = sys.argv[5:]
 model = artefacts.load_artefact(path, expected_sha256=sha).model  # set-up, as for the workers

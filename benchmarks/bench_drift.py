@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from mlops_companion import drift
+from mlops_reference import drift
 
 
 def make_data(n_ref: int, n_cur: int, n_features: int, seed: int = 0):

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from mlops_companion import rollout
+from mlops_reference import rollout
 
 
 def main() -> None:

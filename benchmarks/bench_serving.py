@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops_companion import artefacts, data, registry, serving
+from mlops_companion import data
+from mlops_reference import artefacts, registry, serving
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import provenance  # noqa: E402

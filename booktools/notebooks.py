@@ -214,20 +214,23 @@ def install_source(repo_url: str, extra: str = "", *, branch: str = "main") -> s
     Plain Python (no ``%pip``, whose failure does not stop "Run all"): a failed install
     raises, so no later cell runs and fails with a confusing ``ModuleNotFoundError``.
     """
-    package = f"mlops-companion{f'[{extra}]' if extra else ''} @ git+{repo_url}@{branch}"
+    # Both packages from the same commit: the production reference (with the exercise's
+    # extra) from reference/, then the reader's kit, which depends on it.
+    packages = [f"mlops-reference{f'[{extra}]' if extra else ''} @ git+{repo_url}@{branch}#subdirectory=reference",
+                f"mlops-companion @ git+{repo_url}@{branch}"]
     return "\n".join([
-        "# Set-up: install the book's companion package if it is missing (Colab, Binder).",
+        "# Set-up: install the book's packages if they are missing (Colab, Binder).",
         "import importlib.util",
         "import subprocess",
         "import sys",
         "",
         'if importlib.util.find_spec("mlops_companion") is None:',
-        f"    PACKAGE = {package!r}",
-        '    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", PACKAGE],',
+        f"    PACKAGES = {packages!r}",
+        '    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *PACKAGES],',
         "                         capture_output=True, text=True)",
         "    if pip.returncode != 0:",
         "        print(pip.stdout[-3000:], pip.stderr[-3000:], sep=\"\\n\")",
-        '        raise RuntimeError(f"Could not install {PACKAGE} (pip exit status {pip.returncode}; "',
+        '        raise RuntimeError(f"Could not install {PACKAGES} (pip exit status {pip.returncode}; "',
         '                           "its messages are printed above). Check the internet connection, "',
         '                           "then run this cell again: the cells below need the package.")',
         "    importlib.invalidate_caches()",

@@ -3,11 +3,12 @@
 #   1. a Debian bookworm base image made with debootstrap and `podman import` (cached: skipped
 #      when the image exists; Debian 12's python3 is 3.11, as in python:3.11-slim);
 #   2. the locked, hash-checked wheels of deploy/requirements.lock downloaded on the host, and
-#      the project's wheel built from a clean copy of the sources;
+#      the wheel of the production reference (reference/, mlops-reference: the server's code
+#      without the book's kit) built from a clean copy of its sources;
 #   3. `podman build --network none` of deploy/Dockerfile on that base.
 # Usage: deploy/build-image.sh [IMAGE]   (default localhost/incident-predictor:dev)
 # Regenerate the lock after a dependency change:
-#   .venv/bin/uv pip compile pyproject.toml --extra serve --python-version 3.11 \
+#   .venv/bin/uv pip compile reference/pyproject.toml --extra serve --python-version 3.11 \
 #     --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header -o deploy/requirements.lock
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,7 @@ rm -f "$pip_log"
 lap "locked wheels"
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
-cp -r pyproject.toml README.md LICENSE.md mlops_companion "$src/"
+cp -r reference/pyproject.toml reference/README.md reference/mlops_reference "$src/"
 find "$src" -name __pycache__ -prune -exec rm -rf {} +
 # A fixed timestamp makes the wheel byte-identical when the sources are: the layer cache then holds.
 rm -f deploy/build/project/*.whl

@@ -44,7 +44,7 @@ install_system() {
 
 install_tools() {
     test -x "$PY" || make .venv/.installed
-    .venv/bin/uv pip install --python "$PY" --quiet -e '.[dev,deploy]' 2>&1 | grep -v '^WARNING: Location' || true
+    .venv/bin/uv pip install --python "$PY" --quiet -e ./reference -e '.[dev,deploy]' 2>&1 | grep -v '^WARNING: Location' || true
     if [ ! -d deploy/validate/node_modules/@kubernetes-models/argo-rollouts ]; then
         npm ci --prefix deploy/validate --no-audit --no-fund --ignore-scripts --loglevel=error
     fi
@@ -53,13 +53,13 @@ install_tools() {
 
 check_generated() {
     local out rc=0; out=$(mktemp -d)
-    "$PY" -m mlops_companion.deploy generate "$out" >/dev/null
+    "$PY" -m mlops_reference.deploy generate "$out" >/dev/null
     for path in k8s/app.yaml k8s/rollout.yaml k8s/traffic.yaml prometheus/rules.yml grafana/dashboard.json; do
         diff -u "deploy/$path" "$out/$path" || rc=1
     done
     rm -rf "$out"
     if [ "$rc" -ne 0 ]; then
-        echo "deploy/ differs from the generators: run python -m mlops_companion.deploy generate deploy/" >&2
+        echo "deploy/ differs from the generators: run python -m mlops_reference.deploy generate deploy/" >&2
         return 1
     fi
     echo "deploy/k8s, deploy/prometheus/rules.yml and deploy/grafana match the generators"

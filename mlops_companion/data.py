@@ -6,8 +6,8 @@ optionally drifted), describes its features, and builds the standard pipeline: a
 ``StandardScaler`` followed by a ``GradientBoostingClassifier``.
 
 Out of scope: anything about storing, serving or monitoring the model; those live in
-:mod:`mlops_companion.artefacts`, :mod:`~mlops_companion.serving` and
-:mod:`~mlops_companion.drift`.
+:mod:`mlops_reference.artefacts`, :mod:`~mlops_reference.serving` and
+:mod:`~mlops_reference.drift`.
 """
 from __future__ import annotations
 
@@ -23,7 +23,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mlops_companion import _utils
+from mlops_reference import _utils
+from mlops_reference._utils import check_rng
+from mlops_reference.features import (CONTINUOUS_FEATURES, DISCRETE_FEATURES, FEATURE_SPECS, FEATURES, TARGET,
+                                     FeatureSpec)
 
 __all__ = [
     "FEATURES",
@@ -45,37 +48,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class FeatureSpec:
-    """What one input feature is: its kind, type and the range a server should accept."""
-
-    name: str
-    kind: str  # "continuous" or "discrete"
-    dtype: str  # "float" or "int"
-    low: float
-    high: float
-    description: str
-
-
-FEATURE_SPECS: Mapping[str, FeatureSpec] = {
-    spec.name: spec
-    for spec in (
-        FeatureSpec("request_rate", "continuous", "float", 0.0, 100_000.0,
-                    "requests per second reaching the service"),
-        FeatureSpec("error_pct", "continuous", "float", 0.0, 100.0,
-                    "percentage of requests that returned an error"),
-        FeatureSpec("p99_latency_ms", "continuous", "float", 0.0, 600_000.0,
-                    "99th-percentile response time, in milliseconds"),
-        FeatureSpec("deploy_hour", "discrete", "int", 0, 23,
-                    "hour of the day (0-23) of the latest deployment"),
-        FeatureSpec("is_weekend", "discrete", "int", 0, 1,
-                    "1 when the deployment happened on a Saturday or Sunday"),
-    )
-}
-FEATURES: tuple[str, ...] = tuple(FEATURE_SPECS)
-CONTINUOUS_FEATURES = tuple(n for n, s in FEATURE_SPECS.items() if s.kind == "continuous")
-DISCRETE_FEATURES = tuple(n for n, s in FEATURE_SPECS.items() if s.kind == "discrete")
-TARGET = "incident"
 
 #: Log-odds of an incident: intercept plus one slope per feature (``deploy_hour`` plays no part).
 COEFFICIENTS: Mapping[str, float] = {
@@ -106,30 +78,6 @@ DISTRIBUTIONS: Mapping[str, Mapping[str, Any]] = {
 
 def _param(feature: str, name: str) -> float:
     return float(DISTRIBUTIONS[feature]["parameters"][name])
-
-
-def check_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
-    """Turn ``rng`` (a seed, a Generator or None) into a Generator, once, at the edge.
-
-    Examples
-    --------
-    Do two calls with the same seed draw the same numbers?
-
-    >>> check_rng(7).integers(100) == check_rng(7).integers(100)
-    np.True_
-    >>> check_rng("7")
-    Traceback (most recent call last):
-    ...
-    TypeError: `rng` must be an int seed, a numpy.random.Generator or None; got '7'. Pass e.g. rng=42.
-    """
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"`rng` must be an int seed, a numpy.random.Generator or None; got {rng!r}. "
-        "Pass e.g. rng=42."
-    )
 
 
 def _check_n(n_samples: int, name: str = "n_samples") -> int:

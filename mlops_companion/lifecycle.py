@@ -7,8 +7,8 @@ drift), and the labels for each week only arrive some weeks later. This module g
 that stream and answers "which labels have arrived by week *w*?".
 
 Out of scope: everything the loop *does* with the stream. Detecting drift lives in
-:mod:`mlops_companion.drift`, the release gates in :mod:`~mlops_companion.validation`,
-promotion in :mod:`~mlops_companion.registry`; the chapter keeps the loop that joins them
+:mod:`mlops_reference.drift`, the release gates in :mod:`~mlops_reference.validation`,
+promotion in :mod:`~mlops_reference.registry`; the chapter keeps the loop that joins them
 visible, because that loop is the lesson.
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from mlops_companion import data
-from mlops_companion import _utils
-from mlops_companion._utils import check_int
+from mlops_reference import _utils
+from mlops_reference._utils import check_int
 
 __all__ = ["drift_ramp", "make_weekly_traffic", "labels_available"]
 

@@ -9,8 +9,8 @@ time, the lifecycle loop and accuracy over time.
 Colour never carries meaning on its own here: every series also differs by line style,
 marker or hatching, and highlighted panels say so in their title text.
 
-Out of scope: computing anything. The numbers come from :mod:`mlops_companion.rollout`,
-:mod:`mlops_companion.drift` and the chapters; this module only draws them.
+Out of scope: computing anything. The numbers come from :mod:`mlops_reference.rollout`,
+:mod:`mlops_reference.drift` and the chapters; this module only draws them.
 """
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def plot_canary_schedule(schedule: Any = None, *, current_label: str = "Current 
     ('Hours since rollout start', 'Share of traffic (%)')
     >>> plt.close(fig)
     """
-    from .rollout import CanarySchedule
+    from mlops_reference.rollout import CanarySchedule
 
     schedule = CanarySchedule() if schedule is None else schedule
     if not isinstance(schedule, CanarySchedule):
@@ -261,7 +261,7 @@ def plot_drift_histograms(reference: pd.DataFrame, current: pd.DataFrame,
     reference, current : DataFrame
     features : sequence of str
     drifted : sequence of str or DataFrame, default=()
-        Names of drifted features, or a :func:`mlops_companion.drift.detect_drift` table;
+        Names of drifted features, or a :func:`mlops_reference.drift.detect_drift` table;
         their panel titles say "(drifted)".
     bins : int, default=30
 
@@ -328,7 +328,7 @@ def plot_drift_over_time(over: pd.DataFrame, *, features: Sequence[str] | None =
     Parameters
     ----------
     over : DataFrame
-        The tidy output of :func:`mlops_companion.drift.drift_over_time`.
+        The tidy output of :func:`mlops_reference.drift.drift_over_time`.
     features : sequence of str, default=None (all)
     value : str, default="statistic"
         Column to plot (e.g. ``"psi"``).

@@ -14,7 +14,7 @@ Covers
     * :func:`join_labels`, :func:`live_accuracy` and :func:`check_skew`: the monitoring
       job: join labels to predictions, report accuracy with its Wilson interval, and test
       the logged features against the training reference with
-      :func:`mlops_companion.drift.detect_drift`.
+      :func:`mlops_reference.drift.detect_drift`.
     * :class:`DriftGauges`: the drift job's result as Prometheus gauges.
 
 Out of scope: shipping logs off the machine (a log collector's job), retention and
@@ -38,7 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _utils, data, drift
+from mlops_reference import _utils, drift
+
+from . import data
 
 __all__ = [
     "RECORD_KEYS",
@@ -391,7 +393,7 @@ def live_accuracy(joined: pd.DataFrame, *, threshold: float = 0.5, confidence: f
 def check_skew(reference: pd.DataFrame, log: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
     """Training-serving skew: the logged features against the training reference.
 
-    :func:`mlops_companion.drift.detect_drift` on the features of
+    :func:`mlops_reference.drift.detect_drift` on the features of
     :data:`~mlops_companion.data.FEATURES` (``warn=False`` unless given), i.e. the
     reference first, the logged inputs second.
 

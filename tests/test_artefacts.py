@@ -1,4 +1,4 @@
-"""Tests for mlops_companion.artefacts: integrity before unpickling, versions, replay, atomicity."""
+"""Tests for mlops_reference.artefacts: integrity before unpickling, versions, replay, atomicity."""
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops_companion import artefacts, data
+from mlops_companion import data
+from mlops_reference import artefacts
 
 
 @pytest.fixture(scope="module")
@@ -314,7 +315,7 @@ def test_load_missing_files(tmp_path, saved):
 _BOUNDED_LOAD = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-from mlops_companion import artefacts
+from mlops_reference import artefacts
 try:
     artefacts.load_artefact(sys.argv[1], expected_sha256=sys.argv[2])
 except Exception as exc:

@@ -1,4 +1,4 @@
-"""Tests of mlops_companion.batch: partitioned scoring on a real LocalCluster.
+"""Tests of mlops_reference.batch: partitioned scoring on a real LocalCluster.
 
 One cluster (two worker processes, one thread each, loopback only) serves the module; the
 out-of-core test starts its own, with a small memory limit. Bounded in time: each job is
@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_companion import artefacts, batch, data
+from mlops_companion import data
+from mlops_reference import artefacts, batch
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -99,7 +100,7 @@ def test_cluster_gives_the_single_process_scores(client, model_spec, tmp_path):
 
 _INTERRUPTED_JOB = textwrap.dedent("""
     import sys
-    from mlops_companion import batch
+    from mlops_reference import batch
     spec = batch.ScoringModel(path=sys.argv[3], artefact_sha256=sys.argv[4],
                               model_version=sys.argv[5], feature_names=tuple(sys.argv[6:]))
     batch.score_parquet(sys.argv[1], sys.argv[2], spec)

@@ -70,7 +70,7 @@ def test_install_cell_stops_the_notebook_when_installing_fails(tmp_path):
     run = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True,
                          text=True, timeout=120, cwd=tmp_path)  # not the checkout: no package
     assert run.returncode != 0
-    assert "RuntimeError: Could not install mlops-companion[serve] @ git+" in run.stderr
+    assert "RuntimeError: Could not install ['mlops-reference[serve] @ git+" in run.stderr
     assert "run this cell again" in run.stderr
     assert "NEXT CELL RAN" not in run.stdout
 
@@ -79,7 +79,7 @@ def test_binder_configuration():
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     lines = [ln.strip() for ln in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
              if ln.strip() and not ln.startswith("#")]
-    assert lines == [".[serve,registry,contracts]"]
+    assert lines == ["./reference[serve,registry,contracts]", "."]
     extras = set(re.search(r"\[(.*)\]", lines[0]).group(1).split(","))
     assert set(notebooks.EXTRAS.values()) <= extras
 
@@ -108,7 +108,7 @@ def test_binder_requirements_resolve_and_run_a_notebook(tmp_path):
     # (build/, *.egg-info) in the checkout
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ["pyproject.toml", "README.md", "LICENSE.md", "binder", "mlops_companion",
+    for name in ["pyproject.toml", "README.md", "LICENSE.md", "binder", "mlops_companion", "reference",
                  "booktools"]:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, repo / name)  # (booktools: setuptools lists it as a package)

@@ -835,7 +835,7 @@ def wilson_one_sided_z(successes, n, *, confidence=0.95):
 # 08 lifecycle
 
 def _upper(k, n, confidence=0.95):
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     return validation.wilson_interval(int(k), int(n), confidence=confidence)[1]
 
@@ -857,7 +857,7 @@ def alarm_point_estimate(correct, *, window, threshold, confidence=0.95):
 
 
 def _lower(k, n, confidence=0.95):
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     return validation.wilson_interval(int(k), int(n), confidence=confidence)[0]
 
@@ -1089,7 +1089,7 @@ def gate_too_strict(model, fresh):
 
 
 def gate_at_90_percent(model, fresh):
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     correct, n, rises = _accuracy_and_direction(model, fresh)
     assert validation.wilson_interval(correct, n, confidence=0.90)[0] >= 0.64
@@ -1097,7 +1097,7 @@ def gate_at_90_percent(model, fresh):
 
 
 def gate_at_99_percent(model, fresh):
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     correct, n, rises = _accuracy_and_direction(model, fresh)
     assert validation.wilson_interval(correct, n, confidence=0.99)[0] >= 0.64
@@ -1111,7 +1111,7 @@ def gate_at_060(model, fresh):
 
 
 def checks_wilson(successes, n):
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     return validation.wilson_interval(successes, n)
 

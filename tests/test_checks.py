@@ -151,19 +151,19 @@ def test_drift_check_data_has_the_properties_its_cases_claim():
 # --------------------------------------------------------------------------- the package
 
 def test_package_validate_model_meets_the_contract():
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     assert checks.check_validate_model(validation.validate_model, verbose=False).passed
 
 
 def test_package_wilson_interval_meets_the_contract():
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     assert checks.check_wilson_interval(validation.wilson_interval, verbose=False).passed
 
 
 def test_package_detect_drift_meets_the_contract():
-    from mlops_companion import drift
+    from mlops_reference import drift
 
     assert checks.check_detect_drift(drift.detect_drift, verbose=False).passed
 
@@ -171,7 +171,7 @@ def test_package_detect_drift_meets_the_contract():
 def test_package_load_artefact_refuses_a_swapped_file_before_unpickling(tmp_path):
     # load_artefact needs the manifest save_artefact writes, so the load_verified cases are
     # replayed here on the package's own format: right hash, wrong hash, tampered, swapped.
-    from mlops_companion import artefacts
+    from mlops_reference import artefacts
 
     s = data.make_scenario()
     path = tmp_path / "model.joblib"

@@ -1,4 +1,4 @@
-"""Tests of mlops_companion.drift: agreement with scipy, corrections, PSI, bad input."""
+"""Tests of mlops_reference.drift: agreement with scipy, corrections, PSI, bad input."""
 from __future__ import annotations
 
 import warnings
@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlops_companion import data, drift
+from mlops_companion import data
+from mlops_reference import drift
 
 
 def test_public_surface():
@@ -254,7 +255,7 @@ def test_benchmark_script_runs_and_agrees_with_scipy():
 # ----------------------------------------------------------------------------- partitions
 def test_counts_from_random_partitions_give_scipys_statistic():
     """The per-partition cell counts add up to scipy's KS on the concatenated data."""
-    from mlops_companion.drift import _ks
+    from mlops_reference.drift import _ks
 
     g = np.random.default_rng(11)
     for trial in range(60):

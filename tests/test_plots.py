@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_companion import data, drift, plots, rollout
+from mlops_companion import data, plots
+from mlops_reference import drift, rollout
 
 PALETTE = {mcolors.to_hex(c).lower() for c in plots.OKABE_ITO.values()}
 

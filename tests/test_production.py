@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
-from mlops_companion import deploy, rollout
+from mlops_reference import deploy, rollout
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
-REGENERATE = "python -m mlops_companion.deploy generate deploy/"
+REGENERATE = "python -m mlops_reference.deploy generate deploy/"
 HAVE_PROMTOOL = shutil.which("promtool") is not None
 HAVE_K8S_VALIDATE = importlib.util.find_spec("kubernetes_validate") is not None
 HAVE_ARGO_VALIDATOR = shutil.which("node") is not None and (
@@ -173,7 +173,8 @@ def test_without_a_traffic_router_the_early_weights_would_be_whole_pods():
 
 # ----------------------------------------------------------------------------- artefacts by version
 def test_a_stable_pod_still_loads_its_own_artefact_through_a_canary_and_its_abort(tmp_path):
-    from mlops_companion import artefacts, data
+    from mlops_companion import data
+    from mlops_reference import artefacts
 
     s = data.make_scenario()
     volume = tmp_path / "models"  # the claim, laid out as the pods see it under Release.models_root
@@ -215,7 +216,8 @@ def test_a_stable_pod_still_loads_its_own_artefact_through_a_canary_and_its_abor
 
 def test_one_shared_artefact_path_would_leave_no_healthy_version(tmp_path):
     # What versioned paths prevent: v2 written over the one file v1's pods were told to trust.
-    from mlops_companion import artefacts, data
+    from mlops_companion import data
+    from mlops_reference import artefacts
 
     s = data.make_scenario()
     shared = tmp_path / "model.joblib"
@@ -530,7 +532,8 @@ def image():
 @pytest.fixture()
 def models(tmp_path):
     """An artefact and its manifest in a folder the container's unprivileged user can read."""
-    from mlops_companion import artefacts, data
+    from mlops_companion import data
+    from mlops_reference import artefacts
 
     folder = tmp_path / "models"
     folder.mkdir()

@@ -1,4 +1,4 @@
-"""Tests of mlops_companion.registry: versions, aliases, rollback, audit log, hash checks,
+"""Tests of mlops_reference.registry: versions, aliases, rollback, audit log, hash checks,
 concurrency on SQLite, and the same flow through a real `mlflow server` on 127.0.0.1."""
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_companion import artefacts, data, registry
+from mlops_companion import data
+from mlops_reference import artefacts, registry
 
 NAME = "incident-predictor"
 
@@ -178,7 +179,7 @@ def test_constructor_validation(tmp_path):
 
 
 def test_hash_dataframe_is_deterministic_across_processes(scenario):
-    code = ("from mlops_companion import data, registry; "
+    code = ("from mlops_companion import data; from mlops_reference import registry; "
             "s = data.make_incidents(50, rng=3); print(registry.hash_dataframe(s))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == registry.hash_dataframe(data.make_incidents(50, rng=3))

@@ -1,4 +1,4 @@
-"""Tests of mlops_companion.rollout: shadow, canary monitor, blue/green, simulators."""
+"""Tests of mlops_reference.rollout: shadow, canary monitor, blue/green, simulators."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlops_companion import rollout
+from mlops_reference import rollout
 
 
 def test_public_surface():

@@ -1,4 +1,4 @@
-"""Tests of mlops_companion.serving: the schema, every kind of bad input (TestClient and the
+"""Tests of mlops_reference.serving: the schema, every kind of bad input (TestClient and the
 real server on 127.0.0.1), health/readiness, metrics, shadow and canary modes, a bounded
 load run, tampered artefacts, several workers, and serving from a registry alias."""
 from __future__ import annotations
@@ -20,8 +20,9 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from mlops_companion import artefacts, data, rollout, serving
-from mlops_companion.serving import _run
+from mlops_companion import data
+from mlops_reference import artefacts, rollout, serving
+from mlops_reference.serving import _run
 
 GOOD = {"request_rate": 120.0, "error_pct": 4.0, "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0}
 
@@ -393,7 +394,7 @@ def test_two_worker_processes(saved):
 @pytest.mark.server
 @pytest.mark.slow
 def test_serve_a_registry_alias(tmp_path, scenario):
-    from mlops_companion import registry
+    from mlops_reference import registry
 
     reg = registry.Registry(tmp_path)
     s = scenario
@@ -455,7 +456,7 @@ def test_command_line_serves_in_the_foreground(saved):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "mlops_companion.serving", "--artefact", str(path),
+    proc = subprocess.Popen([sys.executable, "-m", "mlops_reference.serving", "--artefact", str(path),
                              "--sha256", sha, "--port", str(port), "--version", "cli"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:

@@ -18,7 +18,8 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-from mlops_companion import artefacts, data, serving
+from mlops_companion import data
+from mlops_reference import artefacts, serving
 
 GOOD = {"request_rate": 120.0, "error_pct": 4.0, "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0}
 pytestmark = pytest.mark.server

@@ -1,4 +1,4 @@
-"""Tests for mlops_companion.validation: metrics, intervals, gates and behavioural checks."""
+"""Tests for mlops_reference.validation: metrics, intervals, gates and behavioural checks."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,8 @@ from sklearn import metrics as skm
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
-from mlops_companion import data, validation
+from mlops_companion import data
+from mlops_reference import validation
 
 ALL = {"accuracy": 0.6, "balanced_accuracy": 0.6, "precision": 0.6, "recall": 0.6, "f1": 0.6, "roc_auc": 0.6}
 

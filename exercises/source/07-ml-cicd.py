@@ -148,7 +148,7 @@ for n in [160, 320, 640, 1280, 2560]:
 # let through?
 
 # %%
-from mlops_companion import validation
+from mlops_reference import validation
 
 GATE = 0.64
 

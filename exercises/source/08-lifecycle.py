@@ -7,7 +7,8 @@
 # %%
 import numpy as np
 
-from mlops_companion import checks, data, validation
+from mlops_companion import checks, data
+from mlops_reference import validation
 
 scenario = data.make_scenario()
 

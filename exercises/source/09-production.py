@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from mlops_companion import checks, data, rollout
+from mlops_companion import checks, data
+from mlops_reference import rollout
 
 scenario = data.make_scenario()
 

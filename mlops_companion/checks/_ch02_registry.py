@@ -133,7 +133,7 @@ def _registry() -> tuple[Any, str]:
 
     from mlflow import MlflowClient
 
-    from mlops_companion.registry import _create_store
+    from mlops_reference.registry import _create_store
 
     folder = tempfile.mkdtemp(prefix="check-registry-")
     atexit.register(shutil.rmtree, folder, True)

@@ -216,7 +216,7 @@ def check_validate_model(func: Callable[..., Mapping], *, verbose: bool = True) 
 # --------------------------------------------------------------------------- wilson_interval
 
 def _wilson_cases() -> list[_Case]:
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     def value_case(successes, n, confidence):
         def run(func):

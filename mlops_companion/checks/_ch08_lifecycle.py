@@ -30,7 +30,7 @@ _HINT_FIRST_ALARM = (
 
 def _first_alarm_reference(correct: np.ndarray, window: int, threshold: float,
                            confidence: float) -> int | None:
-    from mlops_companion import validation
+    from mlops_reference import validation
 
     totals = np.convolve(correct.astype(float), np.ones(window), mode="valid")
     for i, k in enumerate(np.rint(totals).astype(int)):

@@ -9,7 +9,7 @@ talks to an ``mlflow server`` instead.
 :class:`Registry` covers:
 
 - **register** a fitted pipeline: the joblib artefact written by
-  :func:`mlops_companion.artefacts.save_artefact` is stored with the run, and the MLflow
+  :func:`mlops_reference.artefacts.save_artefact` is stored with the run, and the MLflow
   model (signature, input example, ``predict_proba`` as what it serves, pip requirements
   given explicitly, because inferring them costs seconds; cloudpickle, because MLflow's
   skops format refuses ``sklearn.tree._tree.Tree`` unless it is listed in
@@ -25,7 +25,7 @@ talks to an ``mlflow server`` instead.
   class (a plain ``MlflowClient`` call) is recorded as ``"external"`` when next noticed;
 - **load** a version by alias, with the artefact's hash checked *before* it is unpickled.
   The trusted SHA-256 is the registry's tag on the version, a record the deployer controls,
-  never the manifest stored beside the file (see :mod:`mlops_companion.artefacts`).
+  never the manifest stored beside the file (see :mod:`mlops_reference.artefacts`).
 
 Several processes may open, register into and promote in the same registry folder at once:
 a file lock (``registry.lock``, via the ``filelock`` library) serialises MLflow's schema
@@ -35,8 +35,8 @@ one shared file system; a remote ``mlflow server`` does not see it. A new local 
 migrated once per process and copied for each further registry, so opening a registry in a
 new folder costs milliseconds, not MLflow's 80 schema migrations each time.
 
-Out of scope: serving the model (:mod:`mlops_companion.serving`), deciding whether a version
-deserves promotion (:mod:`mlops_companion.validation`, :mod:`mlops_companion.rollout`).
+Out of scope: serving the model (:mod:`mlops_reference.serving`), deciding whether a version
+deserves promotion (:mod:`mlops_reference.validation`, :mod:`mlops_reference.rollout`).
 MLflow is imported only when a :class:`Registry` is created, never at package import.
 """
 from __future__ import annotations
@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_companion import _utils
+from mlops_reference import _utils
 
 __all__ = [
     "Registry",
@@ -284,7 +284,7 @@ def _empty_store_bytes() -> bytes:
 
 def _create_store(db: Path) -> None:
     """Write an empty MLflow store at ``db`` unless one exists (caller holds the lock)."""
-    from mlops_companion.artefacts import _write_atomically
+    from mlops_reference.artefacts import _write_atomically
 
     if not db.exists():  # written whole or not at all: a killed writer leaves no half store
         store = _empty_store_bytes()
@@ -546,7 +546,7 @@ class Registry:
         --------
         See :class:`Registry`.
         """
-        from mlops_companion import artefacts
+        from mlops_reference import artefacts
 
         _check_model_name(name)
         if not hasattr(model, "predict_proba"):
@@ -769,14 +769,14 @@ class Registry:
         """Download a version's artefact folder into ``dest`` and check its hash; don't load it.
 
         Returns the path of the joblib file and the version's info. Raises
-        :class:`~mlops_companion.artefacts.ArtefactIntegrityError` when the file's SHA-256
+        :class:`~mlops_reference.artefacts.ArtefactIntegrityError` when the file's SHA-256
         differs from the one tagged at registration.
 
         Examples
         --------
-        Used by :func:`mlops_companion.serving.create_app_from_registry`; see :meth:`load`.
+        Used by :func:`mlops_reference.serving.create_app_from_registry`; see :meth:`load`.
         """
-        from mlops_companion import artefacts
+        from mlops_reference import artefacts
 
         info = self.get(name, alias_or_version)
         if not info.artefact_sha256:
@@ -814,7 +814,7 @@ class Registry:
         >>> bool((model.predict_proba(s.X_test) == s.pipeline.predict_proba(s.X_test)).all())
         True
         """
-        from mlops_companion import artefacts
+        from mlops_reference import artefacts
 
         with tempfile.TemporaryDirectory(dir=self.root) as tmp:
             path, info = self.fetch_artefact(name, alias, tmp)

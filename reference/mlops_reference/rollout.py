@@ -17,7 +17,7 @@ Covers
       scores, which checks the normal model the theory and the simulator share.
     * :func:`derive_margin`: the margin, derived from the fault the canary must catch.
 
-Out of scope: HTTP (:mod:`mlops_companion.serving` drives :class:`TrafficSplit`,
+Out of scope: HTTP (:mod:`mlops_reference.serving` drives :class:`TrafficSplit`,
 :class:`CanaryMonitor` and :class:`ShadowDeployment`), load balancers, and A/B tests on
 business metrics (chapter 05 shows those on the page).
 """
@@ -36,7 +36,7 @@ from scipy import optimize, stats
 
 from ._utils import (check_int, check_level, check_number, check_one_of, check_fraction,
                      check_positive_int, check_positive_number, wilson_interval)
-from .data import check_rng
+from ._utils import check_rng
 
 __all__ = [
     "AgreementResult",
@@ -1327,7 +1327,7 @@ def derive_margin(schedule: CanarySchedule | None = None, *, shift: float, sd: f
     ``power`` over the whole rollout (:meth:`CanaryMonitor.rollback_probability`, solved
     with Brent's method), rounded *down* to ``resolution`` so the power stays above
     ``power``. The safe-deployment chapter derives the book's margin with it, and
-    :func:`mlops_companion.deploy.book_rule` gets the rule of ``deploy/`` from it.
+    :func:`mlops_reference.deploy.book_rule` gets the rule of ``deploy/`` from it.
 
     Parameters
     ----------

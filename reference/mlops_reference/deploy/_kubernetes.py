@@ -7,7 +7,7 @@ from typing import Any
 from .. import _utils
 from ._promql import _monitor_params, canary_analysis_query, format_duration
 
-#: Where the server answers, as :mod:`mlops_companion.serving` defines it.
+#: Where the server answers, as :mod:`mlops_reference.serving` defines it.
 HEALTH_PATH, READY_PATH, METRICS_PATH = "/healthz", "/readyz", "/metrics"
 
 #: The unprivileged user the Dockerfile creates; the pod insists on it.
@@ -349,7 +349,7 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
     --------
     Which weights does the book's default schedule set, and what is the first look's boundary?
 
-    >>> from mlops_companion import rollout
+    >>> from mlops_reference import rollout
     >>> schedule = rollout.CanarySchedule()
     >>> monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
     >>> template, ro = make_rollout_manifests(schedule, monitor)
@@ -445,12 +445,12 @@ def schedule_from_rollout(rollout_manifest: dict[str, Any]) -> tuple[tuple[float
     """Read a Rollout's canary steps back as a schedule's ``(hours, shares)``.
 
     The inverse of the steps :func:`make_rollout_manifests` writes; a test compares it with
-    the book's :class:`~mlops_companion.rollout.CanarySchedule`, so a hand edit of the
+    the book's :class:`~mlops_reference.rollout.CanarySchedule`, so a hand edit of the
     committed manifest that changes the schedule is caught.
 
     Examples
     --------
-    >>> from mlops_companion import rollout
+    >>> from mlops_reference import rollout
     >>> schedule = rollout.CanarySchedule(hours=(0, 2, 6), shares=(0.1, 0.5, 1.0))
     >>> monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
     >>> _, ro = make_rollout_manifests(schedule, monitor)

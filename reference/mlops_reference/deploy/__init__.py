@@ -1,7 +1,7 @@
 """From the laptop to a cluster: manifests, alert rules and a dashboard generated from the book's objects.
 
-The canary schedule (:class:`mlops_companion.rollout.CanarySchedule`) and rollback rule
-(:class:`mlops_companion.rollout.CanaryMonitor`) that the safe-deployment chapter tunes
+The canary schedule (:class:`mlops_reference.rollout.CanarySchedule`) and rollback rule
+(:class:`mlops_reference.rollout.CanaryMonitor`) that the safe-deployment chapter tunes
 become, here, the files a platform team applies:
 
 - :func:`make_deployment_manifests`: Deployment (readiness on ``/readyz``, liveness on
@@ -15,10 +15,10 @@ become, here, the files a platform team applies:
 - :func:`make_alert_rules`: Prometheus alerts (latency SLO, error rate, canary divergence,
   input drift, a stale drift job); :func:`dashboard_queries` and
   :func:`make_grafana_dashboard`: the PromQL behind a Grafana dashboard;
-- :func:`write_deploy_files` writes them all (``python -m mlops_companion.deploy generate
+- :func:`write_deploy_files` writes them all (``python -m mlops_reference.deploy generate
   deploy/``); :func:`schedule_from_rollout` reads a Rollout's steps back;
 - :func:`serve_from_environment`: the container's entry point (``python -m
-  mlops_companion.deploy serve``), which refuses to start, with exit status 2 or 3, unless
+  mlops_reference.deploy serve``), which refuses to start, with exit status 2 or 3, unless
   the artefact named by ``MODEL_ARTEFACT`` has the SHA-256 given in ``MODEL_SHA256``.
 
 Out of scope: applying anything to a cluster, building images (``deploy/Dockerfile``),
@@ -79,7 +79,7 @@ def book_rule() -> tuple:
 
     The group-sequential monitor of that chapter: looks at the schedule's hourly windows of
     2,000 requests, judged once both groups hold 50, one alpha-spending boundary per look,
-    and the margin that chapter derives with :func:`mlops_companion.rollout.derive_margin`
+    and the margin that chapter derives with :func:`mlops_reference.rollout.derive_margin`
     from the smaller known fault, ``p99_latency_ms`` sent in seconds: its shift of the mean
     predicted probability and the spread of a single score, measured on the same week of
     traffic the chapter scores. The chapter asserts that its rule is this one.
@@ -90,7 +90,7 @@ def book_rule() -> tuple:
     >>> schedule.shares[-1], monitor.k, len(monitor.rule.boundaries), monitor.margin
     (1.0, None, 17, 0.022)
     """
-    from mlops_companion import rollout
+    from mlops_reference import rollout
 
     c = BOOK_CANARY
     schedule = rollout.CanarySchedule()
@@ -102,7 +102,8 @@ def book_rule() -> tuple:
 @functools.lru_cache(maxsize=1)
 def _book_margin() -> float:
     """The chapter's derivation, run once per process (a monitor holds state, so only the number is kept)."""
-    from mlops_companion import data, rollout
+    from mlops_companion import data
+    from mlops_reference import rollout
 
     c = BOOK_CANARY
     schedule = rollout.CanarySchedule()
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m mlops_companion.deploy", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mlops_reference.deploy", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="write k8s/, prometheus/ and grafana/ files under DIR")
     gen.add_argument("directory")

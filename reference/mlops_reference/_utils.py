@@ -157,3 +157,27 @@ def replay_matches(got: Any, want: Any, *, atol: float = REPLAY_ATOL) -> bool:
     got = np.asarray(got, dtype=float)
     want = np.asarray(want, dtype=float)
     return got.shape == want.shape and bool(np.allclose(got, want, rtol=0.0, atol=atol))
+
+
+def check_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
+    """Turn ``rng`` (a seed, a Generator or None) into a Generator, once, at the edge.
+
+    Examples
+    --------
+    Do two calls with the same seed draw the same numbers?
+
+    >>> check_rng(7).integers(100) == check_rng(7).integers(100)
+    np.True_
+    >>> check_rng("7")
+    Traceback (most recent call last):
+    ...
+    TypeError: `rng` must be an int seed, a numpy.random.Generator or None; got '7'. Pass e.g. rng=42.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"`rng` must be an int seed, a numpy.random.Generator or None; got {rng!r}. "
+        "Pass e.g. rng=42."
+    )

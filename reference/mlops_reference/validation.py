@@ -15,7 +15,7 @@ within about seven points either way, so a gate at exactly 0.70 passes or fails 
 luck of the split. ``gate="lower"`` makes a metric pass only when its interval's lower
 bound clears the threshold.
 
-Out of scope: data validation and drift (:mod:`mlops_companion.drift`), and fairness or
+Out of scope: data validation and drift (:mod:`mlops_reference.drift`), and fairness or
 calibration metrics.
 """
 from __future__ import annotations
@@ -30,7 +30,8 @@ import pandas as pd
 from scipy import stats
 from sklearn import metrics as skm
 
-from mlops_companion import _utils, data
+
+from mlops_reference import _utils
 
 __all__ = [
     "METRICS",
@@ -359,7 +360,8 @@ def validate_model(
     --------
     Does the book's pipeline clear the accuracy gate, and how wide is the interval?
 
-    >>> from mlops_companion import _utils, data
+    >>> from mlops_companion import data
+    >>> from mlops_reference import _utils
     >>> s = data.make_scenario()
     >>> result = validate_model(s.pipeline, s.X_test, s.y_test, {"accuracy": 0.70})
     >>> result["accuracy"]["passed"], result["directional"]["passed"]
@@ -384,7 +386,7 @@ def validate_model(
         raise ValueError(f"`min_prob_range` must be a number in [0, 1); got {min_prob_range!r}.")
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 100:
         raise ValueError(f"`n_bootstrap` must be an integer of at least 100; got {n_bootstrap!r}.")
-    gen = data.check_rng(rng)
+    gen = _utils.check_rng(rng)
     if X_reference is None:
         reference = frame
     else:

@@ -64,10 +64,10 @@ __all__ = [
     "track_peak_memory",
 ]
 
-_META_SHA = b"mlops_companion.artefact_sha256"
-_META_VERSION = b"mlops_companion.model_version"
-_META_SOURCE_SHA = b"mlops_companion.source_sha256"
-_META_SOURCE_ROWS = b"mlops_companion.source_rows"
+_META_SHA = b"mlops_reference.artefact_sha256"
+_META_VERSION = b"mlops_reference.model_version"
+_META_SOURCE_SHA = b"mlops_reference.source_sha256"
+_META_SOURCE_ROWS = b"mlops_reference.source_rows"
 _LOCK_NAME = ".score_parquet.lock"
 OUTPUT_COLUMNS = ("score", "model_version", "artefact_sha256")
 
@@ -96,7 +96,7 @@ class ScoringModel:
     Attributes
     ----------
     path : str
-        The artefact file (written by :func:`mlops_companion.artefacts.save_artefact`),
+        The artefact file (written by :func:`mlops_reference.artefacts.save_artefact`),
         readable from every worker.
     artefact_sha256 : str
         The SHA-256 you trust; every load checks the file against it.
@@ -133,7 +133,8 @@ class ScoringModel:
 
         >>> import tempfile
         >>> from pathlib import Path
-        >>> from mlops_companion import artefacts, data
+        >>> from mlops_companion import data
+        >>> from mlops_reference import artefacts
         >>> s = data.make_scenario()
         >>> path = Path(tempfile.mkdtemp()) / "model.joblib"
         >>> manifest = artefacts.save_artefact(s.pipeline, path, example_input=s.X_test.head(3))
@@ -166,7 +167,8 @@ class ScoringModel:
         Examples
         --------
         >>> import tempfile
-        >>> from mlops_companion import data, registry
+        >>> from mlops_companion import data
+        >>> from mlops_reference import registry
         >>> s = data.make_scenario()
         >>> reg = registry.Registry(tempfile.mkdtemp())
         >>> _ = reg.register("m", s.pipeline, training_data=s.X_train,
@@ -459,7 +461,8 @@ def score_parquet(
     >>> import tempfile
     >>> from pathlib import Path
     >>> import pandas as pd
-    >>> from mlops_companion import artefacts, data
+    >>> from mlops_companion import data
+    >>> from mlops_reference import artefacts
     >>> s = data.make_scenario()
     >>> root = Path(tempfile.mkdtemp())
     >>> manifest = artefacts.save_artefact(s.pipeline, root / "model.joblib",

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from mlops_companion._utils import check_int, check_positive_int
+from mlops_reference._utils import check_int, check_positive_int
 
 from ._app import _ENV_KWARGS, _FACTORY, MODES, create_app
 
@@ -116,7 +116,8 @@ def run_server(app_or_kwargs: FastAPI | Mapping[str, Any], *, host: str = "127.0
     Does a server started from keyword arguments answer its liveness probe?
 
     >>> import tempfile, pathlib, httpx
-    >>> from mlops_companion import artefacts, data, serving
+    >>> from mlops_companion import data
+    >>> from mlops_reference import artefacts, serving
     >>> s = data.make_scenario()
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.joblib"
     >>> m = artefacts.save_artefact(s.pipeline, path, example_input=s.X_test.head(3))
@@ -230,7 +231,7 @@ def _wait_all_workers(url: str, procs: list[subprocess.Popen], deadline: float) 
 def main(argv: list[str] | None = None) -> None:
     """Command line: serve an artefact in the foreground until Ctrl-C.
 
-    ``python -m mlops_companion.serving --artefact model.joblib --sha256 HEX --port 8000``;
+    ``python -m mlops_reference.serving --artefact model.joblib --sha256 HEX --port 8000``;
     the SHA-256 comes from the registry or the deployment config, not from the manifest.
 
     Parameters
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     --------
     Is a digest that is not 64 hexadecimal characters refused before anything starts?
 
-    >>> from mlops_companion import serving
+    >>> from mlops_reference import serving
     >>> serving.main(["--artefact", "x.joblib", "--sha256", "abc"])  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     ValueError: `expected_sha256` must be a SHA-256 digest ...
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from .. import _utils
 
-    parser = argparse.ArgumentParser(prog="python -m mlops_companion.serving", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mlops_reference.serving", description=main.__doc__)
     parser.add_argument("--artefact", required=True, help="path of the joblib artefact")
     parser.add_argument("--sha256", required=True, help="its SHA-256, from a record you control")
     parser.add_argument("--version", default=None, help="label returned with each prediction")

@@ -325,7 +325,7 @@ class DriftReference:
 
         ``current`` may be a Dask DataFrame: it is then tested partition by partition
         without being collected, with the same result as on the concatenated data (see
-        :mod:`mlops_companion.drift`).
+        :mod:`mlops_reference.drift`).
         """
         alpha = check_level(alpha, "alpha")
         correction = check_one_of(correction, "correction", CORRECTIONS)

@@ -13,7 +13,7 @@ provided the caller only trusts the types it expects).
 
 **Where the trusted SHA-256 comes from.** From a record the deployer controls and an
 attacker who can write to the artefact's folder cannot: the registry's tag on the version
-(:mod:`mlops_companion.registry`) or the deployment configuration that names the artefact.
+(:mod:`mlops_reference.registry`) or the deployment configuration that names the artefact.
 Never from the manifest lying next to the file: whoever can replace the file can replace
 the manifest with it. :func:`save_artefact` returns the hash so you can record it there;
 :func:`load_artefact` requires it and checks the bytes against it before unpickling them.
@@ -28,7 +28,7 @@ The next save finishes or removes whatever an interrupted one left behind. One w
 ``path`` at a time; readers may load while it saves.
 
 Out of scope: where artefacts live and which one is "in production"; that is the
-registry's job (:mod:`mlops_companion.registry`). An artefact also carries no Python
+registry's job (:mod:`mlops_reference.registry`). An artefact also carries no Python
 environment: the manifest only *records* the versions so a mismatch is caught.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_companion import _utils
+from mlops_reference import _utils
 
 __all__ = [
     "FORMATS",

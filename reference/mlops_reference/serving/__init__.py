@@ -6,14 +6,14 @@ Covers
       never from the manifest next to the file). ``POST /predict`` takes one observation or
       a bounded batch; ``GET /healthz`` (alive), ``/readyz`` (the stored example replays),
       ``/metrics`` (Prometheus) and ``/rollout`` (shadow or canary state).
-      ``mode="shadow"`` and ``mode="canary"`` drive :mod:`mlops_companion.rollout`'s
+      ``mode="shadow"`` and ``mode="canary"`` drive :mod:`mlops_reference.rollout`'s
       ``ShadowDeployment``, ``TrafficSplit`` and ``CanaryMonitor``.
     * :func:`create_app_from_registry`: the same, for the version a registry alias names.
     * :func:`run_server`: start it on a free 127.0.0.1 port (a thread, or worker
       processes), wait until ready, stop it cleanly; :func:`main`, the command line
-      (``python -m mlops_companion.serving``).
+      (``python -m mlops_reference.serving``).
     * :data:`Observation`, :func:`make_batch_model`: the request schemas, generated from
-      :data:`mlops_companion.data.FEATURE_SPECS`.
+      :data:`mlops_reference.features.FEATURE_SPECS`.
 
 Where things live
     ``_schema``   request schemas, the guarded body reader (415, 413, depth, duplicate

@@ -2,8 +2,8 @@
 
 The model loads in the application's lifespan (at startup, never at import or creation),
 after its SHA-256 matched the trusted one. Shadow and canary modes *drive* the state
-machines of :mod:`mlops_companion.rollout` (:class:`~mlops_companion.rollout.ShadowDeployment`,
-:class:`~mlops_companion.rollout.TrafficSplit`, :class:`~mlops_companion.rollout.CanaryMonitor`);
+machines of :mod:`mlops_reference.rollout` (:class:`~mlops_reference.rollout.ShadowDeployment`,
+:class:`~mlops_reference.rollout.TrafficSplit`, :class:`~mlops_reference.rollout.CanaryMonitor`);
 nothing about their rules is re-implemented here.
 """
 from __future__ import annotations
@@ -27,15 +27,15 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
-from mlops_companion import data
-from mlops_companion import _utils
-from mlops_companion._utils import check_level, check_one_of, check_positive_int, replay_matches
+from mlops_reference import features
+from mlops_reference import _utils
+from mlops_reference._utils import check_level, check_one_of, check_positive_int, replay_matches
 
 from . import _metrics, _schema
 
 MODES = ("single", "shadow", "canary")
 _ENV_KWARGS = "MLOPS_COMPANION_SERVING_KWARGS"
-_FACTORY = "mlops_companion.serving._app:_app_from_environment"
+_FACTORY = "mlops_reference.serving._app:_app_from_environment"
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -78,7 +78,7 @@ class _Served:
         metrics.proba.labels(self.version)
 
     def load(self) -> None:
-        from mlops_companion import artefacts
+        from mlops_reference import artefacts
 
         loaded = artefacts.load_artefact(self.path, expected_sha256=self.sha256)
         self.model, self.manifest = loaded.model, loaded.manifest
@@ -155,10 +155,10 @@ def create_app(
         Canary mode: share of requests the candidate answers.
     monitor : rollout.CanaryMonitor, default=None
         Canary mode: the rollback rule, fed each answer's probabilities through
-        :meth:`~mlops_companion.rollout.CanaryMonitor.observe`; None builds
+        :meth:`~mlops_reference.rollout.CanaryMonitor.observe`; None builds
         ``rollout.CanaryMonitor()`` with its own defaults (margin 0.02, not a derived one).
-        Pass ``mlops_companion.deploy.book_rule()[1]`` for the rule the book derives and
-        deploys (its margin comes from :func:`mlops_companion.rollout.derive_margin`).
+        Pass ``mlops_reference.deploy.book_rule()[1]`` for the rule the book derives and
+        deploys (its margin comes from :func:`mlops_reference.rollout.derive_margin`).
         Once it has rolled back, every request goes to the current model.
     max_batch : int, default=256
         Most rows in one ``{"instances": [...]}`` request.
@@ -189,7 +189,8 @@ def create_app(
     Serve an artefact on 127.0.0.1, ask for one prediction, then send a number as a string:
 
     >>> import tempfile, pathlib, httpx
-    >>> from mlops_companion import artefacts, data, serving
+    >>> from mlops_companion import data
+    >>> from mlops_reference import artefacts, serving
     >>> s = data.make_scenario()
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.joblib"
     >>> manifest = artefacts.save_artefact(s.pipeline, path, example_input=s.X_test.head(3))
@@ -228,7 +229,7 @@ def create_app(
         metrics.log_errors.watch(prediction_log)
     split = monitor_ = None
     if mode == "canary":
-        from mlops_companion import rollout
+        from mlops_reference import rollout
 
         split = rollout.TrafficSplit(candidate_share, rng=rng)
         monitor_ = rollout.CanaryMonitor() if monitor is None else monitor
@@ -249,7 +250,7 @@ def create_app(
             state["startup_error"] = exc
             raise
         if mode == "shadow":
-            from mlops_companion import rollout
+            from mlops_reference import rollout
 
             # The candidate is scored through a function so that its probabilities are
             # counted under its own version; ShadowDeployment logs both and swallows
@@ -311,7 +312,7 @@ def create_app(
             fields = sorted({d["field"] for d in detail})
             return _error(422, "validation_error", f"invalid input in field(s) {fields}.", request_id, detail)
         inputs = [row.model_dump() for row in rows]
-        X = pd.DataFrame(inputs, columns=list(data.FEATURES))
+        X = pd.DataFrame(inputs, columns=list(features.FEATURES))
         try:
             served, probs = answer(X)
         except Exception as exc:  # counted in prediction_errors_total by _Served.score
@@ -424,7 +425,8 @@ def create_app_from_registry(registry: Any, name: str, alias: str = "champion", 
     Which version answers when the champion alias points at version 1?
 
     >>> import tempfile, httpx
-    >>> from mlops_companion import data, registry, serving
+    >>> from mlops_companion import data
+    >>> from mlops_reference import registry, serving
     >>> s = data.make_scenario()
     >>> reg = registry.Registry(tempfile.mkdtemp())
     >>> _ = reg.register("m", s.pipeline, training_data=s.X_train, example_input=s.X_test.head(2))

@@ -40,7 +40,7 @@ def check_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     >>> check_environment({"MODEL_ARTEFACT": "/nowhere/model.joblib", "MODEL_SHA256": "ab" * 32})
     Traceback (most recent call last):
     ...
-    mlops_companion.deploy._container.StartupError: MODEL_ARTEFACT must name an existing artefact file; got '/nowhere/model.joblib', which does not exist. Mount the model volume and point MODEL_ARTEFACT at the file.
+    mlops_reference.deploy._container.StartupError: MODEL_ARTEFACT must name an existing artefact file; got '/nowhere/model.joblib', which does not exist. Mount the model volume and point MODEL_ARTEFACT at the file.
     """
     path, sha = environ.get("MODEL_ARTEFACT", ""), environ.get("MODEL_SHA256", "").strip().lower()
     if not path:
@@ -89,7 +89,7 @@ def serve_from_environment(environ: Mapping[str, str] | None = None) -> None:
         raise SystemExit(exc.status) from None
     import uvicorn
 
-    from mlops_companion import serving
+    from mlops_reference import serving
 
     host, port = settings.pop("host"), settings.pop("port")
     app = serving.create_app(**settings)

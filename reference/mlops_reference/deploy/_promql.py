@@ -1,6 +1,6 @@
 """PromQL for the book's rules: the canary statistic, alert rules and the dashboard's queries.
 
-The metric names are the model server's (:mod:`mlops_companion.serving`):
+The metric names are the model server's (:mod:`mlops_reference.serving`):
 ``http_requests_total{path,status}``, ``http_request_duration_seconds{path}`` (histogram),
 ``predicted_probability{model_version}`` (histogram), ``predicted_probability_squares_total
 {model_version}`` (sum of squared probabilities, so that PromQL can form a variance) and
@@ -89,7 +89,7 @@ def version_divergence_query(*, window: float, min_samples: int, margin: float =
     ``model_version`` holding at least ``min_samples`` predictions in the window while the
     others together also hold that many; none when a single version serves. During a
     canary, two versions serve, and this is the canary-against-stable statistic of
-    :class:`~mlops_companion.rollout.CanaryMonitor`.
+    :class:`~mlops_reference.rollout.CanaryMonitor`.
 
     Examples
     --------
@@ -203,7 +203,7 @@ def monitor_threshold(monitor: Any) -> float:
 
     Examples
     --------
-    >>> from mlops_companion import rollout
+    >>> from mlops_reference import rollout
     >>> monitor_threshold(rollout.CanaryMonitor(k=3.0))
     3.0
     >>> class Sequential:
@@ -268,7 +268,7 @@ def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile
     --------
     Which alerts are there, and when does the canary one fire?
 
-    >>> from mlops_companion import rollout
+    >>> from mlops_reference import rollout
     >>> rules = make_alert_rules(rollout.CanaryMonitor(k=3.0, min_samples=100, consecutive=2))
     >>> [r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r]
     ['PredictLatencySLO', 'PredictErrorRate', 'ModelPredictionErrors', 'CanaryDivergence', 'InputDrift', 'DriftJobStale']

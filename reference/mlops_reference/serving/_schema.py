@@ -1,6 +1,6 @@
 """What ``POST /predict`` accepts and answers, and how a raw body becomes a payload.
 
-The input schema is generated from :data:`mlops_companion.data.FEATURE_SPECS`, so the
+The input schema is generated from :data:`mlops_reference.features.FEATURE_SPECS`, so the
 feature list, the types and the ranges have one home. The reader of the request body
 (:func:`read_payload`) refuses, before anything reaches pydantic: a content type other than
 JSON (415), a body over the limit (413), an empty body, nesting deeper than
@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from mlops_companion import data
-from mlops_companion._utils import check_positive_int
+from mlops_reference import features
+from mlops_reference._utils import check_positive_int
 
 #: Deepest nesting of ``[`` and ``{`` a request body may have. A batch request is three
 #: levels deep (``{"instances": [{...}]}``); anything far deeper is an attack on the parser.
@@ -37,7 +37,7 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def _field(spec: data.FeatureSpec) -> tuple[Any, Any]:
+def _field(spec: features.FeatureSpec) -> tuple[Any, Any]:
     if spec.dtype == "int":
         typ = Annotated[int, Field(ge=int(spec.low), le=int(spec.high), description=spec.description),
                         BeforeValidator(_whole_number)]
@@ -47,12 +47,12 @@ def _field(spec: data.FeatureSpec) -> tuple[Any, Any]:
     return typ, ...
 
 
-#: One observation: every feature of :data:`~mlops_companion.data.FEATURE_SPECS`, strictly
+#: One observation: every feature of :data:`~mlops_reference.features.FEATURE_SPECS`, strictly
 #: typed and range-checked, nothing else.
 Observation = create_model(
     "Observation",
     __config__=ConfigDict(strict=True, extra="forbid"),
-    **{name: _field(spec) for name, spec in data.FEATURE_SPECS.items()},
+    **{name: _field(spec) for name, spec in features.FEATURE_SPECS.items()},
 )
 Observation.__doc__ = "One observation of the incident scenario, as the server accepts it."
 
