@@ -45,7 +45,7 @@ from . import cache, qmd
 
 __all__ = ["QUARTO_VERSION", "KEYS_FILE", "STAMP", "find_quarto", "freeze_keys",
            "invalidate_stale", "log_problems", "site_stamp", "parse_page", "broken_links",
-           "verify_site", "render", "build"]
+           "verify_site", "render", "build", "build_editions"]
 
 #: The Quarto release the book is built and tested with (the GitHub workflow pins the same
 #: minor version through quarto-actions/setup).
@@ -321,8 +321,9 @@ class RenderResult:
 
 
 def render(root: Path | str, profile: str | None = None, *, quarto: str | None = None,
-           echo: bool = True) -> RenderResult:
-    """Run ``quarto render`` (with ``--profile``) at ``root``, its log kept beside the site.
+           echo: bool = True, log: Path | None = None) -> RenderResult:
+    """Run ``quarto render`` (with ``--profile``) at ``root``, its log kept beside the site
+    (or at ``log``).
 
     Quarto runs with this interpreter (``QUARTO_PYTHON``), so its kernels see the book's
     environment; its output is streamed when ``echo`` and scanned for warnings.
@@ -334,7 +335,7 @@ def render(root: Path | str, profile: str | None = None, *, quarto: str | None =
                                 "https://quarto.org/docs/get-started/")
     command = [quarto, "render"] + (["--profile", profile] if profile else [])
     env = dict(os.environ, QUARTO_PYTHON=sys.executable)
-    log = root / f".quarto-render{'-' + profile if profile else ''}.log"
+    log = log or root / f".quarto-render{'-' + profile if profile else ''}.log"
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as out, \
             subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
@@ -493,67 +494,141 @@ def verify_site(root: Path | str, profile: str | None = None,
 
 def build(root: Path | str, profile: str | None = None, *, force: bool = False,
           quarto: str | None = None, echo: bool = True) -> int:
-    """Render one edition with Quarto and verify it; 0 when the site is good.
+    """Render one edition with Quarto and verify it; 0 when the site is good."""
+    return build_editions(root, [profile], force=force, quarto=quarto, echo=echo)
 
-    Skips the render when the site was rendered and verified from the same inputs. One build
-    at a time per project (a file lock): ``make book`` started beside ``make test`` waits for
-    the other's render, then finds the site up to date instead of rendering into it at the
-    same time.
+
+def build_editions(root: Path | str, profiles: list[str | None], *, force: bool = False,
+                   quarto: str | None = None, echo: bool = True) -> int:
+    """Render the editions in ``profiles`` with Quarto and verify them; 0 when all are good.
+
+    Skips an edition whose site was rendered and verified from the same inputs. What any of
+    them must execute runs first, spread over the cores (:func:`prefreeze`); then the
+    editions render side by side, the first in the project and each other one in a copy of
+    it that shares the frozen results (so the two renders never write the same file).
+
+    One build at a time per project (a file lock): ``make book`` started beside ``make
+    test`` waits for the other's render, then finds the site up to date instead of
+    rendering into it at the same time.
     """
     from filelock import FileLock
 
     root = Path(root).resolve()
     with FileLock(root / ".quarto-build.lock"):
-        return _build(root, profile, force=force, quarto=quarto, echo=echo)
+        return _build(root, list(profiles), force=force, quarto=quarto, echo=echo)
 
 
-def _build(root: Path, profile: str | None, *, force: bool, quarto: str | None,
+@dataclass
+class _Edition:
+    profile: str | None
+    site: Path
+    stamp: str
+
+    @property
+    def name(self) -> str:
+        return f"the {self.profile} edition" if self.profile else "the book"
+
+
+def _build(root: Path, profiles: list[str | None], *, force: bool, quarto: str | None,
            echo: bool) -> int:
     quarto = quarto or find_quarto()
     if quarto is None:
         raise FileNotFoundError("quarto is not installed")
-    config = qmd.read_project(root, profile)
-    site = root / config["project"].get("output-dir", "_book")
     # every edition's entries (the instructor profile adds to the default one), so that
     # each edition's render records the keys of what it froze
-    widest = "instructor" if (root / "_quarto-instructor.yml").is_file() else profile
+    widest = "instructor" if (root / "_quarto-instructor.yml").is_file() else profiles[0]
     keys = freeze_keys(root, widest)
-    stamp = site_stamp(root, profile, keys, quarto_version(quarto))
-    edition = f"the {profile} edition" if profile else "the book"
-    if not force and (site / STAMP).is_file() and \
-            (site / STAMP).read_text(encoding="utf-8").strip() == stamp:
-        print(f"{edition}: nothing changed since {site.name}/ was rendered and verified")
+    version = quarto_version(quarto)
+    todo = []
+    for profile in profiles:
+        config = qmd.read_project(root, profile)
+        edition = _Edition(profile, root / config["project"].get("output-dir", "_book"),
+                           site_stamp(root, profile, keys, version))
+        stamp_file = edition.site / STAMP
+        if not force and stamp_file.is_file() and \
+                stamp_file.read_text(encoding="utf-8").strip() == edition.stamp:
+            print(f"{edition.name}: nothing changed since {edition.site.name}/ was rendered and verified")
+        else:
+            stamp_file.unlink(missing_ok=True)
+            todo.append(edition)
+    if not todo:
         return 0
     stale = invalidate_stale(root, keys)
     if stale:
         print(f"re-executing {len(stale)} chapter(s) whose package, includes or environment "
               f"changed: {', '.join(stale)}")
-    (site / STAMP).unlink(missing_ok=True)
-    pending = to_execute(root, profile)
+    pending = list(dict.fromkeys(e for edition in todo for e in to_execute(root, edition.profile)))
     if len(pending) > 1 and (os.cpu_count() or 1) > 1:
-        print(f"==> executing {len(pending)} file(s) with Quarto, {min(os.cpu_count() or 1, len(pending))} "
-              "renders in parallel", flush=True)
-        failures = prefreeze(root, pending, profile, quarto=quarto)
+        jobs = min(os.cpu_count() or 1, len(pending))
+        print(f"==> executing {len(pending)} file(s) with Quarto, {jobs} renders in parallel",
+              flush=True)
+        start = time.perf_counter()
+        failures = prefreeze(root, pending, widest, quarto=quarto)
         if failures:
             print("\n".join(failures))
             return 1
-    print(f"==> quarto render{' --profile ' + profile if profile else ''} ({quarto})",
-          flush=True)
-    result = render(root, profile, quarto=quarto, echo=echo)
-    if result.returncode != 0:
-        if not echo:
-            print("".join(result.log.read_text(encoding="utf-8").splitlines(True)[-60:]))
-        print(f"quarto render failed (exit {result.returncode}); its log: {result.log.name}")
-        return result.returncode
+        print(f"    executed in {time.perf_counter() - start:.0f} s", flush=True)
+    return _render_editions(root, todo, keys, quarto=quarto, echo=echo)
+
+
+def _render_editions(root: Path, todo: list[_Edition], keys: dict[str, str], *, quarto: str,
+                     echo: bool) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    for edition in todo:
+        print(f"==> quarto render{' --profile ' + edition.profile if edition.profile else ''} "
+              f"({quarto})", flush=True)
+    alone = len(todo) == 1
+    with ThreadPoolExecutor(len(todo)) as pool:
+        results = list(pool.map(
+            lambda i: render(root, todo[i].profile, quarto=quarto, echo=echo and alone) if i == 0
+            else _render_in_copy(root, todo[i].profile, quarto=quarto), range(len(todo))))
+    failed = 0
+    for edition, result in zip(todo, results):
+        if result.returncode != 0:
+            if not (echo and alone):
+                print("".join(result.log.read_text(encoding="utf-8").splitlines(True)[-60:]))
+            print(f"quarto render failed (exit {result.returncode}); its log: {result.log.name}")
+            failed = failed or result.returncode
+    if failed:
+        return failed
     _write_keys(root, keys)
-    problems = [f"quarto: {p}" for p in result.problems] + verify_site(root, profile, site)
-    for problem in problems:
-        print(problem)
-    if problems:
-        print(f"{edition}: {len(problems)} problem(s) in the render or on the pages")
-        return 1
-    (site / STAMP).write_text(stamp + "\n", encoding="utf-8")
-    n_pages = len(list(site.rglob("*.html")))
-    print(f"{edition}: rendered in {result.seconds:.0f} s, {n_pages} pages, 0 warnings, "
-          f"every page verified; open {os.path.relpath(site)}/index.html")
-    return 0
+    for edition, result in zip(todo, results):
+        problems = [f"quarto: {p}" for p in result.problems] + verify_site(root, edition.profile,
+                                                                           edition.site)
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{edition.name}: {len(problems)} problem(s) in the render or on the pages")
+            failed = 1
+            continue
+        (edition.site / STAMP).write_text(edition.stamp + "\n", encoding="utf-8")
+        n_pages = len(list(edition.site.rglob("*.html")))
+        print(f"{edition.name}: rendered in {result.seconds:.0f} s, {n_pages} pages, 0 warnings, "
+              f"every page verified; open {os.path.relpath(edition.site)}/index.html")
+    return failed
+
+
+def _render_in_copy(root: Path, profile: str | None, *, quarto: str) -> RenderResult:
+    """``quarto render --profile`` in a copy of the project that starts from this project's
+    ``_freeze/``; its site, and any result it froze, are moved back here."""
+    import tempfile
+
+    config = qmd.read_project(root, profile)
+    out = config["project"].get("output-dir", "_book")
+    fresh = to_execute(root, profile)
+    with tempfile.TemporaryDirectory(prefix="book-edition-") as tmp:
+        copy = Path(tmp) / "book"
+        _copy_project(root, copy)
+        if (root / "_freeze").is_dir():
+            shutil.copytree(root / "_freeze", copy / "_freeze")
+        result = render(copy, profile, quarto=quarto, echo=False,
+                        log=root / f".quarto-render{'-' + profile if profile else ''}.log")
+        if result.returncode == 0:
+            shutil.rmtree(root / out, ignore_errors=True)
+            shutil.move(str(copy / out), str(root / out))
+            for entry in fresh:
+                if _frozen_dir(copy, entry).is_dir():
+                    shutil.rmtree(_frozen_dir(root, entry), ignore_errors=True)
+                    shutil.copytree(_frozen_dir(copy, entry), _frozen_dir(root, entry))
+    return result

@@ -65,31 +65,28 @@ def rendered_book(quarto_cli):
     a problem on a page fails here, with Quarto's log."""
     from booktools import qmd, quarto
 
-    sites = {}
-    for profile in (None, "instructor"):
-        code = quarto.build(ROOT, profile, quarto=quarto_cli, echo=False)
-        assert code == 0, (f"rendering the {profile or 'default'} edition failed (exit {code}); "
-                           "see the captured output above")
-        config = qmd.read_project(ROOT, profile)
-        sites[profile] = ROOT / config["project"].get("output-dir", "_book")
-    return sites
+    profiles = [None, "instructor"]
+    code = quarto.build_editions(ROOT, profiles, quarto=quarto_cli, echo=False)
+    assert code == 0, (f"rendering the book failed (exit {code}); see the captured output above")
+    return {profile: ROOT / qmd.read_project(ROOT, profile)["project"].get("output-dir", "_book")
+            for profile in profiles}
 
 
 # -- Parallel runs (`make test` runs pytest-xdist with `--dist loadscope`) --------------------
 # Each test module runs whole on one worker, so its module-scoped fixtures (a server, a Dask
-# cluster, an MLflow registry) start once. Modules that share state outside tmp_path form one
-# unit: the rendered book (_freeze/, _book/, _book-instructor/ under the project root) is
-# rendered by the first of the chapter tests and the browser tests, and must not be rendered
-# twice, side by side.
-SHARED_UNITS = {
-    "tests/test_book.py": "the rendered book",
-    "tests/test_booktools_browser.py": "the rendered book",
-}
+# cluster, an MLflow registry) start once. Modules that share state outside tmp_path may form
+# one unit here. The two modules that read the rendered book (test_book.py and
+# test_booktools_browser.py) do not need to: the first to reach `rendered_book` renders both
+# editions under the build's file lock, the other waits on that lock and then finds both sites
+# rendered from the same inputs, so the book is rendered once and their tests then run side by
+# side on two workers.
+SHARED_UNITS: dict[str, str] = {}
 # Longest units first (measured with `pytest --durations`), so that a long one does not start
 # last and leave the other worker idle; this order changes how long a run takes, never what it
 # tests. Units not listed follow in collection order.
 LONGEST_FIRST = [
-    "the rendered book",
+    "tests/test_book.py",
+    "tests/test_booktools_browser.py",
     "tests/test_registry.py",
     "tests/test_production.py",
     "tests/test_batch.py",
