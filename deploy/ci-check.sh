@@ -43,8 +43,9 @@ install_system() {
 }
 
 install_tools() {
-    test -x "$PY" || make .venv/.installed
-    .venv/bin/uv pip install --python "$PY" --quiet -e ./reference -e '.[dev,deploy]' 2>&1 | grep -v '^WARNING: Location' || true
+    # The venv with the `dev` extra (which holds `deploy`'s validators), made or updated by make
+    # only when pyproject.toml changed: nothing is reinstalled under a test run beside this one.
+    make --no-print-directory .venv/.installed
     if [ ! -d deploy/validate/node_modules/@kubernetes-models/argo-rollouts ]; then
         npm ci --prefix deploy/validate --no-audit --no-fund --ignore-scripts --loglevel=error
     fi

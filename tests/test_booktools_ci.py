@@ -43,7 +43,7 @@ def test_setup_compiles_bytecode_and_clean_removes_every_output():
 def test_ci_run_reports_each_step_and_fails_on_any_failure(tmp_path):
     # A stand-in `make` on the PATH: `make test` exits 5 (pytest's "no tests collected").
     fake = tmp_path / "make"
-    fake.write_text('#!/bin/sh\necho "make $*"\n[ "$1" = test ] && exit 5\nexit 0\n')
+    fake.write_text('#!/bin/sh\necho "make $*"\n[ "$1" = test ] && exit 5\n[ "$1" = production ] && exit 3\nexit 0\n')
     fake.chmod(0o755)
     env = dict(os.environ, PATH=f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     run = subprocess.run(["bash", str(ROOT / ".ci" / "run")], env=env, capture_output=True,
@@ -52,6 +52,9 @@ def test_ci_run_reports_each_step_and_fails_on_any_failure(tmp_path):
     out = run.stdout
     assert "make setup browser" in out and "make test" in out and "make book" in out
     assert re.search(r"^test\s+FAILED\s+\d+ s\s+\(exit 5\)$", out, re.M), out
+    # the production step runs beside the test step; its failure and log still reach the report
+    assert re.search(r"^production\s+FAILED\s+\d+ s\s+\(exit 3\)$", out, re.M), out
+    assert "make production" in out
     assert re.search(r"^book\s+ok\s+\d+ s$", out, re.M), out  # later steps still run
 
 
@@ -63,7 +66,7 @@ def test_ci_run_tests_leave_out_only_what_the_production_step_runs_whole():
     step = re.search(r"^step test make test(.*)$", ci, re.M).group(1)
     ignored = re.findall(r"--ignore=(\S+?)\"?(?:\s|$)", step)
     assert ignored == ["tests/test_production.py"], step
-    assert re.search(r"^step production make production$", ci, re.M)
+    assert re.search(r"^\( step production make production\b", ci, re.M)
     assert "bash deploy/ci-check.sh" in MAKEFILE
     runs = re.findall(r"-m pytest ([^\n]*)", check)
     assert [r for r in runs if r.split()[0] == ignored[0]], runs
@@ -80,6 +83,7 @@ def test_ci_run_passes_when_every_step_passes(tmp_path):
                          text=True, timeout=60)
     assert run.returncode == 0, run.stdout
     assert "== CI summary" in run.stdout
+    assert re.search(r"^production\s+ok\s+\d+ s$", run.stdout, re.M), run.stdout
 
 
 def test_workflow_pins_quarto_and_executes_each_chapter_once():
