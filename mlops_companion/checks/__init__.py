@@ -97,5 +97,5 @@ __all__ = [
     "check_ks_from_partitions",
 ]
 
-EXERCISES: Mapping[str, str] = MappingProxyType(_harness._EXERCISES)
+EXERCISES: Mapping[str, str] = MappingProxyType(_harness.EXERCISES)
 """Each self-checked exercise (the function the student writes) and its exercise set."""

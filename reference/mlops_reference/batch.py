@@ -309,7 +309,7 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
     an output never records an input other than the one it was computed from.
     """
     pa, pq = _pyarrow()
-    from .artefacts import _write_atomically
+    from . import _atomic
 
     source_path, partition = Path(source), Path(source).name
     # With `keep`, only the model's features and the kept columns are parsed.
@@ -342,7 +342,7 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
     # Dictionary encoding for the two constant columns only: pyarrow's default tries it on
     # every column, and on unique ids or continuous scores it builds a dictionary, overflows
     # it and falls back (half the time of a partition of ids scored by a linear model).
-    _write_atomically(Path(target), lambda fh: pq.write_table(
+    _atomic.write_atomically(Path(target), lambda fh: pq.write_table(
         out, fh, use_dictionary=["model_version", "artefact_sha256"]))
     return n_rows
 

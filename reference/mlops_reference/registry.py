@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_reference import _utils
+from mlops_reference import _atomic, _utils
 
 __all__ = [
     "Registry",
@@ -284,11 +284,9 @@ def _empty_store_bytes() -> bytes:
 
 def _create_store(db: Path) -> None:
     """Write an empty MLflow store at ``db`` unless one exists (caller holds the lock)."""
-    from mlops_reference.artefacts import _write_atomically
-
     if not db.exists():  # written whole or not at all: a killed writer leaves no half store
         store = _empty_store_bytes()
-        _write_atomically(db, lambda fh: fh.write(store))
+        _atomic.write_atomically(db, lambda fh: fh.write(store))
 
 
 class _AuditLog:

@@ -36,8 +36,8 @@ from ._detect import (
     DriftWarning,
     detect_drift,
     drift_over_time,
-    psi,
 )
+from ._stats import psi
 
 __all__ = [
     "DriftWarning",
