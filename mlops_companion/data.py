@@ -44,7 +44,6 @@ __all__ = [
     "make_pipeline",
     "fit_pipeline",
     "make_scenario",
-    "check_rng",
 ]
 
 

@@ -20,39 +20,13 @@ import pandas as pd
 
 from mlops_companion import data
 from mlops_reference import _utils
-from mlops_reference._utils import check_int
+from mlops_reference._utils import check_int, check_rng
 
-__all__ = ["drift_ramp", "make_weekly_traffic", "labels_available"]
+__all__ = ["make_weekly_traffic", "labels_available"]
 
 
-def drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
-    """How far along its drift the world is in ``week``: 0 up to ``onset``, 1 in the last week.
-
-    The ramp is linear between ``onset`` and ``n_weeks - 1``, so drift is gradual: no
-    single week looks very different from the one before it.
-
-    Parameters
-    ----------
-    week : int
-        The week, counted from 0.
-    n_weeks : int
-        Length of the simulation; the ramp reaches 1 in week ``n_weeks - 1``.
-    onset : int, default=0
-        Last week with no drift at all; must be smaller than ``n_weeks - 1``.
-
-    Returns
-    -------
-    float in [0, 1]
-
-    Examples
-    --------
-    Over 26 weeks with drift starting after week 5, how far along is week 15?
-
-    >>> drift_ramp(15, n_weeks=26, onset=5)
-    0.5
-    >>> drift_ramp(3, n_weeks=26, onset=5), drift_ramp(25, n_weeks=26, onset=5)
-    (0.0, 1.0)
-    """
+def _drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
+    """How far along its drift the world is in ``week``: 0 up to ``onset``, 1 in the last week (linear)."""
     n_weeks = check_int(n_weeks, "n_weeks", low=2)
     onset = check_int(onset, "onset", low=0)
     if onset >= n_weeks - 1:
@@ -79,7 +53,7 @@ def make_weekly_traffic(
 
     Week ``w`` is drawn with :func:`mlops_companion.data.make_incidents`, with every
     feature shift in ``drift`` and every coefficient change towards ``coefficients``
-    scaled by :func:`drift_ramp` (0 until ``onset``, all of it in the last week).
+    scaled linearly from none until ``onset`` to all of it in the last week.
 
     Parameters
     ----------
@@ -118,15 +92,15 @@ def make_weekly_traffic(
     """
     n_weeks = check_int(n_weeks, "n_weeks", low=2)
     n_per_week = check_int(n_per_week, "n_per_week", low=1)
-    drift_ramp(0, n_weeks=n_weeks, onset=onset)  # validates `onset` against `n_weeks`
+    _drift_ramp(0, n_weeks=n_weeks, onset=onset)  # validates `onset` against `n_weeks`
     drift = dict(drift or {})  # its keys and values are checked by data.make_incidents
     start = dict(data.COEFFICIENTS)
     end = dict(coefficients or {})
     end = _utils.check_finite_mapping(end, "coefficients", start)
-    gen = data.check_rng(rng)
+    gen = check_rng(rng)
     weeks = []
     for week in range(n_weeks):
-        share = drift_ramp(week, n_weeks=n_weeks, onset=onset)
+        share = _drift_ramp(week, n_weeks=n_weeks, onset=onset)
         coef = {name: value + share * (end.get(name, value) - value) for name, value in start.items()}
         batch = data.make_incidents(
             n_per_week,

@@ -43,7 +43,6 @@ from mlops_reference import _utils, drift
 from . import data
 
 __all__ = [
-    "RECORD_KEYS",
     "PredictionLog",
     "read_prediction_log",
     "simulate_delayed_labels",
@@ -53,9 +52,6 @@ __all__ = [
     "check_skew",
     "DriftGauges",
 ]
-
-#: The keys of one record, as the server writes it.
-RECORD_KEYS = ("request_id", "time", "model_version", "artefact_sha256", "inputs", "outputs")
 
 _STOP = object()
 _LOGGER = logging.getLogger(__name__)
@@ -283,7 +279,7 @@ def simulate_delayed_labels(log: pd.DataFrame, *, now: float, mean_delay: float 
     """
     now = _utils.check_number(now, "now")
     mean_delay = _utils.check_positive_number(mean_delay, "mean_delay")
-    gen = data.check_rng(rng)
+    gen = _utils.check_rng(rng)
     p = data.incident_probability(log[list(data.FEATURES)].astype(float), coefficients=coefficients)
     incident = (gen.random(len(log)) < p).astype(int)
     arrives = log["time"].to_numpy(dtype=float) + gen.exponential(mean_delay, len(log))

@@ -31,7 +31,7 @@ Each rule is a function from a source tree to its list of violations, and each i
 catch a violation planted in a small synthetic tree (the ``test_planted_*`` tests).
 
 Modules still under work on another branch are listed in :data:`PENDING`: their
-violations of (b) and (c) are reported by an expected failure rather than failing the
+violations of (b), (c) and (d) are reported by an expected failure rather than failing the
 suite; when the work is merged, that test passes unexpectedly (strict xfail) and the list
 must be emptied.
 """
@@ -277,12 +277,13 @@ def test_no_long_function(modules):
 @pytest.mark.xfail(strict=True, reason="rollout, serving, deploy and checks 04/05/09 are cleaned "
                    "on another branch; once merged, empty PENDING")
 def test_pending_modules_follow_the_rules_too(modules):
-    offenders = [v for v in [*private_name_uses(modules), *long_functions(modules)] if _pending(v)]
+    offenders = [v for v in [*private_name_uses(modules), *long_functions(modules),
+                             *reference_imports_kit(modules)] if _pending(v)]
     assert offenders == [], "\n".join(offenders)
 
 
 def test_reference_never_imports_the_kit(modules):
-    assert reference_imports_kit(modules) == []
+    assert [v for v in reference_imports_kit(modules) if not _pending(v)] == []
 
 
 def test_kit_is_small():
