@@ -21,15 +21,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "OKABE_ITO",
-    "LINESTYLES",
-    "use_book_style",
-    "plot_canary_schedule",
-    "plot_rollout_timeline",
-    "plot_drift_histograms",
-    "plot_drift_over_time",
-    "plot_lifecycle",
-    "plot_accuracy_over_time",
+    "OKABE_ITO", "LINESTYLES", "use_book_style", "plot_canary_schedule", "plot_rollout_timeline",
+    "plot_drift_histograms", "plot_drift_over_time", "plot_lifecycle", "plot_accuracy_over_time",
 ]
 
 #: The Okabe-Ito palette (Okabe and Ito, 2008), name -> hex colour.

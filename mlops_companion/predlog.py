@@ -43,14 +43,8 @@ from mlops_reference import _utils, drift
 from . import data
 
 __all__ = [
-    "PredictionLog",
-    "read_prediction_log",
-    "simulate_delayed_labels",
-    "join_labels",
-    "LiveAccuracyResult",
-    "live_accuracy",
-    "check_skew",
-    "DriftGauges",
+    "PredictionLog", "read_prediction_log", "simulate_delayed_labels", "join_labels",
+    "LiveAccuracyResult", "live_accuracy", "check_skew", "DriftGauges",
 ]
 
 _STOP = object()

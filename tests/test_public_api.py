@@ -48,7 +48,7 @@ PUBLIC_API = {
     },
     "data": {
         "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISTRIBUTIONS", "DISCRETE_FEATURES", "FEATURES",
-        "FEATURE_SPECS", "FeatureSpec", "Scenario", "TARGET", "fit_pipeline",
+        "FEATURE_SPECS", "FeatureSpec", "Scenario", "TARGET", "fit_candidate_without_rate", "fit_pipeline",
         "incident_probability", "make_incidents", "make_pipeline", "make_production_sample",
         "make_scenario",
     },

@@ -10,16 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._harness import (
-    CheckResult,
-    Case,
-    call,
-    exercise,
-    expect,
-    expect_raises,
-    run,
-    scenario,
-)
+from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run, scenario
 
 __all__ = ["check_save_load_verify", "check_load_verified"]
 
@@ -28,7 +19,7 @@ STEM = "01-artefacts"
 _HINT_SAVE_LOAD_VERIFY = (
     'joblib.dump(model, path); os.path.getsize(path) is the size on disk; time '
     "joblib.load with time.perf_counter(); compare the ORIGINAL model's predictions with "
-    "the LOADED model's (np.array_equal)."
+    "the LOADED model's (np.array_equal).",
 )
 _HINT_LOAD_VERIFIED = (
     "Read the file's bytes, hash them with hashlib.sha256, compare with "
@@ -78,12 +69,12 @@ def _save_load_verify_cases() -> list[Case]:
                 expect(key in info, given, f"the key {key!r}", f"keys {sorted(info)}")
             path = Path(info["path"])
             expect(path.is_file() and path.resolve().parent == Path(folder).resolve(), given,
-                    f"'path' to be a file inside {folder!r}", str(path))
+                   f"'path' to be a file inside {folder!r}", str(path))
             size = os.path.getsize(path)
             expect(int(info["size_bytes"]) == size, given,
-                    f"size_bytes = {size} (the file's size on disk)", info["size_bytes"])
+                   f"size_bytes = {size} (the file's size on disk)", info["size_bytes"])
             expect(isinstance(info["load_seconds"], (float, int)) and 0 <= info["load_seconds"] < 60,
-                    given, "load_seconds: a number of seconds, >= 0", info["load_seconds"])
+                   given, "load_seconds: a number of seconds, >= 0", info["load_seconds"])
             expect(bool(info["identical"]) is True, given, "identical is True", info["identical"])
 
     def shapeshifter(func):
@@ -92,8 +83,8 @@ def _save_load_verify_cases() -> list[Case]:
             given = "a model whose predictions change once it is loaded back"
             info = call(func, _Shapeshifter(), X, folder)
             expect(bool(info["identical"]) is False, given,
-                    "identical is False (compare the original's predictions with the loaded copy's)",
-                    info["identical"])
+                   "identical is False (compare the original's predictions with the loaded copy's)",
+                   info["identical"])
 
     return [
         Case("the book's pipeline survives a round trip", good),
@@ -152,8 +143,8 @@ def _load_verified_cases() -> list[Case]:
             given = "a joblib file and a SHA-256 that does not match it"
             expect_raises(func, ValueError, given, path, expected_sha256=wrong)
             expect(not os.path.exists(marker), given,
-                    "the file NOT to be unpickled when the hash does not match",
-                    "the pickle ran (it created its marker file): hash the bytes before loading")
+                   "the file NOT to be unpickled when the hash does not match",
+                   "the pickle ran (it created its marker file): hash the bytes before loading")
 
     def tampered(func):
         payload = {"weights": [1.0, 2.0]}

@@ -12,16 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._harness import (
-    CheckResult,
-    Case,
-    CaseFailed,
-    call,
-    exercise,
-    expect,
-    expect_raises,
-    run,
-)
+from ._harness import CheckResult, Case, CaseFailed, call, exercise, expect, expect_raises, run
 
 __all__ = ["check_rollback_version", "check_promote"]
 
@@ -37,7 +28,7 @@ _HINT_PROMOTE = (
     "ValueError if `version` is not among them. Read the alias with "
     "client.get_model_version_by_alias(name, alias) (it raises MlflowException when the alias "
     "is not set: previous = None), then move it with client.set_registered_model_alias(name, "
-    "alias, str(version)). MLflow's versions are strings: return int(previous.version)."
+    "alias, str(version)). MLflow's versions are strings: return int(previous.version).",
 )
 
 # --------------------------------------------------------------------------- rollback_version
@@ -76,7 +67,7 @@ def _rollback_cases() -> list[Case]:
             [_event(1, "staging", 2), _event(3, "production", 2), _event(4, "staging", 4),
              _event(6, "production", 4)], 2, alias="staging")),
         Case("after a rollback, the previous version is the one that served, not the next "
-              "lower number", case(
+             "lower number", case(
                   [_event(1, "production", 5), _event(5, "production", 3),
                    _event(9, "production", 7)], 3)),
         Case("no earlier version is an error", nothing_to_roll_back_to),
@@ -105,8 +96,6 @@ def check_rollback_version(func: Callable[..., int], *, verbose: bool = True) ->
     ...
     """
     return run("rollback_version", func, _rollback_cases(), verbose=verbose)
-
-
 
 
 # --------------------------------------------------------------------------- promote
@@ -186,54 +175,55 @@ def _probe(func: Callable[..., Any]) -> None:
         pass
 
 
-def _promote_cases() -> list[Case]:
-    def promote(func, client, name, version, alias, given):
-        kwargs = {} if alias is None else {"alias": alias}
-        return call(func, client, name, version, **kwargs)
+def __promote(func, client, name, version, alias, given):
+    kwargs = {} if alias is None else {"alias": alias}
+    return call(func, client, name, version, **kwargs)
 
+
+def _promote_cases() -> list[Case]:
     def first(func):
         _probe(func)  # an untouched stub is "not attempted" before MLflow starts (seconds)
         client, name = _registered_model(3)
         given = "a model with versions 1, 2, 3 and no alias yet; promote version 2"
-        got = promote(func, client, name, 2, None, given)
+        got = _promote(func, client, name, 2, None, given)
         expect(got is None, given, "None (the alias pointed nowhere before)", got)
         now = _alias_target(client, name, "champion")
         expect(now == 2, given, "the alias 'champion' to point at version 2 afterwards",
-                "no alias" if now is None else f"version {now}")
+               "no alias" if now is None else f"version {now}")
 
     def second(func):
         client, name = _registered_model(3)
         given = "versions 1, 2, 3; promote version 1, then version 3"
-        promote(func, client, name, 1, None, given)
-        got = promote(func, client, name, 3, None, given)
+        _promote(func, client, name, 1, None, given)
+        got = _promote(func, client, name, 3, None, given)
         expect(got == 1 and type(got) is int, given,
-                "1, the previous champion, as an int (MLflow gives versions as strings)", got)
+               "1, the previous champion, as an int (MLflow gives versions as strings)", got)
         now = _alias_target(client, name, "champion")
         expect(now == 3, given, "the alias 'champion' to point at version 3 afterwards",
-                "no alias" if now is None else f"version {now}")
+               "no alias" if now is None else f"version {now}")
 
     def other_alias(func):
         client, name = _registered_model(2)
         given = "versions 1, 2; promote 1 to 'champion', then 2 with alias='challenger'"
-        promote(func, client, name, 1, None, given)
-        got = promote(func, client, name, 2, "challenger", given)
+        _promote(func, client, name, 1, None, given)
+        got = _promote(func, client, name, 2, "challenger", given)
         expect(got is None, given, "None ('challenger' pointed nowhere before)", got)
         targets = (_alias_target(client, name, "champion"),
                    _alias_target(client, name, "challenger"))
         expect(targets == (1, 2), given, "champion -> 1 and challenger -> 2",
-                f"champion -> {targets[0]}, challenger -> {targets[1]}")
+               f"champion -> {targets[0]}, challenger -> {targets[1]}")
 
     def refused(func, client, name, version, stays, given):
         """``version`` is refused with ValueError, and the alias stays on ``stays``."""
         expect_raises(func, ValueError, given, client, name, version)
         now = _alias_target(client, name, "champion")
         expect(now == stays, given, f"the alias to stay on version {stays}",
-                "no alias" if now is None else f"version {now}")
+               "no alias" if now is None else f"version {now}")
 
     def unknown(func):
         client, name = _registered_model(2)
         given = "versions 1, 2; promote 1, then the unregistered version 7"
-        promote(func, client, name, 1, None, given)
+        _promote(func, client, name, 1, None, given)
         refused(func, client, name, 7, 1, given)
 
     def gaps(func):
@@ -242,13 +232,13 @@ def _promote_cases() -> list[Case]:
             client.delete_model_version(name, "2")
         given = "versions 1 and 3 (version 2 was deleted); promote 3, then 2"
         try:
-            got = promote(func, client, name, 3, None, given)
+            got = _promote(func, client, name, 3, None, given)
         except ValueError as error:
             raise CaseFailed(given, "version 3 to be promoted: it is registered",
-                              f"ValueError: {error}") from None
+                             f"ValueError: {error}") from None
         expect(got is None and _alias_target(client, name, "champion") == 3, given,
-                "version 3 to be promoted (it is registered; there are only two versions)",
-                f"it returned {got!r}, champion -> {_alias_target(client, name, 'champion')}")
+               "version 3 to be promoted (it is registered; there are only two versions)",
+               f"it returned {got!r}, champion -> {_alias_target(client, name, 'champion')}")
         refused(func, client, name, 2, 3, given)
 
     def other_model(func):
@@ -256,7 +246,7 @@ def _promote_cases() -> list[Case]:
         _registered_model(3)  # another model, with a version 3
         given = ("versions 1, 2 of this model, and another model with versions 1, 2, 3; "
                  "promote 1, then 3")
-        promote(func, client, name, 1, None, given)
+        _promote(func, client, name, 1, None, given)
         refused(func, client, name, 3, 1, given)
 
     return [

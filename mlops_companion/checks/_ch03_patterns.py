@@ -6,15 +6,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._harness import (
-    CheckResult,
-    Case,
-    call,
-    exercise,
-    expect,
-    expect_raises,
-    run,
-)
+from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
 __all__ = ["check_predict_in_batches"]
 
@@ -47,19 +39,19 @@ def _batching_cases() -> list[Case]:
             got = call(func, model, X, batch_size=batch_size)
             expected_batches = [min(batch_size, n_rows - start) for start in range(0, n_rows, batch_size)]
             expect(isinstance(got, np.ndarray) and got.shape == (n_rows,), given,
-                    f"an ndarray of shape ({n_rows},)",
-                    f"{type(got).__name__} of shape {getattr(got, 'shape', '?')}")
+                   f"an ndarray of shape ({n_rows},)",
+                   f"{type(got).__name__} of shape {getattr(got, 'shape', '?')}")
             expect(np.array_equal(got, X["a"].to_numpy() * 2), given,
-                    "model.predict(X) on every row, in order", got)
+                   "model.predict(X) on every row, in order", got)
             expect(model.batches == expected_batches, given,
-                    f"predict called on batches of {expected_batches}", f"batches of {model.batches}")
+                   f"predict called on batches of {expected_batches}", f"batches of {model.batches}")
         return run
 
     def bad_size(func):
         X = pd.DataFrame({"a": [1.0, 2.0]})
         error = expect_raises(func, ValueError, "batch_size=0", _RecordingModel(), X, batch_size=0)
         expect("batch_size" in str(error), "batch_size=0", "the message to name `batch_size`",
-                str(error))
+               str(error))
 
     return [
         Case("a last, partial batch", case(1000, 256)),

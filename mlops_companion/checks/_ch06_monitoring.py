@@ -8,15 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._harness import (
-    CheckResult,
-    Case,
-    call,
-    call_recording,
-    exercise,
-    expect,
-    run,
-)
+from ._harness import CheckResult, Case, call, call_recording, exercise, expect, run
 
 __all__ = ["check_detect_drift", "check_chi_square_drift"]
 
@@ -52,82 +44,86 @@ def _drift_samples() -> dict[str, pd.DataFrame]:
     }
 
 
+def _report_of(func, current_name, alpha, given):
+    """The student's report, indexed by feature, its flagged features and its UserWarnings."""
+    from mlops_companion import data
+
+    samples = _drift_samples()
+    kwargs = {} if alpha is None else {"alpha": alpha}
+    report, caught = call_recording(func, samples["reference"], samples[current_name], **kwargs)
+    expect(isinstance(report, pd.DataFrame), given, "a pandas DataFrame",
+           type(report).__name__)
+    missing = [c for c in ("feature", "statistic", "pvalue", "drifted") if c not in report.columns]
+    expect(not missing, given, "columns feature, statistic, pvalue, drifted",
+           f"columns {list(report.columns)}")
+    expect(sorted(report["feature"]) == sorted(data.FEATURES), given,
+           f"one row per feature {list(data.FEATURES)}", list(report["feature"]))
+    flagged = sorted(report.loc[report["drifted"].astype(bool), "feature"])
+    user_warnings = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return report.set_index("feature"), flagged, user_warnings
+
+
 def _drift_cases() -> list[Case]:
     from scipy.stats import ks_2samp
 
     from mlops_companion import data
 
-    def report_of(func, current_name, alpha, given):
-        samples = _drift_samples()
-        kwargs = {} if alpha is None else {"alpha": alpha}
-        report, caught = call_recording(func, samples["reference"], samples[current_name], **kwargs)
-        expect(isinstance(report, pd.DataFrame), given, "a pandas DataFrame",
-                type(report).__name__)
-        missing = [c for c in ("feature", "statistic", "pvalue", "drifted") if c not in report.columns]
-        expect(not missing, given, "columns feature, statistic, pvalue, drifted",
-                f"columns {list(report.columns)}")
-        expect(sorted(report["feature"]) == sorted(data.FEATURES), given,
-                f"one row per feature {list(data.FEATURES)}", list(report["feature"]))
-        flagged = sorted(report.loc[report["drifted"].astype(bool), "feature"])
-        user_warnings = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-        return report.set_index("feature"), flagged, user_warnings
-
     def one_drifted(func):
         given = "1000 reference rows; 600 current rows with error_pct shifted up by 2.0"
-        report, flagged, user_warnings = report_of(func, "drifted", None, given)
+        report, flagged, user_warnings = _report_of(func, "drifted", None, given)
         expect(flagged == ["error_pct"], given, "drifted only for ['error_pct']", str(flagged))
         expect(any("error_pct" in m for m in user_warnings), given,
-                "a UserWarning whose message names 'error_pct'",
-                f"warnings {user_warnings}" if user_warnings else "no UserWarning")
+               "a UserWarning whose message names 'error_pct'",
+               f"warnings {user_warnings}" if user_warnings else "no UserWarning")
         others = [f for f in data.FEATURES if f != "error_pct"]
         named = [f for f in others if any(f in m for m in user_warnings)]
         expect(not named, given, "the warning names only drifted features",
-                f"it also names {named}")
+               f"it also names {named}")
 
     def two_drifted(func):
         given = ("1000 reference rows; 600 current rows with error_pct and p99_latency_ms "
                  "both shifted")
-        _, flagged, user_warnings = report_of(func, "two", None, given)
+        _, flagged, user_warnings = _report_of(func, "two", None, given)
         expect(flagged == ["error_pct", "p99_latency_ms"], given,
-                "drifted only for ['error_pct', 'p99_latency_ms']", str(flagged))
+               "drifted only for ['error_pct', 'p99_latency_ms']", str(flagged))
         expect(len(user_warnings) == 1, given,
-                "exactly one UserWarning for the whole report (not one per drifted feature)",
-                f"{len(user_warnings)} warnings {user_warnings}")
+               "exactly one UserWarning for the whole report (not one per drifted feature)",
+               f"{len(user_warnings)} warnings {user_warnings}")
         missing = [f for f in ("error_pct", "p99_latency_ms") if f not in user_warnings[0]]
         expect(not missing, given, "the warning to name every drifted feature",
-                f"it does not name {missing}: {user_warnings[0]!r}")
+               f"it does not name {missing}: {user_warnings[0]!r}")
 
     def ks_for_continuous(func):
         given = "the same data; the statistic of each continuous feature"
-        report, _, _ = report_of(func, "drifted", None, given)
+        report, _, _ = _report_of(func, "drifted", None, given)
         samples = _drift_samples()
         for feature in data.CONTINUOUS_FEATURES:
             expected = ks_2samp(samples["reference"][feature], samples["drifted"][feature]).statistic
             got = float(report.loc[feature, "statistic"])
             expect(abs(got - expected) < 1e-9, given,
-                    f"statistic for {feature!r} = {expected:.4f} (two-sample KS)", f"{got:.4f}")
+                   f"statistic for {feature!r} = {expected:.4f} (two-sample KS)", f"{got:.4f}")
 
     def calm(func):
         given = "1000 reference rows; 600 current rows from the same distribution"
-        _, flagged, user_warnings = report_of(func, "calm", None, given)
+        _, flagged, user_warnings = _report_of(func, "calm", None, given)
         expect(flagged == [], given, "no feature drifted", str(flagged))
         expect(user_warnings == [], given, "no UserWarning", f"warnings {user_warnings}")
 
     def alpha_used(func):
         given = "request_rate's scale raised from 100 to 125; alpha=1e-6, then alpha=0.01"
-        _, strict, _ = report_of(func, "mild", 1e-6, given)
-        _, loose, _ = report_of(func, "mild", 0.01, given)
+        _, strict, _ = _report_of(func, "mild", 1e-6, given)
+        _, loose, _ = _report_of(func, "mild", 0.01, given)
         expect("request_rate" not in strict and "request_rate" in loose, given,
-                "request_rate not drifted at alpha=1e-6 (p is about 1e-4) but drifted at 0.01",
-                f"drifted at 1e-6: {strict}; at 0.01: {loose}")
+               "request_rate not drifted at alpha=1e-6 (p is about 1e-4) but drifted at 0.01",
+               f"drifted at 1e-6: {strict}; at 0.01: {loose}")
 
     def corrected(func):
         given = ("600 current rows with error_pct shifted by 0.22: its p-value is about 0.0045, "
                  "the other features' above 0.5; alpha=0.01 over five features")
-        report, flagged, user_warnings = report_of(func, "borderline", 0.01, given)
+        report, flagged, user_warnings = _report_of(func, "borderline", 0.01, given)
         expect(flagged == [], given,
-                "no feature drifted: error_pct's p-value is above alpha / 5 = 0.002 "
-                "(Bonferroni), though below alpha", str(flagged))
+               "no feature drifted: error_pct's p-value is above alpha / 5 = 0.002 "
+               "(Bonferroni), though below alpha", str(flagged))
         expect(user_warnings == [], given, "no UserWarning", f"warnings {user_warnings}")
 
     return [
@@ -194,14 +190,14 @@ def _chi_square_cases() -> list[Case]:
             if hasattr(got, "statistic") and hasattr(got, "pvalue"):
                 got = (got.statistic, got.pvalue)
             expect(isinstance(got, (tuple, list)) and len(got) == 2, given,
-                    "(statistic, pvalue)", got)
+                   "(statistic, pvalue)", got)
             statistic, pvalue = float(got[0]), float(got[1])
             options = expected_of(reference, current)
             ok = any(math.isclose(statistic, s, rel_tol=1e-6, abs_tol=1e-9)
                      and math.isclose(pvalue, p, rel_tol=1e-6, abs_tol=1e-300) for s, p in options)
             s0, p0 = options[0]
             expect(ok, given, f"statistic {s0:.4f}, pvalue {p0:.4g} (chi-square test of the "
-                    "2 x k table of counts)", f"statistic {statistic:.4f}, pvalue {pvalue:.4g}")
+                   "2 x k table of counts)", f"statistic {statistic:.4f}, pvalue {pvalue:.4g}")
         return run
 
     return [

@@ -8,15 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ._harness import (
-    CheckResult,
-    Case,
-    CaseFailed,
-    call,
-    exercise,
-    expect,
-    expect_raises,
-    run,
-    scenario,
+    CheckResult, Case, CaseFailed, call, exercise, expect, expect_raises, run, scenario,
 )
 
 __all__ = ["check_validate_model", "check_wilson_interval", "check_test_candidate",
@@ -41,19 +33,19 @@ _HINT_TEST_CANDIDATE = (
     "validation.wilson_interval(correct, len(y))[0] >= GATE with a message giving the bound. "
     "Then riskier = X.assign(error_pct=X['error_pct'] + 1) and assert "
     "model.predict_proba(riskier)[:, 1].mean() > model.predict_proba(X)[:, 1].mean(). Use "
-    "`assert`, so that pytest reports a failure, not an error."
+    "`assert`, so that pytest reports a failure, not an error.",
 )
 _HINT_SLICE_GATE = (
     "correct = (np.asarray(pred) == np.asarray(y)); accuracy in a mask is correct[mask].mean(). "
     "Start with reasons = []; add 'all rows' when the candidate's overall accuracy is below the "
     "champion's, then each name in `important` whose drop (champion minus candidate) is "
-    "greater than `tolerance`. Check first that every important name is a key of `slices`."
+    "greater than `tolerance`. Check first that every important name is a key of `slices`.",
 )
 _HINT_MAKE_FEATURE_SCHEMA = (
     "import pandera.pandas as pa; return pa.DataFrameSchema({name: pa.Column(float or int, "
     "pa.Check.in_range(low, high), nullable=False) for each feature}, strict=True). "
     "data.FEATURE_SPECS gives each feature's dtype, low and high; leave coerce at False, "
-    "or a float hour would be quietly turned into an int."
+    "or a float hour would be quietly turned into an int.",
 )
 
 # --------------------------------------------------------------------------- validate_model
@@ -79,71 +71,72 @@ def _rows_with_accuracy(n_right: int, n_wrong: int) -> tuple[pd.DataFrame, pd.Se
     return s.X_test.iloc[index], s.y_test.iloc[index]
 
 
+def _result_of(func, model, X, y, thresholds, given):
+    """The student's result, checked to hold an entry with 'passed' for each threshold."""
+    result = call(func, model, X, y, thresholds)
+    expect(hasattr(result, "__getitem__"), given,
+           "a mapping (dict) of check name -> details", type(result).__name__)
+    for key in (*thresholds, "directional"):
+        try:
+            entry = result[key]
+        except (KeyError, IndexError, TypeError) as error:
+            raise CaseFailed(given, f"the result to have the key {key!r}",
+                             f"{type(error).__name__}: {error}") from None
+        expect(isinstance(entry, Mapping) and "passed" in entry, given,
+               f"result[{key!r}] to be a mapping with a 'passed' entry", entry)
+    return result
+
+
 def _validate_model_cases() -> list[Case]:
     from sklearn.dummy import DummyClassifier
     from sklearn.metrics import accuracy_score, f1_score
 
-    def result_of(func, model, X, y, thresholds, given):
-        result = call(func, model, X, y, thresholds)
-        expect(hasattr(result, "__getitem__"), given,
-                "a mapping (dict) of check name -> details", type(result).__name__)
-        for key in (*thresholds, "directional"):
-            try:
-                entry = result[key]
-            except (KeyError, IndexError, TypeError) as error:
-                raise CaseFailed(given, f"the result to have the key {key!r}",
-                                  f"{type(error).__name__}: {error}") from None
-            expect(isinstance(entry, Mapping) and "passed" in entry, given,
-                    f"result[{key!r}] to be a mapping with a 'passed' entry", entry)
-        return result
-
     def good_model(func):
         s = scenario()
         thresholds = {"accuracy": 0.5, "f1": 0.5}
-        given = (f"the book's fitted pipeline on its test set, thresholds={thresholds}")
-        result = result_of(func, s.pipeline, s.X_test, s.y_test, thresholds, given)
+        given = f"the book's fitted pipeline on its test set, thresholds={thresholds}"
+        result = _result_of(func, s.pipeline, s.X_test, s.y_test, thresholds, given)
         y_pred = s.pipeline.predict(s.X_test)
         for name, metric in (("accuracy", accuracy_score), ("f1", f1_score)):
             expected = float(metric(s.y_test, y_pred))
             got = result[name].get("value")
             expect(got is not None and abs(float(got) - expected) < 1e-3, given,
-                    f"result[{name!r}]['value'] = {expected:.4f}", got)
+                   f"result[{name!r}]['value'] = {expected:.4f}", got)
             expect(bool(result[name]["passed"]) is True, given,
-                    f"result[{name!r}]['passed'] is True ({expected:.3f} >= 0.5)",
-                    result[name]["passed"])
+                   f"result[{name!r}]['passed'] is True ({expected:.3f} >= 0.5)", result[name]["passed"])
         expect(bool(result["directional"]["passed"]) is True, given,
-                "result['directional']['passed'] is True: this model's risk rises with error_pct",
-                result["directional"]["passed"])
+               "result['directional']['passed'] is True: this model's risk rises with error_pct",
+               result["directional"]["passed"])
 
     def strict_threshold(func):
         s = scenario()
         thresholds = {"accuracy": 0.99}
         given = f"the book's fitted pipeline, thresholds={thresholds}"
-        result = result_of(func, s.pipeline, s.X_test, s.y_test, thresholds, given)
+        result = _result_of(func, s.pipeline, s.X_test, s.y_test, thresholds, given)
         acc = accuracy_score(s.y_test, s.pipeline.predict(s.X_test))
         expect(bool(result["accuracy"]["passed"]) is False, given,
-                f"result['accuracy']['passed'] is False (accuracy {acc:.3f} < 0.99)",
-                result["accuracy"]["passed"])
+               f"result['accuracy']['passed'] is False (accuracy {acc:.3f} < 0.99)",
+               result["accuracy"]["passed"])
 
     def dummy(func):
         s = scenario()
         model = DummyClassifier(strategy="most_frequent").fit(s.X_train, s.y_train)
         thresholds = {"accuracy": 0.7, "f1": 0.5}
         given = f"DummyClassifier(strategy='most_frequent'), thresholds={thresholds}"
-        result = result_of(func, model, s.X_test, s.y_test, thresholds, given)
+        result = _result_of(func, model, s.X_test, s.y_test, thresholds, given)
         acc = accuracy_score(s.y_test, model.predict(s.X_test))
         expect(bool(result["accuracy"]["passed"]) is False, given,
-                f"result['accuracy']['passed'] is False (accuracy {acc:.3f} < 0.7)",
-                result["accuracy"]["passed"])
+               f"result['accuracy']['passed'] is False (accuracy {acc:.3f} < 0.7)",
+               result["accuracy"]["passed"])
 
     def reversed_direction(func):
         s = scenario()
         thresholds = {"accuracy": 0.0}
         given = ("a logistic regression fitted on flipped labels (its risk FALLS as error_pct "
                  f"rises), thresholds={thresholds}")
-        result = result_of(func, _reversed_model(), s.X_test, s.y_test, thresholds, given)
+        result = _result_of(func, _reversed_model(), s.X_test, s.y_test, thresholds, given)
         expect(bool(result["directional"]["passed"]) is False, given,
-                "result['directional']['passed'] is False", result["directional"]["passed"])
+               "result['directional']['passed'] is False", result["directional"]["passed"])
 
     def at_the_threshold(func):
         # A metric exactly equal to its minimum passes (`>=`), one just above it fails; the
@@ -153,17 +146,17 @@ def _validate_model_cases() -> list[Case]:
             thresholds = {"accuracy": minimum}
             given = (f"40 test rows the pipeline gets 30 of right (accuracy exactly 0.75), "
                      f"thresholds={thresholds}")
-            result = result_of(func, scenario().pipeline, X, y, thresholds, given)
+            result = _result_of(func, scenario().pipeline, X, y, thresholds, given)
             verdict = "at least" if expected else "below"
             expect(bool(result["accuracy"]["passed"]) is expected, given,
-                    f"result['accuracy']['passed'] is {expected} (0.75 is {verdict} {minimum})",
-                    result["accuracy"]["passed"])
+                   f"result['accuracy']['passed'] is {expected} (0.75 is {verdict} {minimum})",
+                   result["accuracy"]["passed"])
 
     def unknown_metric(func):
         s = scenario()
         given = "thresholds={'acuracy': 0.7} (a typo)"
         error = expect_raises(func, ValueError, given, s.pipeline, s.X_test, s.y_test,
-                               {"acuracy": 0.7})
+                              {"acuracy": 0.7})
         expect("acuracy" in str(error), given, "the error message to name 'acuracy'", str(error))
 
     return [
@@ -271,8 +264,6 @@ def check_wilson_interval(func: Callable[..., tuple[float, float]], *, verbose: 
     return run("wilson_interval", func, _wilson_cases(), verbose=verbose)
 
 
-
-
 # --------------------------------------------------------------------------- model_test
 
 #: The gate of the model-test exercise: the lower bound of accuracy's 95% interval.
@@ -310,7 +301,7 @@ def _model_test_cases() -> list[Case]:
                 call(func, scenario().pipeline, (X, y))
             except AssertionError as error:
                 raise CaseFailed(given, "the test to pass (no AssertionError)",
-                                  f"AssertionError: {error}") from None
+                                 f"AssertionError: {error}") from None
         return run
 
     passes = passes_on("the book's pipeline on 2000 fresh rows (accuracy's lower bound is about 0.65)")
@@ -381,22 +372,13 @@ def check_test_candidate(func: Callable[..., None], *, verbose: bool = True) -> 
 @functools.lru_cache(maxsize=1)
 def _busy_candidate() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The chapter's set-up: labels, champion and candidate predictions, and slices."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import GradientBoostingClassifier
-    from sklearn.pipeline import Pipeline
-
     from mlops_companion import data
 
     s = scenario()
     features = list(data.FEATURES)
     busy_from = float(s.X_train["request_rate"].quantile(0.9))
     evaluation = data.make_incidents(4000, rng=2025)
-    more = data.make_incidents(3000, rng=7)
-    candidate = Pipeline([
-        ("select", ColumnTransformer([("keep", "passthrough",
-                                       [f for f in features if f != "request_rate"])])),
-        ("model", GradientBoostingClassifier(n_estimators=150, max_depth=2, random_state=42)),
-    ]).fit(more[features], more[data.TARGET])
+    candidate = data.fit_candidate_without_rate(3000, rng=7)
     rate, weekend = evaluation["request_rate"].to_numpy(), evaluation["is_weekend"].to_numpy()
     slices = {"weekday": weekend == 0, "weekend": weekend == 1,
               "quiet services": rate < busy_from, "busy services": rate >= busy_from}
@@ -424,7 +406,7 @@ def _slice_gate_cases() -> list[Case]:
         got = call(func, y, a, b, slices, **kwargs)
         expect(isinstance(got, (list, tuple)), given, "a list of slice names", got)
         expect(sorted(got) == sorted(expected), given,
-                f"the blocking slices {sorted(expected)} (in any order)", list(got))
+               f"the blocking slices {sorted(expected)} (in any order)", list(got))
 
     def chapter(func):
         y, a, b, slices = _busy_candidate()
@@ -530,7 +512,7 @@ def _feature_schema_cases() -> list[Case]:
     def schema_of(func):
         schema = call(func)
         expect(hasattr(schema, "validate"), "make_feature_schema()",
-                "a pandera schema (DataFrameSchema or a DataFrameModel class)", schema)
+               "a pandera schema (DataFrameSchema or a DataFrameModel class)", schema)
         return schema
 
     def accepts(frame_of, given):
@@ -540,7 +522,7 @@ def _feature_schema_cases() -> list[Case]:
                 call(schema.validate, frame_of())
             except Exception as error:
                 raise CaseFailed(given, "the frame to be accepted",
-                                  f"{type(error).__name__}: {str(error)[:200]}") from None
+                                 f"{type(error).__name__}: {str(error)[:200]}") from None
         return run
 
     def rejects(frames_of, given_of):
@@ -556,9 +538,9 @@ def _feature_schema_cases() -> list[Case]:
                     continue
                 except Exception as error:
                     raise CaseFailed(given, "pandera's SchemaError (or SchemaErrors)",
-                                      f"{type(error).__name__}: {str(error)[:200]}") from None
+                                     f"{type(error).__name__}: {str(error)[:200]}") from None
                 raise CaseFailed(given, "pandera's SchemaError (or SchemaErrors)",
-                                  "the frame was accepted")
+                                 "the frame was accepted")
         return run
 
     def clean():

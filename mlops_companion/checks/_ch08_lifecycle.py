@@ -5,15 +5,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._harness import (
-    CheckResult,
-    Case,
-    call,
-    exercise,
-    expect,
-    expect_raises,
-    run,
-)
+from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
 __all__ = ["check_first_alarm"]
 
@@ -54,7 +46,7 @@ def _first_alarm_cases() -> list[Case]:
             kwargs = {} if confidence is None else {"confidence": confidence}
             got = call(func, correct.copy(), window=window, threshold=threshold, **kwargs)
             expect(got == expected, given,
-                    "None (no alarm)" if expected is None else f"index {expected}", got)
+                   "None (no alarm)" if expected is None else f"index {expected}", got)
         return run
 
     def bad_window(func):

@@ -6,15 +6,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._harness import (
-    CheckResult,
-    Case,
-    call,
-    exercise,
-    expect,
-    expect_raises,
-    run,
-)
+from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
 __all__ = ["check_ks_from_partitions", "check_score_partition"]
 
@@ -45,7 +37,7 @@ def _ks_cases() -> list[Case]:
             expected = float(ks_2samp(reference, np.concatenate(partitions)).statistic)
             got = call(func, reference.copy(), [p.copy() for p in partitions])
             expect(isinstance(got, (float, np.floating)) and abs(float(got) - expected) < 1e-12,
-                    given, f"D = {expected!r}, scipy's ks_2samp on the concatenated data", got)
+                   given, f"D = {expected!r}, scipy's ks_2samp on the concatenated data", got)
         return run
 
     gen = np.random.default_rng(1010)
@@ -132,13 +124,13 @@ def _score_cases() -> list[Case]:
         got = call(func, part.copy(), _RowModel(), features=features)
         expect(isinstance(got, pd.DataFrame), given, "a DataFrame", type(got).__name__)
         expect("row_id" in got.columns and "score" in got.columns, given,
-                "columns row_id and score", f"columns {list(got.columns)}")
+               "columns row_id and score", f"columns {list(got.columns)}")
         expect(list(got["row_id"]) == list(part["row_id"]), given,
-                "the partition's row ids, in order", list(got["row_id"]))
+               "the partition's row ids, in order", list(got["row_id"]))
         expected = part["a"].to_numpy() / 10 + part["b"].to_numpy() / 100
         expect(np.allclose(got["score"].to_numpy(dtype=float), expected, rtol=0, atol=1e-12),
-                given, f"score = predict_proba(part[features])[:, 1] = {expected.round(3).tolist()}",
-                got["score"].round(3).tolist())
+               given, f"score = predict_proba(part[features])[:, 1] = {expected.round(3).tolist()}",
+               got["score"].round(3).tolist())
 
     def input_untouched(func):
         part = _partition()
@@ -146,16 +138,16 @@ def _score_cases() -> list[Case]:
         given = "a partition of 6 rows"
         call(func, part, _RowModel(), features=features)
         expect(part.equals(before), given, "the partition left unchanged (no column added)",
-                f"its columns afterwards: {list(part.columns)}")
+               f"its columns afterwards: {list(part.columns)}")
 
     def id_column_used(func):
         part = _partition().rename(columns={"row_id": "request_id"})
         given = "ids in a column named request_id, id_column='request_id'"
         got = call(func, part.copy(), _RowModel(), features=features, id_column="request_id")
         expect(isinstance(got, pd.DataFrame) and "request_id" in got.columns, given,
-                "a request_id column in the result", f"columns {list(getattr(got, 'columns', []))}")
+               "a request_id column in the result", f"columns {list(getattr(got, 'columns', []))}")
         expect(list(got["request_id"]) == list(part["request_id"]), given,
-                "the partition's request ids, in order", list(got["request_id"]))
+               "the partition's request ids, in order", list(got["request_id"]))
 
     def missing(drop):
         def run(func):
@@ -164,7 +156,7 @@ def _score_cases() -> list[Case]:
             error = expect_raises(func, ValueError, given, part, _RowModel(), features=features)
             absent = [c for c in drop if c not in str(error)]
             expect(not absent, given, f"the message to name every missing column {drop}",
-                    str(error))
+                   str(error))
         return run
 
     def refused_before_scoring(func):
@@ -173,15 +165,15 @@ def _score_cases() -> list[Case]:
         given = "a partition without b"
         expect_raises(func, ValueError, given, part, model, features=features)
         expect(model.seen_columns == [], given, "the model never called",
-                f"predict_proba called with columns {model.seen_columns}")
+               f"predict_proba called with columns {model.seen_columns}")
 
     def empty(func):
         part = _partition().iloc[:0]
         given = "an empty partition (what Dask passes to find out the output's columns)"
         got = call(func, part.copy(), _RowModel(), features=features)
         expect(isinstance(got, pd.DataFrame) and len(got) == 0
-                and {"row_id", "score"} <= set(got.columns), given,
-                "an empty DataFrame with columns row_id and score", got)
+               and {"row_id", "score"} <= set(got.columns), given,
+               "an empty DataFrame with columns row_id and score", got)
 
     return [
         Case("scores next to their row ids", scores_with_ids),

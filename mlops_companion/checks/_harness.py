@@ -157,7 +157,7 @@ def expect(condition: bool, given: str, expected: str, got: Any) -> None:
 
 
 def expect_raises(func: Callable[..., Any], exc_type: type[BaseException], given: str,
-                   *args: Any, **kwargs: Any) -> BaseException:
+                  *args: Any, **kwargs: Any) -> BaseException:
     try:
         value = call(func, *args, **kwargs)
     except NotImplementedError:
@@ -166,9 +166,9 @@ def expect_raises(func: Callable[..., Any], exc_type: type[BaseException], given
         return error
     except Exception as error:
         raise CaseFailed(given, f"{exc_type.__name__} (or a subclass) to be raised",
-                          f"{type(error).__name__}: {error}") from None
+                         f"{type(error).__name__}: {error}") from None
     raise CaseFailed(given, f"{exc_type.__name__} (or a subclass) to be raised",
-                      f"no error; it returned {_short(value)}")
+                     f"no error; it returned {_short(value)}")
 
 
 def hint(name: str) -> None:
