@@ -135,13 +135,9 @@ def incident_probability(X: pd.DataFrame, *, coefficients: Mapping[str, float] |
     return expit(log_odds)
 
 
-def make_incidents(
-    n_samples: int = 800,
-    *,
-    drift: Mapping[str, float] | None = None,
-    coefficients: Mapping[str, float] | None = None,
-    rng: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
+def make_incidents(n_samples: int = 800, *, drift: Mapping[str, float] | None = None,
+                   coefficients: Mapping[str, float] | None = None,
+                   rng: int | np.random.Generator | None = None) -> pd.DataFrame:
     """Generate labelled observations of the incident scenario.
 
     Parameters
@@ -179,12 +175,8 @@ def make_incidents(
     return X
 
 
-def make_production_sample(
-    n_samples: int = 300,
-    *,
-    drift: Mapping[str, float] | None = None,
-    rng: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
+def make_production_sample(n_samples: int = 300, *, drift: Mapping[str, float] | None = None,
+                           rng: int | np.random.Generator | None = None) -> pd.DataFrame:
     """Generate unlabelled production traffic, optionally drifted (see :func:`make_incidents`).
 
     Examples

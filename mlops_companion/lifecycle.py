@@ -1,15 +1,9 @@
 """Weeks of simulated production traffic, for closing the loop of the MLOps lifecycle.
 
-The closing chapter runs a model through half a year of production: every week a batch of
-traffic arrives, its inputs drift a little further from the training data (data drift),
-the relationship between inputs and incidents changes a little further too (concept
-drift), and the labels for each week only arrive some weeks later. This module generates
-that stream and answers "which labels have arrived by week *w*?".
-
-Out of scope: everything the loop *does* with the stream. Detecting drift lives in
-:mod:`mlops_reference.drift`, the release gates in :mod:`~mlops_reference.validation`,
-promotion in :mod:`~mlops_reference.registry`; the chapter keeps the loop that joins them
-visible, because that loop is the lesson.
+The closing chapter runs a model through half a year of production: weekly traffic whose
+inputs (data drift) and label model (concept drift) drift gradually, with labels that arrive
+weeks late. Out of scope: what the loop *does* with the stream (drift detection, gates,
+promotion live in :mod:`mlops_reference`); the chapter keeps that loop visible.
 """
 from __future__ import annotations
 
@@ -40,15 +34,10 @@ def _drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
     return max(0.0, (week - onset) / (n_weeks - 1 - onset))
 
 
-def make_weekly_traffic(
-    n_weeks: int = 26,
-    *,
-    n_per_week: int = 400,
-    onset: int = 0,
-    drift: Mapping[str, float] | None = None,
-    coefficients: Mapping[str, float] | None = None,
-    rng: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
+def make_weekly_traffic(n_weeks: int = 26, *, n_per_week: int = 400, onset: int = 0,
+                        drift: Mapping[str, float] | None = None,
+                        coefficients: Mapping[str, float] | None = None,
+                        rng: int | np.random.Generator | None = None) -> pd.DataFrame:
     """Generate labelled weekly traffic whose inputs and label model drift gradually.
 
     Week ``w`` is drawn with :func:`mlops_companion.data.make_incidents`, with every
@@ -116,22 +105,9 @@ def make_weekly_traffic(
 def labels_available(traffic: pd.DataFrame, week: int, *, delay: int) -> pd.DataFrame:
     """The rows of ``traffic`` whose labels have arrived by the end of ``week``.
 
-    A label is known ``delay`` weeks after its prediction was made, so at the end of
-    week ``w`` the labelled rows are those of weeks ``0 .. w - delay``.
-
-    Parameters
-    ----------
-    traffic : DataFrame with a ``week`` column
-        As returned by :func:`make_weekly_traffic`.
-    week : int
-        The current week.
-    delay : int
-        Weeks between a prediction and its label (0: labels arrive the same week).
-
-    Returns
-    -------
-    DataFrame
-        The labelled rows (possibly none).
+    A label is known ``delay`` weeks after its prediction (0: the same week), so at the end
+    of week ``w`` the labelled rows are those of weeks ``0 .. w - delay`` (possibly none).
+    ``traffic`` is a frame with a ``week`` column, as :func:`make_weekly_traffic` returns.
 
     Examples
     --------

@@ -53,10 +53,6 @@ def use_book_style() -> None:
     keeps backgrounds transparent-friendly (white figure, no frame on legends) and sets
     readable font sizes.
 
-    Returns
-    -------
-    None
-
     Examples
     --------
     Does the first colour of the cycle come from the Okabe-Ito palette afterwards?
@@ -74,22 +70,11 @@ def use_book_style() -> None:
     colours = [OKABE_ITO[name] for name in _CYCLE_ORDER]
     mpl.rcParams.update({
         "axes.prop_cycle": cycler(color=colours) + cycler(linestyle=list(LINESTYLES)),
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "grid.linestyle": ":",
-        "axes.facecolor": "none",
-        "figure.facecolor": "white",
-        "savefig.facecolor": "white",
-        "savefig.transparent": False,
-        "legend.frameon": False,
-        "font.size": 10,
-        "axes.titlesize": 11,
-        "axes.labelsize": 10,
-        "figure.figsize": (7.0, 4.0),
-        "figure.dpi": 110,
-        "lines.linewidth": 1.8,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+        "grid.alpha": 0.3, "grid.linestyle": ":", "axes.facecolor": "none",
+        "figure.facecolor": "white", "savefig.facecolor": "white", "savefig.transparent": False,
+        "legend.frameon": False, "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
+        "figure.figsize": (7.0, 4.0), "figure.dpi": 110, "lines.linewidth": 1.8,
         "hatch.linewidth": 0.8,
     })
 

@@ -12,7 +12,6 @@ import pandas as pd
 
 from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run, scenario
 
-__all__ = ["check_save_load_verify", "check_load_verified"]
 
 STEM = "01-artefacts"
 
@@ -28,7 +27,6 @@ _HINT_LOAD_VERIFIED = (
 )
 
 # --------------------------------------------------------------------------- save_load_verify
-
 class _Shapeshifter:
     """A 'model' that predicts differently once it has been unpickled (a lost preprocessing step)."""
 

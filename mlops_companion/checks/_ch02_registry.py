@@ -14,7 +14,6 @@ from typing import Any
 
 from ._harness import CheckResult, Case, CaseFailed, call, exercise, expect, expect_raises, run
 
-__all__ = ["check_rollback_version", "check_promote"]
 
 STEM = "02-registry"
 
@@ -32,7 +31,6 @@ _HINT_PROMOTE = (
 )
 
 # --------------------------------------------------------------------------- rollback_version
-
 def _event(day: int, alias: str, version: int) -> dict:
     return {"timestamp": f"2026-03-{day:02d}T09:00:00", "alias": alias, "version": version}
 
@@ -99,7 +97,6 @@ def check_rollback_version(func: Callable[..., int], *, verbose: bool = True) ->
 
 
 # --------------------------------------------------------------------------- promote
-
 @contextlib.contextmanager
 def _quiet():
     """Silence MLflow's and alembic's log lines while the check's registry is set up."""
@@ -175,7 +172,7 @@ def _probe(func: Callable[..., Any]) -> None:
         pass
 
 
-def __promote(func, client, name, version, alias, given):
+def _promote(func, client, name, version, alias, given):
     kwargs = {} if alias is None else {"alias": alias}
     return call(func, client, name, version, **kwargs)
 

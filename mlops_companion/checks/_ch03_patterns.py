@@ -8,7 +8,6 @@ import pandas as pd
 
 from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
-__all__ = ["check_predict_in_batches"]
 
 STEM = "03-patterns"
 
@@ -17,7 +16,6 @@ _HINT_PREDICT_IN_BATCHES = (
     '(or X[start:...] for arrays); np.concatenate the pieces. Check batch_size first.'
 )
 # --------------------------------------------------------------------------- predict_in_batches
-
 class _RecordingModel:
     """Predicts the row's first value times two and records every batch it is given."""
 

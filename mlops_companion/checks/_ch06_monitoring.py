@@ -10,7 +10,6 @@ import pandas as pd
 
 from ._harness import CheckResult, Case, call, call_recording, exercise, expect, run
 
-__all__ = ["check_detect_drift", "check_chi_square_drift"]
 
 STEM = "06-monitoring"
 
@@ -27,7 +26,6 @@ _HINT_CHI_SQUARE_DRIFT = (
 )
 
 # --------------------------------------------------------------------------- detect_drift
-
 @functools.lru_cache(maxsize=1)
 def _drift_samples() -> dict[str, pd.DataFrame]:
     from mlops_companion import data

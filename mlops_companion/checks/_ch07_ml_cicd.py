@@ -11,8 +11,6 @@ from ._harness import (
     CheckResult, Case, CaseFailed, call, exercise, expect, expect_raises, run, scenario,
 )
 
-__all__ = ["check_validate_model", "check_wilson_interval", "check_test_candidate",
-           "check_slice_gate", "check_make_feature_schema"]
 
 STEM = "07-ml-cicd"
 
@@ -49,7 +47,6 @@ _HINT_MAKE_FEATURE_SCHEMA = (
 )
 
 # --------------------------------------------------------------------------- validate_model
-
 @functools.lru_cache(maxsize=1)
 def _reversed_model():
     """A fitted pipeline that learned the opposite of the truth: more errors, less risk."""
@@ -207,7 +204,6 @@ def check_validate_model(func: Callable[..., Mapping], *, verbose: bool = True) 
 
 
 # --------------------------------------------------------------------------- wilson_interval
-
 def _wilson_cases() -> list[Case]:
     from mlops_reference import validation
 
@@ -265,7 +261,6 @@ def check_wilson_interval(func: Callable[..., tuple[float, float]], *, verbose: 
 
 
 # --------------------------------------------------------------------------- model_test
-
 #: The gate of the model-test exercise: the lower bound of accuracy's 95% interval.
 MODEL_TEST_GATE = 0.64
 
@@ -368,7 +363,6 @@ def check_test_candidate(func: Callable[..., None], *, verbose: bool = True) -> 
 
 
 # --------------------------------------------------------------------------- slice_gate
-
 @functools.lru_cache(maxsize=1)
 def _busy_candidate() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The chapter's set-up: labels, champion and candidate predictions, and slices."""
@@ -494,7 +488,6 @@ def check_slice_gate(func: Callable[..., list], *, verbose: bool = True) -> Chec
 
 
 # --------------------------------------------------------------------------- make_feature_schema
-
 def _edge_rows() -> pd.DataFrame:
     """A batch with two rows at the edges of every feature's range appended."""
     from mlops_companion import data

@@ -7,7 +7,6 @@ import numpy as np
 
 from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
-__all__ = ["check_first_alarm"]
 
 STEM = "08-lifecycle"
 
@@ -19,7 +18,6 @@ _HINT_FIRST_ALARM = (
 )
 
 # --------------------------------------------------------------------------- first_alarm
-
 def _first_alarm_reference(correct: np.ndarray, window: int, threshold: float,
                            confidence: float) -> int | None:
     from mlops_reference import validation

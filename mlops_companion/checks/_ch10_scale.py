@@ -8,7 +8,6 @@ import pandas as pd
 
 from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
-__all__ = ["check_ks_from_partitions", "check_score_partition"]
 
 STEM = "10-scale"
 
@@ -25,8 +24,6 @@ _HINT_SCORE_PARTITION = (
 )
 
 # --------------------------------------------------------------------------- ks_from_partitions
-
-
 def _ks_cases() -> list[Case]:
     from scipy.stats import ks_2samp
 
@@ -91,8 +88,6 @@ def check_ks_from_partitions(func: Callable[..., float], *, verbose: bool = True
 
 
 # --------------------------------------------------------------------------- score_partition
-
-
 class _RowModel:
     """Reads its inputs by position, as a fitted model does: p = first / 10 + second / 100."""
 

@@ -193,7 +193,6 @@ def hint(name: str) -> None:
 
 
 # --------------------------------------------------------------------------- shared data
-
 @functools.lru_cache(maxsize=1)
 def scenario():
     from mlops_companion import data
