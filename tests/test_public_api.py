@@ -70,7 +70,7 @@ PUBLIC_API = {
     },
     "serving": {"MODES", "Observation", "create_app", "create_app_from_registry", "main",
                 "make_batch_model", "run_server"},
-    "validation": {"DEFAULT_DIRECTIONAL", "DirectionalCheck", "METRICS", "ValidationResult",
+    "validation": {"METRICS", "ValidationResult",
                    "validate_model", "wilson_interval", "PairedComparisonResult",
                    "compare_models_paired"},
     "features": {"CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES", "FEATURE_SPECS", "FeatureSpec",
