@@ -52,7 +52,7 @@ PUBLIC_API = {
         "incident_probability", "make_incidents", "make_pipeline", "make_production_sample",
         "make_scenario",
     },
-    "drift": {"CORRECTIONS", "DriftReference", "DriftWarning", "detect_drift",
+    "drift": {"DriftReference", "DriftWarning", "detect_drift",
               "drift_over_time", "psi"},
     "lifecycle": {"labels_available", "make_weekly_traffic"},
     "plots": {
@@ -60,8 +60,7 @@ PUBLIC_API = {
         "plot_drift_histograms", "plot_drift_over_time", "plot_lifecycle",
         "plot_rollout_timeline", "use_book_style",
     },
-    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError",
-                 "hash_dataframe"},
+    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError"},
     "rollout": {
         "AgreementResult", "BlueGreen", "CanaryMonitor", "CanaryRule", "CanarySchedule",
         "CanarySimulationResult", "FalseRollbackResult", "MonitorDecision", "RolloutResult",

@@ -31,7 +31,6 @@ Out of scope: multivariate drift, drift of predictions or labels (concept drift 
 labels; see the monitoring chapter) and streaming/online detectors.
 """
 from ._detect import (
-    CORRECTIONS,
     DriftReference,
     DriftWarning,
     detect_drift,
@@ -45,5 +44,4 @@ __all__ = [
     "detect_drift",
     "drift_over_time",
     "psi",
-    "CORRECTIONS",
 ]

@@ -14,7 +14,7 @@ from .._utils import check_int, check_level, check_one_of
 from . import _ks, _stats
 
 #: Accepted values of ``correction``.
-CORRECTIONS = ("bonferroni", "fdr", None)
+_CORRECTIONS = ("bonferroni", "fdr", None)
 
 
 class DriftWarning(UserWarning):
@@ -98,6 +98,19 @@ def _check_sorted_finite(sorted_col: np.ndarray, name: str, feature: str) -> Non
         raise _stats.not_finite(name, feature)
 
 
+def _check_features(features: Any, discrete: Any, columns: list[str]) -> tuple[list[str], list[str] | None]:
+    """The features to monitor and the ones declared discrete, checked against ``columns``."""
+    names = columns if features is None else _check_names(features, "features")
+    if not names or any(f not in columns for f in names):
+        raise ValueError(f"`features` must name columns of `reference` {columns}; got {names}.")
+    if discrete is not None:
+        discrete = _check_names(discrete, "discrete")
+        unknown = [f for f in discrete if f not in names]
+        if unknown:
+            raise ValueError(f"`discrete` must name monitored features {names}; got unknown {unknown}.")
+    return names, discrete
+
+
 # ----------------------------------------------------------------------------- the reference
 class DriftReference:
     """A reference sample prepared once for many drift tests.
@@ -177,22 +190,7 @@ class DriftReference:
                 "Dask DataFrame. Fit on a sample: reference.sample(frac=...).compute()."
             )
         cols = _columns_of(reference, "reference", feature_names)
-        if features is None:
-            names = list(cols)
-        else:
-            names = _check_names(features, "features")
-            missing = [f for f in names if f not in cols]
-            if missing or not names:
-                raise ValueError(
-                    f"`features` must name columns of `reference` {list(cols)}; got {names}."
-                )
-        if discrete is not None:
-            discrete = _check_names(discrete, "discrete")
-            unknown = [f for f in discrete if f not in names]
-            if unknown:
-                raise ValueError(
-                    f"`discrete` must name monitored features {names}; got unknown {unknown}."
-                )
+        names, discrete = _check_features(features, discrete, list(cols))
         self = cls()
         self._array_input = not isinstance(reference, pd.DataFrame)
         self._n_columns = len(cols)
@@ -255,7 +253,7 @@ class DriftReference:
         :mod:`mlops_reference.drift`).
         """
         alpha = check_level(alpha, "alpha")
-        correction = check_one_of(correction, "correction", CORRECTIONS)
+        correction = check_one_of(correction, "correction", _CORRECTIONS)
         if _is_dask_frame(current):
             from ._partitioned import test_partitioned
 
