@@ -29,24 +29,11 @@ from mlops_reference.features import (CONTINUOUS_FEATURES, DISCRETE_FEATURES, FE
                                      FeatureSpec)
 
 __all__ = [
-    "FEATURES",
-    "CONTINUOUS_FEATURES",
-    "DISCRETE_FEATURES",
-    "TARGET",
-    "FEATURE_SPECS",
-    "COEFFICIENTS",
-    "DISTRIBUTIONS",
-    "FeatureSpec",
-    "Scenario",
-    "make_incidents",
-    "make_production_sample",
-    "incident_probability",
-    "make_pipeline",
-    "fit_pipeline",
-    "make_scenario",
-    "check_rng",
+    "FEATURES", "CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "TARGET", "FEATURE_SPECS",
+    "COEFFICIENTS", "DISTRIBUTIONS", "FeatureSpec", "Scenario", "make_incidents",
+    "make_production_sample", "incident_probability", "make_pipeline", "fit_pipeline",
+    "fit_candidate_without_rate", "make_scenario",
 ]
-
 
 
 #: Log-odds of an incident: intercept plus one slope per feature (``deploy_hour`` plays no part).
@@ -148,13 +135,9 @@ def incident_probability(X: pd.DataFrame, *, coefficients: Mapping[str, float] |
     return expit(log_odds)
 
 
-def make_incidents(
-    n_samples: int = 800,
-    *,
-    drift: Mapping[str, float] | None = None,
-    coefficients: Mapping[str, float] | None = None,
-    rng: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
+def make_incidents(n_samples: int = 800, *, drift: Mapping[str, float] | None = None,
+                   coefficients: Mapping[str, float] | None = None,
+                   rng: int | np.random.Generator | None = None) -> pd.DataFrame:
     """Generate labelled observations of the incident scenario.
 
     Parameters
@@ -192,12 +175,8 @@ def make_incidents(
     return X
 
 
-def make_production_sample(
-    n_samples: int = 300,
-    *,
-    drift: Mapping[str, float] | None = None,
-    rng: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
+def make_production_sample(n_samples: int = 300, *, drift: Mapping[str, float] | None = None,
+                           rng: int | np.random.Generator | None = None) -> pd.DataFrame:
     """Generate unlabelled production traffic, optionally drifted (see :func:`make_incidents`).
 
     Examples
@@ -257,6 +236,34 @@ def fit_pipeline(X: pd.DataFrame, y, *, random_state: int = 42) -> Pipeline:
     if len(X) != len(y):
         raise ValueError(f"`X` and `y` must have the same length; got {len(X)} and {len(y)}.")
     return make_pipeline(random_state=random_state).fit(X, y)
+
+
+def fit_candidate_without_rate(n_samples: int = 3000, *, rng: int | np.random.Generator | None = 7) -> Pipeline:
+    """Chapter 07's candidate: the same kind of model, trained on more rows, blind to ``request_rate``.
+
+    Gradient-boosted trees (150 of depth 2) fitted on ``n_samples`` fresh rows of
+    :func:`make_incidents`, behind a ``ColumnTransformer`` that drops ``request_rate``, so it
+    takes the :data:`FEATURES` columns like the book's pipeline. Better on all rows, worse on
+    busy services: the chapter's case for a release gate on slices (and its exercise's).
+
+    Examples
+    --------
+    Does the candidate ignore the request rate?
+
+    >>> candidate = fit_candidate_without_rate(500)
+    >>> rows = make_production_sample(5, rng=0)
+    >>> same = candidate.predict_proba(rows) == candidate.predict_proba(rows.assign(request_rate=0.0))
+    >>> bool(same.all())
+    True
+    """
+    from sklearn.compose import ColumnTransformer
+
+    rows = make_incidents(n_samples, rng=rng)
+    kept = [name for name in FEATURES if name != "request_rate"]
+    return Pipeline([
+        ("select", ColumnTransformer([("keep", "passthrough", kept)])),
+        ("model", GradientBoostingClassifier(n_estimators=150, max_depth=2, random_state=42)),
+    ]).fit(rows[list(FEATURES)], rows[TARGET])
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,9 @@
 """Weeks of simulated production traffic, for closing the loop of the MLOps lifecycle.
 
-The closing chapter runs a model through half a year of production: every week a batch of
-traffic arrives, its inputs drift a little further from the training data (data drift),
-the relationship between inputs and incidents changes a little further too (concept
-drift), and the labels for each week only arrive some weeks later. This module generates
-that stream and answers "which labels have arrived by week *w*?".
-
-Out of scope: everything the loop *does* with the stream. Detecting drift lives in
-:mod:`mlops_reference.drift`, the release gates in :mod:`~mlops_reference.validation`,
-promotion in :mod:`~mlops_reference.registry`; the chapter keeps the loop that joins them
-visible, because that loop is the lesson.
+The closing chapter runs a model through half a year of production: weekly traffic whose
+inputs (data drift) and label model (concept drift) drift gradually, with labels that arrive
+weeks late. Out of scope: what the loop *does* with the stream (drift detection, gates,
+promotion live in :mod:`mlops_reference`); the chapter keeps that loop visible.
 """
 from __future__ import annotations
 
@@ -20,39 +14,13 @@ import pandas as pd
 
 from mlops_companion import data
 from mlops_reference import _utils
-from mlops_reference._utils import check_int
+from mlops_reference._utils import check_int, check_rng
 
-__all__ = ["drift_ramp", "make_weekly_traffic", "labels_available"]
+__all__ = ["make_weekly_traffic", "labels_available"]
 
 
-def drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
-    """How far along its drift the world is in ``week``: 0 up to ``onset``, 1 in the last week.
-
-    The ramp is linear between ``onset`` and ``n_weeks - 1``, so drift is gradual: no
-    single week looks very different from the one before it.
-
-    Parameters
-    ----------
-    week : int
-        The week, counted from 0.
-    n_weeks : int
-        Length of the simulation; the ramp reaches 1 in week ``n_weeks - 1``.
-    onset : int, default=0
-        Last week with no drift at all; must be smaller than ``n_weeks - 1``.
-
-    Returns
-    -------
-    float in [0, 1]
-
-    Examples
-    --------
-    Over 26 weeks with drift starting after week 5, how far along is week 15?
-
-    >>> drift_ramp(15, n_weeks=26, onset=5)
-    0.5
-    >>> drift_ramp(3, n_weeks=26, onset=5), drift_ramp(25, n_weeks=26, onset=5)
-    (0.0, 1.0)
-    """
+def _drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
+    """How far along its drift the world is in ``week``: 0 up to ``onset``, 1 in the last week (linear)."""
     n_weeks = check_int(n_weeks, "n_weeks", low=2)
     onset = check_int(onset, "onset", low=0)
     if onset >= n_weeks - 1:
@@ -66,20 +34,15 @@ def drift_ramp(week: int, *, n_weeks: int, onset: int = 0) -> float:
     return max(0.0, (week - onset) / (n_weeks - 1 - onset))
 
 
-def make_weekly_traffic(
-    n_weeks: int = 26,
-    *,
-    n_per_week: int = 400,
-    onset: int = 0,
-    drift: Mapping[str, float] | None = None,
-    coefficients: Mapping[str, float] | None = None,
-    rng: int | np.random.Generator | None = None,
-) -> pd.DataFrame:
+def make_weekly_traffic(n_weeks: int = 26, *, n_per_week: int = 400, onset: int = 0,
+                        drift: Mapping[str, float] | None = None,
+                        coefficients: Mapping[str, float] | None = None,
+                        rng: int | np.random.Generator | None = None) -> pd.DataFrame:
     """Generate labelled weekly traffic whose inputs and label model drift gradually.
 
     Week ``w`` is drawn with :func:`mlops_companion.data.make_incidents`, with every
     feature shift in ``drift`` and every coefficient change towards ``coefficients``
-    scaled by :func:`drift_ramp` (0 until ``onset``, all of it in the last week).
+    scaled linearly from none until ``onset`` to all of it in the last week.
 
     Parameters
     ----------
@@ -118,15 +81,15 @@ def make_weekly_traffic(
     """
     n_weeks = check_int(n_weeks, "n_weeks", low=2)
     n_per_week = check_int(n_per_week, "n_per_week", low=1)
-    drift_ramp(0, n_weeks=n_weeks, onset=onset)  # validates `onset` against `n_weeks`
+    _drift_ramp(0, n_weeks=n_weeks, onset=onset)  # validates `onset` against `n_weeks`
     drift = dict(drift or {})  # its keys and values are checked by data.make_incidents
     start = dict(data.COEFFICIENTS)
     end = dict(coefficients or {})
     end = _utils.check_finite_mapping(end, "coefficients", start)
-    gen = data.check_rng(rng)
+    gen = check_rng(rng)
     weeks = []
     for week in range(n_weeks):
-        share = drift_ramp(week, n_weeks=n_weeks, onset=onset)
+        share = _drift_ramp(week, n_weeks=n_weeks, onset=onset)
         coef = {name: value + share * (end.get(name, value) - value) for name, value in start.items()}
         batch = data.make_incidents(
             n_per_week,
@@ -142,22 +105,9 @@ def make_weekly_traffic(
 def labels_available(traffic: pd.DataFrame, week: int, *, delay: int) -> pd.DataFrame:
     """The rows of ``traffic`` whose labels have arrived by the end of ``week``.
 
-    A label is known ``delay`` weeks after its prediction was made, so at the end of
-    week ``w`` the labelled rows are those of weeks ``0 .. w - delay``.
-
-    Parameters
-    ----------
-    traffic : DataFrame with a ``week`` column
-        As returned by :func:`make_weekly_traffic`.
-    week : int
-        The current week.
-    delay : int
-        Weeks between a prediction and its label (0: labels arrive the same week).
-
-    Returns
-    -------
-    DataFrame
-        The labelled rows (possibly none).
+    A label is known ``delay`` weeks after its prediction (0: the same week), so at the end
+    of week ``w`` the labelled rows are those of weeks ``0 .. w - delay`` (possibly none).
+    ``traffic`` is a frame with a ``week`` column, as :func:`make_weekly_traffic` returns.
 
     Examples
     --------

@@ -7,7 +7,7 @@ schedule, a rollout timeline, reference-vs-current histograms, a drift statistic
 time, the lifecycle loop and accuracy over time.
 
 Colour never carries meaning on its own here: every series also differs by line style,
-marker or hatching, and highlighted panels say so in their title text.
+marker or hatching.
 
 Out of scope: computing anything. The numbers come from :mod:`mlops_reference.rollout`,
 :mod:`mlops_reference.drift` and the chapters; this module only draws them.
@@ -21,15 +21,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "OKABE_ITO",
-    "LINESTYLES",
-    "use_book_style",
-    "plot_canary_schedule",
-    "plot_rollout_timeline",
-    "plot_drift_histograms",
-    "plot_drift_over_time",
-    "plot_lifecycle",
-    "plot_accuracy_over_time",
+    "OKABE_ITO", "LINESTYLES", "use_book_style", "plot_canary_schedule", "plot_rollout_timeline",
+    "plot_drift_histograms", "plot_drift_over_time", "plot_lifecycle", "plot_accuracy_over_time",
 ]
 
 #: The Okabe-Ito palette (Okabe and Ito, 2008), name -> hex colour.
@@ -60,10 +53,6 @@ def use_book_style() -> None:
     keeps backgrounds transparent-friendly (white figure, no frame on legends) and sets
     readable font sizes.
 
-    Returns
-    -------
-    None
-
     Examples
     --------
     Does the first colour of the cycle come from the Okabe-Ito palette afterwards?
@@ -81,22 +70,11 @@ def use_book_style() -> None:
     colours = [OKABE_ITO[name] for name in _CYCLE_ORDER]
     mpl.rcParams.update({
         "axes.prop_cycle": cycler(color=colours) + cycler(linestyle=list(LINESTYLES)),
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "grid.linestyle": ":",
-        "axes.facecolor": "none",
-        "figure.facecolor": "white",
-        "savefig.facecolor": "white",
-        "savefig.transparent": False,
-        "legend.frameon": False,
-        "font.size": 10,
-        "axes.titlesize": 11,
-        "axes.labelsize": 10,
-        "figure.figsize": (7.0, 4.0),
-        "figure.dpi": 110,
-        "lines.linewidth": 1.8,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+        "grid.alpha": 0.3, "grid.linestyle": ":", "axes.facecolor": "none",
+        "figure.facecolor": "white", "savefig.facecolor": "white", "savefig.transparent": False,
+        "legend.frameon": False, "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
+        "figure.figsize": (7.0, 4.0), "figure.dpi": 110, "lines.linewidth": 1.8,
         "hatch.linewidth": 0.8,
     })
 
@@ -166,7 +144,7 @@ def plot_canary_schedule(schedule: Any = None, *, current_label: str = "Current 
     return fig
 
 
-def plot_rollout_timeline(result: Any, *, k: float | None = None):
+def plot_rollout_timeline(result: Any):
     """A simulated rollout: the canary's share (top) and the monitor's statistic (bottom).
 
     Parameters
@@ -174,8 +152,6 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
     result : rollout.RolloutResult or its ``timeline`` DataFrame
         When the timeline has a ``boundary`` column (as :func:`rollout.simulate_rollout`
         writes), the rule's boundary is drawn look by look.
-    k : float, default=None
-        Draw a constant threshold at ``k`` instead (for a timeline without boundaries).
 
     Returns
     -------
@@ -224,11 +200,7 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
         bottom.plot(hours[insufficient] + 0.5, np.zeros(insufficient.sum()), linestyle="none",
                     marker="|", markersize=10, color=OKABE_ITO["black"],
                     label="too few canary requests")
-    if k is not None:
-        bottom.axhline(k, color=_colour(3), linestyle=":", linewidth=1.5)
-        bottom.text(hours[-1] + 1, k, f"threshold k = {k:g}", ha="right", va="bottom",
-                    color=_colour(3))
-    elif "boundary" in timeline.columns and monitored.any():
+    if "boundary" in timeline.columns and monitored.any():
         bound = timeline["boundary"].to_numpy(float)
         finite = monitored & np.isfinite(bound)
         bottom.step(hours[finite] + 0.5, bound[finite], where="mid", color=_colour(3),
@@ -253,16 +225,13 @@ def plot_rollout_timeline(result: Any, *, k: float | None = None):
 
 # ----------------------------------------------------------------------------- drift
 def plot_drift_histograms(reference: pd.DataFrame, current: pd.DataFrame,
-                          features: Sequence[str], *, drifted: Any = (), bins: int = 30):
+                          features: Sequence[str], *, bins: int = 30):
     """Reference vs current histograms, one panel per feature, stacked.
 
     Parameters
     ----------
     reference, current : DataFrame
     features : sequence of str
-    drifted : sequence of str or DataFrame, default=()
-        Names of drifted features, or a :func:`mlops_reference.drift.detect_drift` table;
-        their panel titles say "(drifted)".
     bins : int, default=30
 
     Returns
@@ -272,16 +241,15 @@ def plot_drift_histograms(reference: pd.DataFrame, current: pd.DataFrame,
 
     Examples
     --------
-    Which panel is marked as drifted?
+    One panel per feature, titled with its name:
 
     >>> import matplotlib.pyplot as plt
     >>> from mlops_companion import data
     >>> ref = data.make_production_sample(500, rng=0)
     >>> cur = data.make_production_sample(300, drift={"error_pct": 2.5}, rng=1)
-    >>> fig = plot_drift_histograms(ref, cur, ["request_rate", "error_pct"],
-    ...                             drifted=["error_pct"])
+    >>> fig = plot_drift_histograms(ref, cur, ["request_rate", "error_pct"])
     >>> [ax.get_title() for ax in fig.axes]
-    ['request_rate', 'error_pct (drifted)']
+    ['request_rate', 'error_pct']
     >>> plt.close(fig)
     """
     if isinstance(features, str):
@@ -290,9 +258,6 @@ def plot_drift_histograms(reference: pd.DataFrame, current: pd.DataFrame,
     missing = [f for f in features if f not in reference.columns or f not in current.columns]
     if missing or not features:
         raise ValueError(f"`features` must name columns of both samples; got {features} (missing {missing}).")
-    if isinstance(drifted, pd.DataFrame):
-        drifted = drifted.loc[drifted["drifted"], "feature"].tolist()
-    drifted = set(drifted)
     # one panel per row, each as wide as the text column, so a phone shows them readable
     fig, axes = _new_figure(len(features), 1, figsize=(7.0, 2.2 * len(features)), squeeze=False)
     for ax, name in zip(axes[:, 0], features):
@@ -310,9 +275,7 @@ def plot_drift_histograms(reference: pd.DataFrame, current: pd.DataFrame,
                 label="reference")
         ax.hist(cur, bins=edges, density=True, histtype="step", hatch="///",
                 color=OKABE_ITO["vermillion"], linewidth=1.4, label="current")
-        is_drifted = name in drifted
-        ax.set_title(f"{name} (drifted)" if is_drifted else name,
-                     fontweight="bold" if is_drifted else "normal")
+        ax.set_title(name)
         ax.set_xlabel(name + (" (log scale)" if log else ""))
         ax.set_yticks([])
     axes[0][0].set_ylabel("Density")
@@ -322,7 +285,7 @@ def plot_drift_histograms(reference: pd.DataFrame, current: pd.DataFrame,
 
 
 def plot_drift_over_time(over: pd.DataFrame, *, features: Sequence[str] | None = None,
-                         value: str = "statistic", xlabel: str = "Window"):
+                         xlabel: str = "Window"):
     """A drift statistic per window, one line per feature, drifted windows marked.
 
     Parameters
@@ -330,8 +293,6 @@ def plot_drift_over_time(over: pd.DataFrame, *, features: Sequence[str] | None =
     over : DataFrame
         The tidy output of :func:`mlops_reference.drift.drift_over_time`.
     features : sequence of str, default=None (all)
-    value : str, default="statistic"
-        Column to plot (e.g. ``"psi"``).
     xlabel : str, default="Window"
 
     Returns
@@ -351,7 +312,7 @@ def plot_drift_over_time(over: pd.DataFrame, *, features: Sequence[str] | None =
     ['a', 'b']
     >>> plt.close(fig)
     """
-    needed = {"window", "feature", value}
+    needed = {"window", "feature", "statistic"}
     if not isinstance(over, pd.DataFrame) or not needed <= set(over.columns):
         raise ValueError(f"`over` must be a DataFrame with columns {sorted(needed)}; got "
                          f"{list(getattr(over, 'columns', []))}.")
@@ -364,7 +325,7 @@ def plot_drift_over_time(over: pd.DataFrame, *, features: Sequence[str] | None =
     for i, name in enumerate(features):
         rows = over[over["feature"] == name]
         x = rows["window"].map(position).to_numpy(float)
-        y = rows[value].to_numpy(float)
+        y = rows["statistic"].to_numpy(float)
         ax.plot(x, y, color=_colour(i), linestyle=LINESTYLES[i % len(LINESTYLES)],
                 marker=_MARKERS[i % len(_MARKERS)], markersize=4, label=name)
         ax.annotate(name, (x[-1], y[-1]), xytext=(9, 0), textcoords="offset points",
@@ -381,7 +342,7 @@ def plot_drift_over_time(over: pd.DataFrame, *, features: Sequence[str] | None =
         ax.set_xticks(range(len(windows)), [str(w) for w in windows])
     ax.margins(x=0.15)  # room for the direct labels at the right end
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("KS statistic" if value == "statistic" else value)
+    ax.set_ylabel("KS statistic")
     ax.legend(loc="upper left", ncols=2, fontsize=8)
     fig.tight_layout()
     return fig
@@ -448,8 +409,8 @@ def plot_lifecycle():
     return fig
 
 
-def plot_accuracy_over_time(df: pd.DataFrame, *, x: str = "week",
-                            series: Sequence[str] | None = None, events: str | None = None):
+def plot_accuracy_over_time(df: pd.DataFrame, *, series: Sequence[str], x: str = "week",
+                            events: str | None = None):
     """Accuracy per period for several strategies (e.g. with and without retraining).
 
     Parameters
@@ -457,8 +418,8 @@ def plot_accuracy_over_time(df: pd.DataFrame, *, x: str = "week",
     df : DataFrame
         Column ``x`` and one numeric column per strategy.
     x : str, default="week"
-    series : sequence of str, default=None
-        Columns to draw; default: every numeric, non-boolean column other than ``x``.
+    series : sequence of str
+        Columns to draw.
     events : str, default=None
         Name of a boolean column; True rows (e.g. retraining weeks) get a dotted vertical line.
 
@@ -473,7 +434,7 @@ def plot_accuracy_over_time(df: pd.DataFrame, *, x: str = "week",
     >>> import matplotlib.pyplot as plt, pandas as pd
     >>> df = pd.DataFrame({"week": [1, 2, 3], "without retraining": [0.8, 0.7, 0.6],
     ...                    "with retraining": [0.8, 0.78, 0.79]})
-    >>> fig = plot_accuracy_over_time(df)
+    >>> fig = plot_accuracy_over_time(df, series=["without retraining", "with retraining"])
     >>> [(l.get_label(), l.get_linestyle(), l.get_marker()) for l in fig.axes[0].get_lines()]
     [('without retraining', '-', 'o'), ('with retraining', '--', 's')]
     >>> plt.close(fig)
@@ -481,12 +442,9 @@ def plot_accuracy_over_time(df: pd.DataFrame, *, x: str = "week",
     if not isinstance(df, pd.DataFrame) or x not in df.columns:
         raise ValueError(f"`df` must be a DataFrame with a {x!r} column; got "
                          f"{list(getattr(df, 'columns', []))}.")
-    if series is None:
-        series = [c for c in df.columns if c != x and c != events
-                  and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     series = list(series)
-    if not series:
-        raise ValueError("`df` must have at least one numeric column to plot besides `x`.")
+    if not series or any(name not in df.columns for name in series):
+        raise ValueError(f"`series` must name columns of `df`; got {series}.")
     fig, ax = _new_figure(figsize=(7.0, 3.8))
     for i, name in enumerate(series):
         ax.plot(df[x], df[name], color=_colour(i), linestyle=LINESTYLES[i % len(LINESTYLES)],

@@ -1,21 +1,10 @@
 """The prediction log, and joining it to labels that arrive later.
 
-Covers
-    * :class:`PredictionLog`: what the server hands each answered request to. ``write``
-      never blocks and never raises: records go into a bounded queue that a background
-      thread drains to a JSON-lines file; when the queue is full the record is dropped
-      and counted (a lost log line is better than a slow or failed prediction). A record
-      counts as written only once the operating system accepted its bytes; a write the
-      disk refuses (full) loses its records, counted and logged, and the thread carries on.
-    * :func:`read_prediction_log`: the log as a table, one row per scored observation.
-    * :func:`simulate_delayed_labels`: the outcomes the scenario's label model draws for
-      logged observations, each arriving after a random delay (the book's stand-in for
-      incident reports that come in hours or days later).
-    * :func:`join_labels`, :func:`live_accuracy` and :func:`check_skew`: the monitoring
-      job: join labels to predictions, report accuracy with its Wilson interval, and test
-      the logged features against the training reference with
-      :func:`mlops_reference.drift.detect_drift`.
-    * :class:`DriftGauges`: the drift job's result as Prometheus gauges.
+The server hands each answered request to a :class:`PredictionLog` (never blocking, never
+raising); :func:`read_prediction_log` reads it back as a table; :func:`simulate_delayed_labels`
+stands in for incident reports that arrive hours later; :func:`join_labels`,
+:func:`live_accuracy` and :func:`check_skew` are the monitoring job, and :class:`DriftGauges`
+exposes the drift job's result to Prometheus.
 
 Out of scope: shipping logs off the machine (a log collector's job), retention and
 access control of logged inputs, which may be personal data.
@@ -43,19 +32,9 @@ from mlops_reference import _utils, drift
 from . import data
 
 __all__ = [
-    "RECORD_KEYS",
-    "PredictionLog",
-    "read_prediction_log",
-    "simulate_delayed_labels",
-    "join_labels",
-    "LiveAccuracyResult",
-    "live_accuracy",
-    "check_skew",
-    "DriftGauges",
+    "PredictionLog", "read_prediction_log", "simulate_delayed_labels", "join_labels",
+    "LiveAccuracyResult", "live_accuracy", "check_skew", "DriftGauges",
 ]
-
-#: The keys of one record, as the server writes it.
-RECORD_KEYS = ("request_id", "time", "model_version", "artefact_sha256", "inputs", "outputs")
 
 _STOP = object()
 _LOGGER = logging.getLogger(__name__)
@@ -77,18 +56,14 @@ class PredictionLog:
     Attributes
     ----------
     n_written, n_dropped, n_failed : int
-        Records written (accepted by the operating system); dropped because the queue
-        was full or the log closed; failed: not serialisable (e.g. a NaN), or lost because
-        the file refused their write (a full disk), counted when that write fails. A
-        failed write is logged (``logging``, logger ``mlops_companion.predlog``) once
-        until a write succeeds again, and the partial bytes it left are cut off, so the
-        next record starts on its own line.
+        Records written (accepted by the operating system); dropped (queue full, or log
+        closed); failed (not serialisable, e.g. a NaN, or refused by the disk). A failed
+        write is logged once until one succeeds again, and its partial bytes are cut off.
 
     Notes
     -----
-    A crash can leave a half-written last line. Opening the log again ends that line
-    (a newline is appended), so only the torn line is lost: the next record starts on a
-    line of its own, and :func:`read_prediction_log` skips the torn one.
+    A crash can leave a half-written last line: opening the log again ends it, so only the
+    torn line is lost, and :func:`read_prediction_log` skips it.
 
     Examples
     --------
@@ -283,7 +258,7 @@ def simulate_delayed_labels(log: pd.DataFrame, *, now: float, mean_delay: float 
     """
     now = _utils.check_number(now, "now")
     mean_delay = _utils.check_positive_number(mean_delay, "mean_delay")
-    gen = data.check_rng(rng)
+    gen = _utils.check_rng(rng)
     p = data.incident_probability(log[list(data.FEATURES)].astype(float), coefficients=coefficients)
     incident = (gen.random(len(log)) < p).astype(int)
     arrives = log["time"].to_numpy(dtype=float) + gen.exponential(mean_delay, len(log))

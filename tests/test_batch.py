@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from mlops_companion import data
-from mlops_reference import artefacts, batch
+from mlops_reference import _atomic, artefacts, batch
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -269,7 +269,7 @@ def test_a_partition_that_breaks_after_the_check_leaves_no_partial_file(model_sp
         (target.parent / f".{target.name}.x.tmp").unlink()
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(artefacts, "_write_atomically", broken_write)
+    monkeypatch.setattr(_atomic, "write_atomically", broken_write)
     with pytest.raises(OSError, match="No space left"):
         batch.score_parquet(tmp_path / "in", tmp_path / "out", model_spec)
     assert [p.name for p in (tmp_path / "out").iterdir()] == [".score_parquet.lock"]

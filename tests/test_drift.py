@@ -14,7 +14,7 @@ from mlops_reference import drift
 
 def test_public_surface():
     assert set(drift.__all__) == {
-        "DriftWarning", "DriftReference", "detect_drift", "drift_over_time", "psi", "CORRECTIONS",
+        "DriftWarning", "DriftReference", "detect_drift", "drift_over_time", "psi",
     }
     assert issubclass(drift.DriftWarning, UserWarning)
 

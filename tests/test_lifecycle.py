@@ -9,40 +9,30 @@ from mlops_companion import data, lifecycle
 
 
 def test_public_surface():
-    assert sorted(lifecycle.__all__) == ["drift_ramp", "labels_available", "make_weekly_traffic"]
+    assert sorted(lifecycle.__all__) == ["labels_available", "make_weekly_traffic"]
     import mlops_companion
 
     assert "lifecycle" in mlops_companion.__all__
 
 
-@pytest.mark.parametrize(
-    ("week", "onset", "expected"),
-    [(0, 0, 0.0), (25, 0, 1.0), (5, 5, 0.0), (4, 5, 0.0), (15, 5, 0.5), (20, 5, 0.75)],
-)
-def test_drift_ramp_values(week, onset, expected):
-    assert lifecycle.drift_ramp(week, n_weeks=26, onset=onset) == pytest.approx(expected)
-
-
-def test_drift_ramp_is_monotone():
-    ramp = [lifecycle.drift_ramp(w, n_weeks=10, onset=3) for w in range(10)]
-    assert all(b >= a for a, b in zip(ramp, ramp[1:]))
+def test_drift_ramps_up_linearly_after_the_onset():
+    traffic = lifecycle.make_weekly_traffic(6, n_per_week=4000, onset=1, drift={"error_pct": 4.0}, rng=0)
+    shift = traffic.groupby("week")["error_pct"].mean() - traffic.loc[traffic["week"] == 0, "error_pct"].mean()
+    # no drift up to the onset, then 1, 2, 3, 4 points (the clip at 0 trims a little)
+    assert shift.to_numpy() == pytest.approx([0.0, 0.0, 1.0, 2.0, 3.0, 4.0], abs=0.15)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"week": -1, "n_weeks": 5}, ValueError, r"`week` must be an integer >= 0; got -1"),
-        ({"week": 5, "n_weeks": 5}, ValueError, r"`week` must be smaller than `n_weeks` \(5\); got 5"),
-        ({"week": 1.0, "n_weeks": 5}, TypeError, r"`week` must be an integer; got 1.0"),
-        ({"week": 0, "n_weeks": 1}, ValueError, r"`n_weeks` must be an integer >= 2; got 1"),
-        ({"week": 0, "n_weeks": 5, "onset": 4}, ValueError, r"`onset` must be smaller than"),
-        ({"week": 0, "n_weeks": 5, "onset": True}, TypeError, r"`onset` must be an integer; got True"),
+        ({"n_weeks": 1}, ValueError, r"`n_weeks` must be an integer >= 2; got 1"),
+        ({"n_weeks": 5, "onset": 4}, ValueError, r"`onset` must be smaller than"),
+        ({"n_weeks": 5, "onset": True}, TypeError, r"`onset` must be an integer; got True"),
     ],
 )
-def test_drift_ramp_validation(kwargs, error, match):
-    week = kwargs.pop("week")
+def test_onset_validation(kwargs, error, match):
     with pytest.raises(error, match=match):
-        lifecycle.drift_ramp(week, **kwargs)
+        lifecycle.make_weekly_traffic(n_per_week=10, rng=0, **kwargs)
 
 
 def test_traffic_shape_columns_and_weeks():

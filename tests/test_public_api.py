@@ -32,7 +32,7 @@ PUBLIC_API = {
         "make_autoscaler_manifests", "BOOK_CAPACITY",
     },
     "predlog": {
-        "DriftGauges", "LiveAccuracyResult", "PredictionLog", "RECORD_KEYS", "check_skew",
+        "DriftGauges", "LiveAccuracyResult", "PredictionLog", "check_skew",
         "join_labels", "live_accuracy", "read_prediction_log", "simulate_delayed_labels",
     },
     "checks": {
@@ -48,20 +48,19 @@ PUBLIC_API = {
     },
     "data": {
         "COEFFICIENTS", "CONTINUOUS_FEATURES", "DISTRIBUTIONS", "DISCRETE_FEATURES", "FEATURES",
-        "FEATURE_SPECS", "FeatureSpec", "Scenario", "TARGET", "check_rng", "fit_pipeline",
+        "FEATURE_SPECS", "FeatureSpec", "Scenario", "TARGET", "fit_candidate_without_rate", "fit_pipeline",
         "incident_probability", "make_incidents", "make_pipeline", "make_production_sample",
         "make_scenario",
     },
-    "drift": {"CORRECTIONS", "DriftReference", "DriftWarning", "detect_drift",
+    "drift": {"DriftReference", "DriftWarning", "detect_drift",
               "drift_over_time", "psi"},
-    "lifecycle": {"drift_ramp", "labels_available", "make_weekly_traffic"},
+    "lifecycle": {"labels_available", "make_weekly_traffic"},
     "plots": {
         "LINESTYLES", "OKABE_ITO", "plot_accuracy_over_time", "plot_canary_schedule",
         "plot_drift_histograms", "plot_drift_over_time", "plot_lifecycle",
         "plot_rollout_timeline", "use_book_style",
     },
-    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError",
-                 "hash_dataframe"},
+    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError"},
     "rollout": {
         "AgreementResult", "BlueGreen", "CanaryMonitor", "CanaryRule", "CanarySchedule",
         "CanarySimulationResult", "FalseRollbackResult", "MonitorDecision", "RolloutResult",
@@ -70,7 +69,7 @@ PUBLIC_API = {
     },
     "serving": {"MODES", "Observation", "create_app", "create_app_from_registry", "main",
                 "make_batch_model", "run_server"},
-    "validation": {"DEFAULT_DIRECTIONAL", "DirectionalCheck", "METRICS", "ValidationResult",
+    "validation": {"METRICS", "ValidationResult",
                    "validate_model", "wilson_interval", "PairedComparisonResult",
                    "compare_models_paired"},
     "features": {"CONTINUOUS_FEATURES", "DISCRETE_FEATURES", "FEATURES", "FEATURE_SPECS", "FeatureSpec",

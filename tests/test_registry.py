@@ -44,7 +44,7 @@ def filled(tmp_path_factory, scenario):
 
 
 def test_public_surface():
-    assert set(registry.__all__) == {"Registry", "ModelVersionInfo", "RegistryError", "hash_dataframe",
+    assert set(registry.__all__) == {"Registry", "ModelVersionInfo", "RegistryError",
                                      "ARTEFACT_FILE"}
     assert issubclass(registry.RegistryError, LookupError)
 
@@ -52,7 +52,7 @@ def test_public_surface():
 def test_versions_are_tagged_with_hashes_and_metrics(filled, scenario):
     reg, v1, v2 = filled
     assert (v1.version, v2.version) == (1, 2)
-    assert v1.data_sha256 == registry.hash_dataframe(scenario.X_train)
+    assert v1.data_sha256 == registry._hash_dataframe(scenario.X_train)
     assert v2.data_sha256 != v1.data_sha256          # one row fewer, another hash
     assert v1.metrics == {"accuracy": 0.8, "f1": 0.84}
     assert len(v1.artefact_sha256) == 64 and v1.artefact_sha256 != v2.artefact_sha256
@@ -180,11 +180,11 @@ def test_constructor_validation(tmp_path):
 
 def test_hash_dataframe_is_deterministic_across_processes(scenario):
     code = ("from mlops_companion import data; from mlops_reference import registry; "
-            "s = data.make_incidents(50, rng=3); print(registry.hash_dataframe(s))")
+            "s = data.make_incidents(50, rng=3); print(registry._hash_dataframe(s))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == registry.hash_dataframe(data.make_incidents(50, rng=3))
+    assert out.stdout.strip() == registry._hash_dataframe(data.make_incidents(50, rng=3))
     df = data.make_incidents(50, rng=3)
-    assert registry.hash_dataframe(df) != registry.hash_dataframe(df.astype({"deploy_hour": float}))
+    assert registry._hash_dataframe(df) != registry._hash_dataframe(df.astype({"deploy_hour": float}))
 
 
 def test_quoted_names_are_escaped_in_mlflow_filters(filled, scenario):

@@ -130,19 +130,9 @@ def test_directional_catches_a_backwards_model(scenario):
     assert check["p_high"] < check["p_low"] and check["change"] < 0
 
 
-def test_custom_directional_decrease_and_tuple_form(scenario):
-    lr = LogisticRegression().fit(scenario.X_train[["error_pct"]], scenario.y_train)
-    X = scenario.X_test[["error_pct"]]
-    inc = validation.validate_model(lr, X, scenario.y_test, {"accuracy": 0.5}, directional=[("error_pct", 0.5, 5.0)])
-    dec = validation.validate_model(lr, X, scenario.y_test, {"accuracy": 0.5},
-                                    directional=[validation.DirectionalCheck("error_pct", 0.5, 5.0, "decrease")])
-    assert inc["directional"]["passed"] and not dec["directional"]["passed"]
-    assert inc["directional"]["value"] == pytest.approx(-dec["directional"]["value"])
-
-
-def test_no_directional_checks(scenario):
-    res = validation.validate_model(scenario.pipeline, scenario.X_test, scenario.y_test, {"accuracy": 0.5},
-                                    directional=())
+def test_no_directional_check_without_error_pct(scenario):
+    lr = LogisticRegression().fit(scenario.X_train[["p99_latency_ms"]], scenario.y_train)
+    res = validation.validate_model(lr, scenario.X_test[["p99_latency_ms"]], scenario.y_test, {"accuracy": 0.5})
     assert "directional" not in res and "distribution" in res
 
 
@@ -161,7 +151,7 @@ def test_model_fitted_on_arrays_gets_arrays(scenario):
 
 def test_x_reference_defines_range(scenario):
     narrow = scenario.X_train[scenario.X_train["error_pct"].between(1.0, 3.0)]
-    with pytest.raises(ValueError, match=r"`directional` values for 'error_pct' must lie within the observed range"):
+    with pytest.raises(ValueError, match=r"`X_reference` must cover error_pct from 0.5 to 5.0 for the directional check"):
         validation.validate_model(scenario.pipeline, scenario.X_test, scenario.y_test, {"accuracy": 0.5},
                                   X_reference=narrow)
 
@@ -225,12 +215,7 @@ def test_bad_x(scenario, kind, error, match):
         ({"n_bootstrap": 10}, ValueError, r"`n_bootstrap` must be an integer of at least 100; got 10"),
         ({"rng": "seed"}, TypeError, r"`rng` must be an int seed"),
         ({"model": object()}, TypeError, r"`model` must be a fitted classifier with predict and predict_proba; got object"),
-        ({"directional": "error_pct"}, TypeError, r"`directional` must be None or a sequence of DirectionalCheck"),
-        ({"directional": [("cpu", 0, 1)]}, ValueError, r"`directional` feature must be a column of `X`.*got 'cpu'"),
-        ({"directional": [("error_pct", 5.0, 0.5)]}, ValueError, r"`directional` low must be below high"),
-        ({"directional": [("error_pct", 0.5, 5.0, "up")]}, ValueError, r"`directional` direction must be 'increase' or 'decrease'; got 'up'"),
-        ({"directional": [("error_pct", 0.5, 500.0)]}, ValueError, r"must lie within the observed range"),
-        ({"directional": [42]}, TypeError, r"`directional` entries must be DirectionalCheck"),
+        ({"X_reference": "narrow"}, ValueError, r"`X_reference` must cover error_pct from 0.5 to 5.0"),
     ],
 )
 def test_validate_model_bad_input(scenario, kwargs, error, match):
@@ -240,6 +225,8 @@ def test_validate_model_bad_input(scenario, kwargs, error, match):
     args.update(kwargs)
     if isinstance(args["y"], str):
         args["y"] = ys[args["y"]]
+    if args.get("X_reference") == "narrow":  # error rates between 1% and 2% only
+        args["X_reference"] = scenario.X_train[scenario.X_train["error_pct"].between(1, 2)]
     with pytest.raises(error, match=match):
         validation.validate_model(args.pop("model"), args.pop("X"), args.pop("y"), args.pop("thresholds"), **args)
 
@@ -262,7 +249,7 @@ def test_wilson_interval_bad_input(args, kwargs, error, match):
 
 def test_public_surface():
     assert sorted(validation.__all__) == sorted(
-        ["METRICS", "DirectionalCheck", "DEFAULT_DIRECTIONAL", "ValidationResult", "validate_model",
+        ["METRICS", "ValidationResult", "validate_model",
          "wilson_interval", "PairedComparisonResult", "compare_models_paired"])
     for name in validation.__all__:
         assert hasattr(validation, name)

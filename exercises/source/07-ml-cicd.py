@@ -201,9 +201,10 @@ for label, model, sample in [("pipeline, 2000 rows", scenario.pipeline, fresh),
 # block the candidate: `"all rows"` if its accuracy on all rows is below the champion's,
 # and the name of every slice in `important` on which its accuracy is more than
 # `tolerance` below the champion's. An empty list releases it. A name in `important` that
-# is not in `slices` must raise `ValueError` naming it. Then build the chapter's candidate
-# (the same kind of model without `request_rate`, trained on more rows) and find the
-# smallest tolerance at which your gate would release it.
+# is not in `slices` must raise `ValueError` naming it. Then take the chapter's candidate
+# (`data.fit_candidate_without_rate(3000, rng=7)`: the same kind of model without
+# `request_rate`, trained on more rows) and find the smallest tolerance at which your gate
+# would release it.
 
 # %%
 def slice_gate(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02):
@@ -231,19 +232,10 @@ checks.check_slice_gate(slice_gate)
 
 # %%
 # BEGIN SOLUTION
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.pipeline import Pipeline
-
 features = list(data.FEATURES)
 busy_from = scenario.X_train["request_rate"].quantile(0.9)
 evaluation = data.make_incidents(4000, rng=2025)
-more = data.make_incidents(3000, rng=7)
-candidate = Pipeline([
-    ("select", ColumnTransformer([("keep", "passthrough",
-                                   [f for f in features if f != "request_rate"])])),
-    ("model", GradientBoostingClassifier(n_estimators=150, max_depth=2, random_state=42)),
-]).fit(more[features], more[data.TARGET])
+candidate = data.fit_candidate_without_rate(3000, rng=7)
 y_eval = evaluation[data.TARGET].to_numpy()
 champion_pred = scenario.pipeline.predict(evaluation[features])
 candidate_pred = candidate.predict(evaluation[features])

@@ -3,8 +3,8 @@
 Naming convention: the check of an exercise that asks for a function ``name`` is
 ``checks.check_<name>``, so a notebook reads ``checks.check_wilson_interval(wilson_interval)``
 and a student's ``wilson_interval`` never shadows the check (nor the other way round).
-``checks.EXERCISES`` maps each ``name`` to its exercise set (chapter stem), in chapter order;
-``checks.hint(name)`` prints a nudge.
+``checks.EXERCISES`` maps each ``name`` to its exercise set (chapter stem), in chapter order,
+so it is also the table of contents of the checks; ``checks.hint(name)`` prints a nudge.
 
 Each check runs a handful of public test cases and prints one of three results:
 
@@ -19,23 +19,6 @@ on it. All cases are in the open, one private module per chapter (``_ch01_artefa
 allowed, and often instructive. The same cases are the *contract* of each exercise: the book's
 tests run them on the worked solutions, on a library of plausible wrong answers (each must be
 rejected), and, where the package implements the same idea, on the package.
-
-=============================  ==========================================================
-Chapter                        Checks
-=============================  ==========================================================
-01 model artefacts             :func:`check_save_load_verify`, :func:`check_load_verified`
-02 the model registry          :func:`check_rollback_version`, :func:`check_promote`
-03 deployment patterns         :func:`check_predict_in_batches`
-04 serving                     :func:`check_make_request_schema`, :func:`check_make_app`
-05 safe deployment             :func:`check_shadow_report`, :func:`check_error_rate_decision`
-06 monitoring                  :func:`check_detect_drift`, :func:`check_chi_square_drift`
-07 testing models in CI/CD     :func:`check_validate_model`, :func:`check_wilson_interval`,
-                               :func:`check_test_candidate`, :func:`check_slice_gate`,
-                               :func:`check_make_feature_schema`
-08 the model lifecycle         :func:`check_first_alarm`
-09 running in production       :func:`check_join_late_labels`, :func:`check_margin_statistic`
-10 beyond one machine          :func:`check_score_partition`, :func:`check_ks_from_partitions`
-=============================  ==========================================================
 
 Out of scope: grading, servers, anything that needs a network. Checks only call the
 function they are given, on small data generated with :mod:`mlops_companion.data`; the
@@ -56,10 +39,7 @@ from ._ch04_serving import check_make_app, check_make_request_schema
 from ._ch05_safe_deployment import check_error_rate_decision, check_shadow_report
 from ._ch06_monitoring import check_chi_square_drift, check_detect_drift
 from ._ch07_ml_cicd import (
-    check_make_feature_schema,
-    check_slice_gate,
-    check_test_candidate,
-    check_validate_model,
+    check_make_feature_schema, check_slice_gate, check_test_candidate, check_validate_model,
     check_wilson_interval,
 )
 from ._ch08_lifecycle import check_first_alarm
@@ -68,34 +48,14 @@ from ._ch10_scale import check_ks_from_partitions, check_score_partition
 from ._harness import FAILED, NOT_ATTEMPTED, PASSED, CheckResult, hint
 
 __all__ = [
-    "CheckResult",
-    "PASSED",
-    "FAILED",
-    "NOT_ATTEMPTED",
-    "EXERCISES",
-    "hint",
-    "check_save_load_verify",
-    "check_load_verified",
-    "check_rollback_version",
-    "check_promote",
-    "check_predict_in_batches",
-    "check_shadow_report",
-    "check_make_request_schema",
-    "check_make_app",
-    "check_error_rate_decision",
-    "check_detect_drift",
-    "check_chi_square_drift",
-    "check_validate_model",
-    "check_wilson_interval",
-    "check_test_candidate",
-    "check_slice_gate",
-    "check_make_feature_schema",
-    "check_first_alarm",
-    "check_join_late_labels",
-    "check_margin_statistic",
-    "check_score_partition",
-    "check_ks_from_partitions",
+    "CheckResult", "PASSED", "FAILED", "NOT_ATTEMPTED", "EXERCISES", "hint",
+    "check_save_load_verify", "check_load_verified", "check_rollback_version", "check_promote",
+    "check_predict_in_batches", "check_shadow_report", "check_make_request_schema",
+    "check_make_app", "check_error_rate_decision", "check_detect_drift", "check_chi_square_drift",
+    "check_validate_model", "check_wilson_interval", "check_test_candidate", "check_slice_gate",
+    "check_make_feature_schema", "check_first_alarm", "check_join_late_labels",
+    "check_margin_statistic", "check_score_partition", "check_ks_from_partitions",
 ]
 
-EXERCISES: Mapping[str, str] = MappingProxyType(_harness._EXERCISES)
+EXERCISES: Mapping[str, str] = MappingProxyType(_harness.EXERCISES)
 """Each self-checked exercise (the function the student writes) and its exercise set."""

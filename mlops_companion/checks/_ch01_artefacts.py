@@ -10,25 +10,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._harness import (
-    CheckResult,
-    _Case,
-    _call,
-    _exercise,
-    _expect,
-    _expect_raises,
-    _run,
-    _scenario,
-)
+from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run, scenario
 
-__all__ = ["check_save_load_verify", "check_load_verified"]
 
 STEM = "01-artefacts"
 
 _HINT_SAVE_LOAD_VERIFY = (
     'joblib.dump(model, path); os.path.getsize(path) is the size on disk; time '
     "joblib.load with time.perf_counter(); compare the ORIGINAL model's predictions with "
-    "the LOADED model's (np.array_equal)."
+    "the LOADED model's (np.array_equal).",
 )
 _HINT_LOAD_VERIFIED = (
     "Read the file's bytes, hash them with hashlib.sha256, compare with "
@@ -37,7 +27,6 @@ _HINT_LOAD_VERIFIED = (
 )
 
 # --------------------------------------------------------------------------- save_load_verify
-
 class _Shapeshifter:
     """A 'model' that predicts differently once it has been unpickled (a lost preprocessing step)."""
 
@@ -67,41 +56,41 @@ class _Tripwire:
         return (_touch, (self.marker,))
 
 
-def _save_load_verify_cases() -> list[_Case]:
+def _save_load_verify_cases() -> list[Case]:
     def good(func):
-        s = _scenario()
+        s = scenario()
         with tempfile.TemporaryDirectory() as folder:
             given = "the book's fitted pipeline, its test set, an empty directory"
-            info = _call(func, s.pipeline, s.X_test, folder)
-            _expect(isinstance(info, Mapping), given, "a dict", type(info).__name__)
+            info = call(func, s.pipeline, s.X_test, folder)
+            expect(isinstance(info, Mapping), given, "a dict", type(info).__name__)
             for key in ("path", "size_bytes", "load_seconds", "identical"):
-                _expect(key in info, given, f"the key {key!r}", f"keys {sorted(info)}")
+                expect(key in info, given, f"the key {key!r}", f"keys {sorted(info)}")
             path = Path(info["path"])
-            _expect(path.is_file() and path.resolve().parent == Path(folder).resolve(), given,
-                    f"'path' to be a file inside {folder!r}", str(path))
+            expect(path.is_file() and path.resolve().parent == Path(folder).resolve(), given,
+                   f"'path' to be a file inside {folder!r}", str(path))
             size = os.path.getsize(path)
-            _expect(int(info["size_bytes"]) == size, given,
-                    f"size_bytes = {size} (the file's size on disk)", info["size_bytes"])
-            _expect(isinstance(info["load_seconds"], (float, int)) and 0 <= info["load_seconds"] < 60,
-                    given, "load_seconds: a number of seconds, >= 0", info["load_seconds"])
-            _expect(bool(info["identical"]) is True, given, "identical is True", info["identical"])
+            expect(int(info["size_bytes"]) == size, given,
+                   f"size_bytes = {size} (the file's size on disk)", info["size_bytes"])
+            expect(isinstance(info["load_seconds"], (float, int)) and 0 <= info["load_seconds"] < 60,
+                   given, "load_seconds: a number of seconds, >= 0", info["load_seconds"])
+            expect(bool(info["identical"]) is True, given, "identical is True", info["identical"])
 
     def shapeshifter(func):
         with tempfile.TemporaryDirectory() as folder:
             X = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
             given = "a model whose predictions change once it is loaded back"
-            info = _call(func, _Shapeshifter(), X, folder)
-            _expect(bool(info["identical"]) is False, given,
-                    "identical is False (compare the original's predictions with the loaded copy's)",
-                    info["identical"])
+            info = call(func, _Shapeshifter(), X, folder)
+            expect(bool(info["identical"]) is False, given,
+                   "identical is False (compare the original's predictions with the loaded copy's)",
+                   info["identical"])
 
     return [
-        _Case("the book's pipeline survives a round trip", good),
-        _Case("a model that changes on loading is caught", shapeshifter),
+        Case("the book's pipeline survives a round trip", good),
+        Case("a model that changes on loading is caught", shapeshifter),
     ]
 
 
-@_exercise("save_load_verify", STEM, _HINT_SAVE_LOAD_VERIFY)
+@exercise("save_load_verify", STEM, _HINT_SAVE_LOAD_VERIFY)
 def check_save_load_verify(func: Callable[..., Mapping], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``save_load_verify(model, X, directory)``.
 
@@ -123,10 +112,10 @@ def check_save_load_verify(func: Callable[..., Mapping], *, verbose: bool = True
     save_load_verify: FAILED on case 2 of ..., "a model that changes on loading is caught".
     ...
     """
-    return _run("save_load_verify", func, _save_load_verify_cases(), verbose=verbose)
+    return run("save_load_verify", func, _save_load_verify_cases(), verbose=verbose)
 
 
-def _load_verified_cases() -> list[_Case]:
+def _load_verified_cases() -> list[Case]:
     import hashlib
 
     import joblib
@@ -141,8 +130,8 @@ def _load_verified_cases() -> list[_Case]:
         with tempfile.TemporaryDirectory() as folder:
             path, digest = write(folder, payload, "model.joblib")
             given = "a joblib file and its correct SHA-256"
-            got = _call(func, path, expected_sha256=digest)
-            _expect(got == payload, given, f"the loaded object {payload!r}", got)
+            got = call(func, path, expected_sha256=digest)
+            expect(got == payload, given, f"the loaded object {payload!r}", got)
 
     def wrong_hash(func):
         with tempfile.TemporaryDirectory() as folder:
@@ -150,10 +139,10 @@ def _load_verified_cases() -> list[_Case]:
             path, digest = write(folder, _Tripwire(marker), "model.joblib")
             wrong = digest[::-1]
             given = "a joblib file and a SHA-256 that does not match it"
-            _expect_raises(func, ValueError, given, path, expected_sha256=wrong)
-            _expect(not os.path.exists(marker), given,
-                    "the file NOT to be unpickled when the hash does not match",
-                    "the pickle ran (it created its marker file): hash the bytes before loading")
+            expect_raises(func, ValueError, given, path, expected_sha256=wrong)
+            expect(not os.path.exists(marker), given,
+                   "the file NOT to be unpickled when the hash does not match",
+                   "the pickle ran (it created its marker file): hash the bytes before loading")
 
     def tampered(func):
         payload = {"weights": [1.0, 2.0]}
@@ -162,16 +151,16 @@ def _load_verified_cases() -> list[_Case]:
             with open(path, "ab") as handle:  # one byte appended after the hash was taken
                 handle.write(b"\x00")
             given = "a file changed by one byte after its hash was recorded"
-            _expect_raises(func, ValueError, given, path, expected_sha256=digest)
+            expect_raises(func, ValueError, given, path, expected_sha256=digest)
 
     return [
-        _Case("the right hash loads the object", right_hash),
-        _Case("a wrong hash is refused before unpickling", wrong_hash),
-        _Case("a tampered file is refused", tampered),
+        Case("the right hash loads the object", right_hash),
+        Case("a wrong hash is refused before unpickling", wrong_hash),
+        Case("a tampered file is refused", tampered),
     ]
 
 
-@_exercise("load_verified", STEM, _HINT_LOAD_VERIFIED)
+@exercise("load_verified", STEM, _HINT_LOAD_VERIFIED)
 def check_load_verified(func: Callable[..., Any], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``load_verified(path, *, expected_sha256)``.
 
@@ -194,6 +183,6 @@ def check_load_verified(func: Callable[..., Any], *, verbose: bool = True) -> Ch
     load_verified: FAILED on case 2 of ..., "a wrong hash is refused before unpickling".
     ...
     """
-    return _run("load_verified", func, _load_verified_cases(), verbose=verbose)
+    return run("load_verified", func, _load_verified_cases(), verbose=verbose)
 
 

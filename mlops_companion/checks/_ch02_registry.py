@@ -12,18 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._harness import (
-    CheckResult,
-    _Case,
-    _CaseFailed,
-    _call,
-    _exercise,
-    _expect,
-    _expect_raises,
-    _run,
-)
+from ._harness import CheckResult, Case, CaseFailed, call, exercise, expect, expect_raises, run
 
-__all__ = ["check_rollback_version", "check_promote"]
 
 STEM = "02-registry"
 
@@ -37,53 +27,52 @@ _HINT_PROMOTE = (
     "ValueError if `version` is not among them. Read the alias with "
     "client.get_model_version_by_alias(name, alias) (it raises MlflowException when the alias "
     "is not set: previous = None), then move it with client.set_registered_model_alias(name, "
-    "alias, str(version)). MLflow's versions are strings: return int(previous.version)."
+    "alias, str(version)). MLflow's versions are strings: return int(previous.version).",
 )
 
 # --------------------------------------------------------------------------- rollback_version
-
 def _event(day: int, alias: str, version: int) -> dict:
     return {"timestamp": f"2026-03-{day:02d}T09:00:00", "alias": alias, "version": version}
 
 
-def _rollback_cases() -> list[_Case]:
+def _rollback_cases() -> list[Case]:
     def case(log, expected, alias=None):
         def run(func):
             kwargs = {} if alias is None else {"alias": alias}
             shown = [(e["timestamp"][5:10], e["alias"], e["version"]) for e in log]
             given = f"events (date, alias, version) {shown}" + (f", alias={alias!r}" if alias else "")
-            got = _call(func, [dict(e) for e in log], **kwargs)
-            _expect(got == expected, given, f"version {expected}", got)
+            got = call(func, [dict(e) for e in log], **kwargs)
+            expect(got == expected, given, f"version {expected}", got)
         return run
 
     def nothing_to_roll_back_to(func):
         log = [_event(1, "production", 4), _event(2, "production", 4)]
-        _expect_raises(func, ValueError, "production only ever pointed at version 4", log)
+        expect_raises(func, ValueError, "production only ever pointed at version 4", log)
 
     return [
-        _Case("three promotions in a row", case(
+        Case("three promotions in a row", case(
             [_event(1, "production", 1), _event(5, "production", 2), _event(9, "production", 3)], 2)),
-        _Case("versions are not consecutive", case(
+        Case("versions are not consecutive", case(
             [_event(1, "production", 1), _event(5, "production", 3), _event(9, "production", 6)], 3)),
-        _Case("other aliases are ignored", case(
+        Case("other aliases are ignored", case(
             [_event(1, "production", 3), _event(5, "production", 6), _event(7, "staging", 7),
              _event(8, "staging", 8)], 3)),
-        _Case("the log is not in time order", case(
+        Case("the log is not in time order", case(
             [_event(9, "production", 6), _event(1, "production", 2), _event(5, "production", 3)], 3)),
-        _Case("re-assigning the same version is not a change", case(
+        Case("re-assigning the same version is not a change", case(
             [_event(1, "production", 3), _event(5, "production", 5), _event(9, "production", 5)], 3)),
-        _Case("the alias parameter is used", case(
+        Case("the alias parameter is used", case(
             [_event(1, "staging", 2), _event(3, "production", 2), _event(4, "staging", 4),
              _event(6, "production", 4)], 2, alias="staging")),
-        _Case("after a rollback, the previous version is the one that served, not the next "
-              "lower number", case(
+        Case("after a rollback, the previous version is the one that served, not the next "
+             "lower number", case(
                   [_event(1, "production", 5), _event(5, "production", 3),
                    _event(9, "production", 7)], 3)),
-        _Case("no earlier version is an error", nothing_to_roll_back_to),
+        Case("no earlier version is an error", nothing_to_roll_back_to),
     ]
 
 
-@_exercise("rollback_version", STEM, _HINT_ROLLBACK_VERSION)
+@exercise("rollback_version", STEM, _HINT_ROLLBACK_VERSION)
 def check_rollback_version(func: Callable[..., int], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``rollback_version(events, *, alias="production")``.
 
@@ -104,13 +93,10 @@ def check_rollback_version(func: Callable[..., int], *, verbose: bool = True) ->
     rollback_version: FAILED on case 2 of ..., "versions are not consecutive".
     ...
     """
-    return _run("rollback_version", func, _rollback_cases(), verbose=verbose)
-
-
+    return run("rollback_version", func, _rollback_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- promote
-
 @contextlib.contextmanager
 def _quiet():
     """Silence MLflow's and alembic's log lines while the check's registry is set up."""
@@ -133,16 +119,13 @@ def _registry() -> tuple[Any, str]:
 
     from mlflow import MlflowClient
 
-    from mlops_reference.registry import _create_store
+    from mlops_reference import registry
 
     folder = tempfile.mkdtemp(prefix="check-registry-")
     atexit.register(shutil.rmtree, folder, True)
-    db = Path(folder, "mlflow.db")
-    with _quiet():  # the registry module's empty store (migrated once per process): quietly
-        _create_store(db)  # the folder is this process's own: no lock to take
-        client = MlflowClient(tracking_uri="sqlite:///" + db.as_posix(),
-                              registry_uri="sqlite:///" + db.as_posix())
-        client.search_registered_models()
+    with _quiet():  # the book's registry creates the store (migrated once per process)
+        uri = registry.Registry(folder).tracking_uri
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return client, folder
 
 
@@ -182,61 +165,62 @@ class _NoClientYet:
 
 def _probe(func: Callable[..., Any]) -> None:
     try:
-        _call(func, _NoClientYet(), "incident-predictor", 1)
+        call(func, _NoClientYet(), "incident-predictor", 1)
     except NotImplementedError:
         raise
     except Exception:  # _Untouchable, or anything the real cases will report better
         pass
 
 
-def _promote_cases() -> list[_Case]:
-    def promote(func, client, name, version, alias, given):
-        kwargs = {} if alias is None else {"alias": alias}
-        return _call(func, client, name, version, **kwargs)
+def _promote(func, client, name, version, alias, given):
+    kwargs = {} if alias is None else {"alias": alias}
+    return call(func, client, name, version, **kwargs)
 
+
+def _promote_cases() -> list[Case]:
     def first(func):
         _probe(func)  # an untouched stub is "not attempted" before MLflow starts (seconds)
         client, name = _registered_model(3)
         given = "a model with versions 1, 2, 3 and no alias yet; promote version 2"
-        got = promote(func, client, name, 2, None, given)
-        _expect(got is None, given, "None (the alias pointed nowhere before)", got)
+        got = _promote(func, client, name, 2, None, given)
+        expect(got is None, given, "None (the alias pointed nowhere before)", got)
         now = _alias_target(client, name, "champion")
-        _expect(now == 2, given, "the alias 'champion' to point at version 2 afterwards",
-                "no alias" if now is None else f"version {now}")
+        expect(now == 2, given, "the alias 'champion' to point at version 2 afterwards",
+               "no alias" if now is None else f"version {now}")
 
     def second(func):
         client, name = _registered_model(3)
         given = "versions 1, 2, 3; promote version 1, then version 3"
-        promote(func, client, name, 1, None, given)
-        got = promote(func, client, name, 3, None, given)
-        _expect(got == 1 and type(got) is int, given,
-                "1, the previous champion, as an int (MLflow gives versions as strings)", got)
+        _promote(func, client, name, 1, None, given)
+        got = _promote(func, client, name, 3, None, given)
+        expect(got == 1 and type(got) is int, given,
+               "1, the previous champion, as an int (MLflow gives versions as strings)", got)
         now = _alias_target(client, name, "champion")
-        _expect(now == 3, given, "the alias 'champion' to point at version 3 afterwards",
-                "no alias" if now is None else f"version {now}")
+        expect(now == 3, given, "the alias 'champion' to point at version 3 afterwards",
+               "no alias" if now is None else f"version {now}")
 
     def other_alias(func):
         client, name = _registered_model(2)
         given = "versions 1, 2; promote 1 to 'champion', then 2 with alias='challenger'"
-        promote(func, client, name, 1, None, given)
-        got = promote(func, client, name, 2, "challenger", given)
-        _expect(got is None, given, "None ('challenger' pointed nowhere before)", got)
+        _promote(func, client, name, 1, None, given)
+        got = _promote(func, client, name, 2, "challenger", given)
+        expect(got is None, given, "None ('challenger' pointed nowhere before)", got)
         targets = (_alias_target(client, name, "champion"),
                    _alias_target(client, name, "challenger"))
-        _expect(targets == (1, 2), given, "champion -> 1 and challenger -> 2",
-                f"champion -> {targets[0]}, challenger -> {targets[1]}")
+        expect(targets == (1, 2), given, "champion -> 1 and challenger -> 2",
+               f"champion -> {targets[0]}, challenger -> {targets[1]}")
 
     def refused(func, client, name, version, stays, given):
         """``version`` is refused with ValueError, and the alias stays on ``stays``."""
-        _expect_raises(func, ValueError, given, client, name, version)
+        expect_raises(func, ValueError, given, client, name, version)
         now = _alias_target(client, name, "champion")
-        _expect(now == stays, given, f"the alias to stay on version {stays}",
-                "no alias" if now is None else f"version {now}")
+        expect(now == stays, given, f"the alias to stay on version {stays}",
+               "no alias" if now is None else f"version {now}")
 
     def unknown(func):
         client, name = _registered_model(2)
         given = "versions 1, 2; promote 1, then the unregistered version 7"
-        promote(func, client, name, 1, None, given)
+        _promote(func, client, name, 1, None, given)
         refused(func, client, name, 7, 1, given)
 
     def gaps(func):
@@ -245,13 +229,13 @@ def _promote_cases() -> list[_Case]:
             client.delete_model_version(name, "2")
         given = "versions 1 and 3 (version 2 was deleted); promote 3, then 2"
         try:
-            got = promote(func, client, name, 3, None, given)
+            got = _promote(func, client, name, 3, None, given)
         except ValueError as error:
-            raise _CaseFailed(given, "version 3 to be promoted: it is registered",
-                              f"ValueError: {error}") from None
-        _expect(got is None and _alias_target(client, name, "champion") == 3, given,
-                "version 3 to be promoted (it is registered; there are only two versions)",
-                f"it returned {got!r}, champion -> {_alias_target(client, name, 'champion')}")
+            raise CaseFailed(given, "version 3 to be promoted: it is registered",
+                             f"ValueError: {error}") from None
+        expect(got is None and _alias_target(client, name, "champion") == 3, given,
+               "version 3 to be promoted (it is registered; there are only two versions)",
+               f"it returned {got!r}, champion -> {_alias_target(client, name, 'champion')}")
         refused(func, client, name, 2, 3, given)
 
     def other_model(func):
@@ -259,20 +243,20 @@ def _promote_cases() -> list[_Case]:
         _registered_model(3)  # another model, with a version 3
         given = ("versions 1, 2 of this model, and another model with versions 1, 2, 3; "
                  "promote 1, then 3")
-        promote(func, client, name, 1, None, given)
+        _promote(func, client, name, 1, None, given)
         refused(func, client, name, 3, 1, given)
 
     return [
-        _Case("the first promotion of an alias returns None", first),
-        _Case("a promotion returns the previous champion", second),
-        _Case("the alias parameter is used", other_alias),
-        _Case("an unregistered version is refused", unknown),
-        _Case("another model's versions do not count", other_model),
-        _Case("version numbers can have gaps", gaps),
+        Case("the first promotion of an alias returns None", first),
+        Case("a promotion returns the previous champion", second),
+        Case("the alias parameter is used", other_alias),
+        Case("an unregistered version is refused", unknown),
+        Case("another model's versions do not count", other_model),
+        Case("version numbers can have gaps", gaps),
     ]
 
 
-@_exercise("promote", STEM, _HINT_PROMOTE)
+@exercise("promote", STEM, _HINT_PROMOTE)
 def check_promote(func: Callable[..., int | None], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``promote(client, name, version, *, alias="champion")``.
 
@@ -293,4 +277,4 @@ def check_promote(func: Callable[..., int | None], *, verbose: bool = True) -> C
     promote: FAILED on case 1 of ..., "the first promotion of an alias returns None".
     ...
     """
-    return _run("promote", func, _promote_cases(), verbose=verbose)
+    return run("promote", func, _promote_cases(), verbose=verbose)

@@ -6,17 +6,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._harness import (
-    CheckResult,
-    _Case,
-    _call,
-    _exercise,
-    _expect,
-    _expect_raises,
-    _run,
-)
+from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
-__all__ = ["check_predict_in_batches"]
 
 STEM = "03-patterns"
 
@@ -25,7 +16,6 @@ _HINT_PREDICT_IN_BATCHES = (
     '(or X[start:...] for arrays); np.concatenate the pieces. Check batch_size first.'
 )
 # --------------------------------------------------------------------------- predict_in_batches
-
 class _RecordingModel:
     """Predicts the row's first value times two and records every batch it is given."""
 
@@ -38,40 +28,40 @@ class _RecordingModel:
         return values[:, 0] * 2
 
 
-def _batching_cases() -> list[_Case]:
+def _batching_cases() -> list[Case]:
     def case(n_rows, batch_size):
         def run(func):
             X = pd.DataFrame({"a": np.arange(n_rows, dtype=float), "b": 1.0})
             model = _RecordingModel()
             given = f"a {n_rows}-row DataFrame, batch_size={batch_size}"
-            got = _call(func, model, X, batch_size=batch_size)
+            got = call(func, model, X, batch_size=batch_size)
             expected_batches = [min(batch_size, n_rows - start) for start in range(0, n_rows, batch_size)]
-            _expect(isinstance(got, np.ndarray) and got.shape == (n_rows,), given,
-                    f"an ndarray of shape ({n_rows},)",
-                    f"{type(got).__name__} of shape {getattr(got, 'shape', '?')}")
-            _expect(np.array_equal(got, X["a"].to_numpy() * 2), given,
-                    "model.predict(X) on every row, in order", got)
-            _expect(model.batches == expected_batches, given,
-                    f"predict called on batches of {expected_batches}", f"batches of {model.batches}")
+            expect(isinstance(got, np.ndarray) and got.shape == (n_rows,), given,
+                   f"an ndarray of shape ({n_rows},)",
+                   f"{type(got).__name__} of shape {getattr(got, 'shape', '?')}")
+            expect(np.array_equal(got, X["a"].to_numpy() * 2), given,
+                   "model.predict(X) on every row, in order", got)
+            expect(model.batches == expected_batches, given,
+                   f"predict called on batches of {expected_batches}", f"batches of {model.batches}")
         return run
 
     def bad_size(func):
         X = pd.DataFrame({"a": [1.0, 2.0]})
-        error = _expect_raises(func, ValueError, "batch_size=0", _RecordingModel(), X, batch_size=0)
-        _expect("batch_size" in str(error), "batch_size=0", "the message to name `batch_size`",
-                str(error))
+        error = expect_raises(func, ValueError, "batch_size=0", _RecordingModel(), X, batch_size=0)
+        expect("batch_size" in str(error), "batch_size=0", "the message to name `batch_size`",
+               str(error))
 
     return [
-        _Case("a last, partial batch", case(1000, 256)),
-        _Case("rows divide evenly into batches", case(512, 256)),
-        _Case("fewer rows than one batch", case(10, 100)),
-        _Case("exactly one full batch", case(7, 7)),
-        _Case("a batch size of one is allowed", case(5, 1)),
-        _Case("a batch size of zero is an error", bad_size),
+        Case("a last, partial batch", case(1000, 256)),
+        Case("rows divide evenly into batches", case(512, 256)),
+        Case("fewer rows than one batch", case(10, 100)),
+        Case("exactly one full batch", case(7, 7)),
+        Case("a batch size of one is allowed", case(5, 1)),
+        Case("a batch size of zero is an error", bad_size),
     ]
 
 
-@_exercise("predict_in_batches", STEM, _HINT_PREDICT_IN_BATCHES)
+@exercise("predict_in_batches", STEM, _HINT_PREDICT_IN_BATCHES)
 def check_predict_in_batches(func: Callable[..., np.ndarray], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``predict_in_batches(model, X, *, batch_size=256)``.
 
@@ -95,4 +85,4 @@ def check_predict_in_batches(func: Callable[..., np.ndarray], *, verbose: bool =
       got:      ndarray of shape (768,)
     ...
     """
-    return _run("predict_in_batches", func, _batching_cases(), verbose=verbose)
+    return run("predict_in_batches", func, _batching_cases(), verbose=verbose)

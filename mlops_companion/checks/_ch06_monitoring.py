@@ -8,17 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._harness import (
-    CheckResult,
-    _Case,
-    _call,
-    _call_recording,
-    _exercise,
-    _expect,
-    _run,
-)
+from ._harness import CheckResult, Case, call, call_recording, exercise, expect, run
 
-__all__ = ["check_detect_drift", "check_chi_square_drift"]
 
 STEM = "06-monitoring"
 
@@ -35,7 +26,6 @@ _HINT_CHI_SQUARE_DRIFT = (
 )
 
 # --------------------------------------------------------------------------- detect_drift
-
 @functools.lru_cache(maxsize=1)
 def _drift_samples() -> dict[str, pd.DataFrame]:
     from mlops_companion import data
@@ -52,95 +42,99 @@ def _drift_samples() -> dict[str, pd.DataFrame]:
     }
 
 
-def _drift_cases() -> list[_Case]:
+def _report_of(func, current_name, alpha, given):
+    """The student's report, indexed by feature, its flagged features and its UserWarnings."""
+    from mlops_companion import data
+
+    samples = _drift_samples()
+    kwargs = {} if alpha is None else {"alpha": alpha}
+    report, caught = call_recording(func, samples["reference"], samples[current_name], **kwargs)
+    expect(isinstance(report, pd.DataFrame), given, "a pandas DataFrame",
+           type(report).__name__)
+    missing = [c for c in ("feature", "statistic", "pvalue", "drifted") if c not in report.columns]
+    expect(not missing, given, "columns feature, statistic, pvalue, drifted",
+           f"columns {list(report.columns)}")
+    expect(sorted(report["feature"]) == sorted(data.FEATURES), given,
+           f"one row per feature {list(data.FEATURES)}", list(report["feature"]))
+    flagged = sorted(report.loc[report["drifted"].astype(bool), "feature"])
+    user_warnings = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return report.set_index("feature"), flagged, user_warnings
+
+
+def _drift_cases() -> list[Case]:
     from scipy.stats import ks_2samp
 
     from mlops_companion import data
 
-    def report_of(func, current_name, alpha, given):
-        samples = _drift_samples()
-        kwargs = {} if alpha is None else {"alpha": alpha}
-        report, caught = _call_recording(func, samples["reference"], samples[current_name], **kwargs)
-        _expect(isinstance(report, pd.DataFrame), given, "a pandas DataFrame",
-                type(report).__name__)
-        missing = [c for c in ("feature", "statistic", "pvalue", "drifted") if c not in report.columns]
-        _expect(not missing, given, "columns feature, statistic, pvalue, drifted",
-                f"columns {list(report.columns)}")
-        _expect(sorted(report["feature"]) == sorted(data.FEATURES), given,
-                f"one row per feature {list(data.FEATURES)}", list(report["feature"]))
-        flagged = sorted(report.loc[report["drifted"].astype(bool), "feature"])
-        user_warnings = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-        return report.set_index("feature"), flagged, user_warnings
-
     def one_drifted(func):
         given = "1000 reference rows; 600 current rows with error_pct shifted up by 2.0"
-        report, flagged, user_warnings = report_of(func, "drifted", None, given)
-        _expect(flagged == ["error_pct"], given, "drifted only for ['error_pct']", str(flagged))
-        _expect(any("error_pct" in m for m in user_warnings), given,
-                "a UserWarning whose message names 'error_pct'",
-                f"warnings {user_warnings}" if user_warnings else "no UserWarning")
+        report, flagged, user_warnings = _report_of(func, "drifted", None, given)
+        expect(flagged == ["error_pct"], given, "drifted only for ['error_pct']", str(flagged))
+        expect(any("error_pct" in m for m in user_warnings), given,
+               "a UserWarning whose message names 'error_pct'",
+               f"warnings {user_warnings}" if user_warnings else "no UserWarning")
         others = [f for f in data.FEATURES if f != "error_pct"]
         named = [f for f in others if any(f in m for m in user_warnings)]
-        _expect(not named, given, "the warning names only drifted features",
-                f"it also names {named}")
+        expect(not named, given, "the warning names only drifted features",
+               f"it also names {named}")
 
     def two_drifted(func):
         given = ("1000 reference rows; 600 current rows with error_pct and p99_latency_ms "
                  "both shifted")
-        _, flagged, user_warnings = report_of(func, "two", None, given)
-        _expect(flagged == ["error_pct", "p99_latency_ms"], given,
-                "drifted only for ['error_pct', 'p99_latency_ms']", str(flagged))
-        _expect(len(user_warnings) == 1, given,
-                "exactly one UserWarning for the whole report (not one per drifted feature)",
-                f"{len(user_warnings)} warnings {user_warnings}")
+        _, flagged, user_warnings = _report_of(func, "two", None, given)
+        expect(flagged == ["error_pct", "p99_latency_ms"], given,
+               "drifted only for ['error_pct', 'p99_latency_ms']", str(flagged))
+        expect(len(user_warnings) == 1, given,
+               "exactly one UserWarning for the whole report (not one per drifted feature)",
+               f"{len(user_warnings)} warnings {user_warnings}")
         missing = [f for f in ("error_pct", "p99_latency_ms") if f not in user_warnings[0]]
-        _expect(not missing, given, "the warning to name every drifted feature",
-                f"it does not name {missing}: {user_warnings[0]!r}")
+        expect(not missing, given, "the warning to name every drifted feature",
+               f"it does not name {missing}: {user_warnings[0]!r}")
 
     def ks_for_continuous(func):
         given = "the same data; the statistic of each continuous feature"
-        report, _, _ = report_of(func, "drifted", None, given)
+        report, _, _ = _report_of(func, "drifted", None, given)
         samples = _drift_samples()
         for feature in data.CONTINUOUS_FEATURES:
             expected = ks_2samp(samples["reference"][feature], samples["drifted"][feature]).statistic
             got = float(report.loc[feature, "statistic"])
-            _expect(abs(got - expected) < 1e-9, given,
-                    f"statistic for {feature!r} = {expected:.4f} (two-sample KS)", f"{got:.4f}")
+            expect(abs(got - expected) < 1e-9, given,
+                   f"statistic for {feature!r} = {expected:.4f} (two-sample KS)", f"{got:.4f}")
 
     def calm(func):
         given = "1000 reference rows; 600 current rows from the same distribution"
-        _, flagged, user_warnings = report_of(func, "calm", None, given)
-        _expect(flagged == [], given, "no feature drifted", str(flagged))
-        _expect(user_warnings == [], given, "no UserWarning", f"warnings {user_warnings}")
+        _, flagged, user_warnings = _report_of(func, "calm", None, given)
+        expect(flagged == [], given, "no feature drifted", str(flagged))
+        expect(user_warnings == [], given, "no UserWarning", f"warnings {user_warnings}")
 
     def alpha_used(func):
         given = "request_rate's scale raised from 100 to 125; alpha=1e-6, then alpha=0.01"
-        _, strict, _ = report_of(func, "mild", 1e-6, given)
-        _, loose, _ = report_of(func, "mild", 0.01, given)
-        _expect("request_rate" not in strict and "request_rate" in loose, given,
-                "request_rate not drifted at alpha=1e-6 (p is about 1e-4) but drifted at 0.01",
-                f"drifted at 1e-6: {strict}; at 0.01: {loose}")
+        _, strict, _ = _report_of(func, "mild", 1e-6, given)
+        _, loose, _ = _report_of(func, "mild", 0.01, given)
+        expect("request_rate" not in strict and "request_rate" in loose, given,
+               "request_rate not drifted at alpha=1e-6 (p is about 1e-4) but drifted at 0.01",
+               f"drifted at 1e-6: {strict}; at 0.01: {loose}")
 
     def corrected(func):
         given = ("600 current rows with error_pct shifted by 0.22: its p-value is about 0.0045, "
                  "the other features' above 0.5; alpha=0.01 over five features")
-        report, flagged, user_warnings = report_of(func, "borderline", 0.01, given)
-        _expect(flagged == [], given,
-                "no feature drifted: error_pct's p-value is above alpha / 5 = 0.002 "
-                "(Bonferroni), though below alpha", str(flagged))
-        _expect(user_warnings == [], given, "no UserWarning", f"warnings {user_warnings}")
+        report, flagged, user_warnings = _report_of(func, "borderline", 0.01, given)
+        expect(flagged == [], given,
+               "no feature drifted: error_pct's p-value is above alpha / 5 = 0.002 "
+               "(Bonferroni), though below alpha", str(flagged))
+        expect(user_warnings == [], given, "no UserWarning", f"warnings {user_warnings}")
 
     return [
-        _Case("one drifted feature is flagged and named in a warning", one_drifted),
-        _Case("two drifted features, one warning naming both", two_drifted),
-        _Case("continuous features use the two-sample KS test", ks_for_continuous),
-        _Case("no drift, no flags, no warning", calm),
-        _Case("alpha is the significance level", alpha_used),
-        _Case("alpha is shared by the features tested (Bonferroni)", corrected),
+        Case("one drifted feature is flagged and named in a warning", one_drifted),
+        Case("two drifted features, one warning naming both", two_drifted),
+        Case("continuous features use the two-sample KS test", ks_for_continuous),
+        Case("no drift, no flags, no warning", calm),
+        Case("alpha is the significance level", alpha_used),
+        Case("alpha is shared by the features tested (Bonferroni)", corrected),
     ]
 
 
-@_exercise("detect_drift", STEM, _HINT_DETECT_DRIFT)
+@exercise("detect_drift", STEM, _HINT_DETECT_DRIFT)
 def check_detect_drift(func: Callable[..., pd.DataFrame], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``detect_drift(reference, current, *, alpha=0.01)``.
 
@@ -166,10 +160,10 @@ def check_detect_drift(func: Callable[..., pd.DataFrame], *, verbose: bool = Tru
       got:      []
     ...
     """
-    return _run("detect_drift", func, _drift_cases(), verbose=verbose)
+    return run("detect_drift", func, _drift_cases(), verbose=verbose)
 
 
-def _chi_square_cases() -> list[_Case]:
+def _chi_square_cases() -> list[Case]:
     from scipy.stats import chi2_contingency
 
     rng = np.random.default_rng(61)
@@ -190,33 +184,33 @@ def _chi_square_cases() -> list[_Case]:
     def case(reference, current, description):
         def run(func):
             given = description
-            got = _call(func, reference.copy(), current.copy())
+            got = call(func, reference.copy(), current.copy())
             if hasattr(got, "statistic") and hasattr(got, "pvalue"):
                 got = (got.statistic, got.pvalue)
-            _expect(isinstance(got, (tuple, list)) and len(got) == 2, given,
-                    "(statistic, pvalue)", got)
+            expect(isinstance(got, (tuple, list)) and len(got) == 2, given,
+                   "(statistic, pvalue)", got)
             statistic, pvalue = float(got[0]), float(got[1])
             options = expected_of(reference, current)
             ok = any(math.isclose(statistic, s, rel_tol=1e-6, abs_tol=1e-9)
                      and math.isclose(pvalue, p, rel_tol=1e-6, abs_tol=1e-300) for s, p in options)
             s0, p0 = options[0]
-            _expect(ok, given, f"statistic {s0:.4f}, pvalue {p0:.4g} (chi-square test of the "
-                    "2 x k table of counts)", f"statistic {statistic:.4f}, pvalue {pvalue:.4g}")
+            expect(ok, given, f"statistic {s0:.4f}, pvalue {p0:.4g} (chi-square test of the "
+                   "2 x k table of counts)", f"statistic {statistic:.4f}, pvalue {pvalue:.4g}")
         return run
 
     return [
-        _Case("the same distribution of hours", case(
+        Case("the same distribution of hours", case(
             hours, hours_later, "deploy hours 0-23 (1500 rows) vs deploy hours 0-23 (700 rows)")),
-        _Case("deploys moved to office hours", case(
+        Case("deploys moved to office hours", case(
             hours, office_hours, "deploy hours 0-23 (1500 rows) vs hours 9-17 only (400 rows)")),
-        _Case("a category that only the current data has", case(
+        Case("a category that only the current data has", case(
             plans, plans_new, "plans free/team/enterprise (1000 rows) vs the same plus 'trial' (300 rows)")),
-        _Case("a binary feature", case(
+        Case("a binary feature", case(
             weekend, weekend_later, "is_weekend at 2/7 (1000 rows) vs at 0.45 (500 rows)")),
     ]
 
 
-@_exercise("chi_square_drift", STEM, _HINT_CHI_SQUARE_DRIFT)
+@exercise("chi_square_drift", STEM, _HINT_CHI_SQUARE_DRIFT)
 def check_chi_square_drift(func: Callable[..., tuple[float, float]], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``chi_square_drift(reference, current)`` for one discrete feature.
 
@@ -241,6 +235,6 @@ def check_chi_square_drift(func: Callable[..., tuple[float, float]], *, verbose:
     chi_square_drift: FAILED on case 3 of ..., "a category that only the current data has".
     ...
     """
-    return _run("chi_square_drift", func, _chi_square_cases(), verbose=verbose)
+    return run("chi_square_drift", func, _chi_square_cases(), verbose=verbose)
 
 

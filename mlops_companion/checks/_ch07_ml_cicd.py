@@ -8,19 +8,9 @@ import numpy as np
 import pandas as pd
 
 from ._harness import (
-    CheckResult,
-    _Case,
-    _CaseFailed,
-    _call,
-    _exercise,
-    _expect,
-    _expect_raises,
-    _run,
-    _scenario,
+    CheckResult, Case, CaseFailed, call, exercise, expect, expect_raises, run, scenario,
 )
 
-__all__ = ["check_validate_model", "check_wilson_interval", "check_test_candidate",
-           "check_slice_gate", "check_make_feature_schema"]
 
 STEM = "07-ml-cicd"
 
@@ -41,23 +31,22 @@ _HINT_TEST_CANDIDATE = (
     "validation.wilson_interval(correct, len(y))[0] >= GATE with a message giving the bound. "
     "Then riskier = X.assign(error_pct=X['error_pct'] + 1) and assert "
     "model.predict_proba(riskier)[:, 1].mean() > model.predict_proba(X)[:, 1].mean(). Use "
-    "`assert`, so that pytest reports a failure, not an error."
+    "`assert`, so that pytest reports a failure, not an error.",
 )
 _HINT_SLICE_GATE = (
     "correct = (np.asarray(pred) == np.asarray(y)); accuracy in a mask is correct[mask].mean(). "
     "Start with reasons = []; add 'all rows' when the candidate's overall accuracy is below the "
     "champion's, then each name in `important` whose drop (champion minus candidate) is "
-    "greater than `tolerance`. Check first that every important name is a key of `slices`."
+    "greater than `tolerance`. Check first that every important name is a key of `slices`.",
 )
 _HINT_MAKE_FEATURE_SCHEMA = (
     "import pandera.pandas as pa; return pa.DataFrameSchema({name: pa.Column(float or int, "
     "pa.Check.in_range(low, high), nullable=False) for each feature}, strict=True). "
     "data.FEATURE_SPECS gives each feature's dtype, low and high; leave coerce at False, "
-    "or a float hour would be quietly turned into an int."
+    "or a float hour would be quietly turned into an int.",
 )
 
 # --------------------------------------------------------------------------- validate_model
-
 @functools.lru_cache(maxsize=1)
 def _reversed_model():
     """A fitted pipeline that learned the opposite of the truth: more errors, less risk."""
@@ -65,85 +54,86 @@ def _reversed_model():
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    s = _scenario()
+    s = scenario()
     return Pipeline([("scaler", StandardScaler()), ("model", LogisticRegression())]).fit(
         s.X_train, 1 - s.y_train)
 
 
 def _rows_with_accuracy(n_right: int, n_wrong: int) -> tuple[pd.DataFrame, pd.Series]:
     """The first ``n_right`` test rows the book's pipeline gets right and ``n_wrong`` it gets wrong."""
-    s = _scenario()
+    s = scenario()
     right = np.asarray(s.pipeline.predict(s.X_test) == s.y_test)
     index = np.sort(np.concatenate([np.flatnonzero(right)[:n_right],
                                     np.flatnonzero(~right)[:n_wrong]]))
     return s.X_test.iloc[index], s.y_test.iloc[index]
 
 
-def _validate_model_cases() -> list[_Case]:
+def _result_of(func, model, X, y, thresholds, given):
+    """The student's result, checked to hold an entry with 'passed' for each threshold."""
+    result = call(func, model, X, y, thresholds)
+    expect(hasattr(result, "__getitem__"), given,
+           "a mapping (dict) of check name -> details", type(result).__name__)
+    for key in (*thresholds, "directional"):
+        try:
+            entry = result[key]
+        except (KeyError, IndexError, TypeError) as error:
+            raise CaseFailed(given, f"the result to have the key {key!r}",
+                             f"{type(error).__name__}: {error}") from None
+        expect(isinstance(entry, Mapping) and "passed" in entry, given,
+               f"result[{key!r}] to be a mapping with a 'passed' entry", entry)
+    return result
+
+
+def _validate_model_cases() -> list[Case]:
     from sklearn.dummy import DummyClassifier
     from sklearn.metrics import accuracy_score, f1_score
 
-    def result_of(func, model, X, y, thresholds, given):
-        result = _call(func, model, X, y, thresholds)
-        _expect(hasattr(result, "__getitem__"), given,
-                "a mapping (dict) of check name -> details", type(result).__name__)
-        for key in (*thresholds, "directional"):
-            try:
-                entry = result[key]
-            except (KeyError, IndexError, TypeError) as error:
-                raise _CaseFailed(given, f"the result to have the key {key!r}",
-                                  f"{type(error).__name__}: {error}") from None
-            _expect(isinstance(entry, Mapping) and "passed" in entry, given,
-                    f"result[{key!r}] to be a mapping with a 'passed' entry", entry)
-        return result
-
     def good_model(func):
-        s = _scenario()
+        s = scenario()
         thresholds = {"accuracy": 0.5, "f1": 0.5}
-        given = (f"the book's fitted pipeline on its test set, thresholds={thresholds}")
-        result = result_of(func, s.pipeline, s.X_test, s.y_test, thresholds, given)
+        given = f"the book's fitted pipeline on its test set, thresholds={thresholds}"
+        result = _result_of(func, s.pipeline, s.X_test, s.y_test, thresholds, given)
         y_pred = s.pipeline.predict(s.X_test)
         for name, metric in (("accuracy", accuracy_score), ("f1", f1_score)):
             expected = float(metric(s.y_test, y_pred))
             got = result[name].get("value")
-            _expect(got is not None and abs(float(got) - expected) < 1e-3, given,
-                    f"result[{name!r}]['value'] = {expected:.4f}", got)
-            _expect(bool(result[name]["passed"]) is True, given,
-                    f"result[{name!r}]['passed'] is True ({expected:.3f} >= 0.5)",
-                    result[name]["passed"])
-        _expect(bool(result["directional"]["passed"]) is True, given,
-                "result['directional']['passed'] is True: this model's risk rises with error_pct",
-                result["directional"]["passed"])
+            expect(got is not None and abs(float(got) - expected) < 1e-3, given,
+                   f"result[{name!r}]['value'] = {expected:.4f}", got)
+            expect(bool(result[name]["passed"]) is True, given,
+                   f"result[{name!r}]['passed'] is True ({expected:.3f} >= 0.5)", result[name]["passed"])
+        expect(bool(result["directional"]["passed"]) is True, given,
+               "result['directional']['passed'] is True: this model's risk rises with error_pct",
+               result["directional"]["passed"])
 
     def strict_threshold(func):
-        s = _scenario()
+        s = scenario()
         thresholds = {"accuracy": 0.99}
         given = f"the book's fitted pipeline, thresholds={thresholds}"
-        result = result_of(func, s.pipeline, s.X_test, s.y_test, thresholds, given)
+        result = _result_of(func, s.pipeline, s.X_test, s.y_test, thresholds, given)
         acc = accuracy_score(s.y_test, s.pipeline.predict(s.X_test))
-        _expect(bool(result["accuracy"]["passed"]) is False, given,
-                f"result['accuracy']['passed'] is False (accuracy {acc:.3f} < 0.99)",
-                result["accuracy"]["passed"])
+        expect(bool(result["accuracy"]["passed"]) is False, given,
+               f"result['accuracy']['passed'] is False (accuracy {acc:.3f} < 0.99)",
+               result["accuracy"]["passed"])
 
     def dummy(func):
-        s = _scenario()
+        s = scenario()
         model = DummyClassifier(strategy="most_frequent").fit(s.X_train, s.y_train)
         thresholds = {"accuracy": 0.7, "f1": 0.5}
         given = f"DummyClassifier(strategy='most_frequent'), thresholds={thresholds}"
-        result = result_of(func, model, s.X_test, s.y_test, thresholds, given)
+        result = _result_of(func, model, s.X_test, s.y_test, thresholds, given)
         acc = accuracy_score(s.y_test, model.predict(s.X_test))
-        _expect(bool(result["accuracy"]["passed"]) is False, given,
-                f"result['accuracy']['passed'] is False (accuracy {acc:.3f} < 0.7)",
-                result["accuracy"]["passed"])
+        expect(bool(result["accuracy"]["passed"]) is False, given,
+               f"result['accuracy']['passed'] is False (accuracy {acc:.3f} < 0.7)",
+               result["accuracy"]["passed"])
 
     def reversed_direction(func):
-        s = _scenario()
+        s = scenario()
         thresholds = {"accuracy": 0.0}
         given = ("a logistic regression fitted on flipped labels (its risk FALLS as error_pct "
                  f"rises), thresholds={thresholds}")
-        result = result_of(func, _reversed_model(), s.X_test, s.y_test, thresholds, given)
-        _expect(bool(result["directional"]["passed"]) is False, given,
-                "result['directional']['passed'] is False", result["directional"]["passed"])
+        result = _result_of(func, _reversed_model(), s.X_test, s.y_test, thresholds, given)
+        expect(bool(result["directional"]["passed"]) is False, given,
+               "result['directional']['passed'] is False", result["directional"]["passed"])
 
     def at_the_threshold(func):
         # A metric exactly equal to its minimum passes (`>=`), one just above it fails; the
@@ -153,30 +143,30 @@ def _validate_model_cases() -> list[_Case]:
             thresholds = {"accuracy": minimum}
             given = (f"40 test rows the pipeline gets 30 of right (accuracy exactly 0.75), "
                      f"thresholds={thresholds}")
-            result = result_of(func, _scenario().pipeline, X, y, thresholds, given)
+            result = _result_of(func, scenario().pipeline, X, y, thresholds, given)
             verdict = "at least" if expected else "below"
-            _expect(bool(result["accuracy"]["passed"]) is expected, given,
-                    f"result['accuracy']['passed'] is {expected} (0.75 is {verdict} {minimum})",
-                    result["accuracy"]["passed"])
+            expect(bool(result["accuracy"]["passed"]) is expected, given,
+                   f"result['accuracy']['passed'] is {expected} (0.75 is {verdict} {minimum})",
+                   result["accuracy"]["passed"])
 
     def unknown_metric(func):
-        s = _scenario()
+        s = scenario()
         given = "thresholds={'acuracy': 0.7} (a typo)"
-        error = _expect_raises(func, ValueError, given, s.pipeline, s.X_test, s.y_test,
-                               {"acuracy": 0.7})
-        _expect("acuracy" in str(error), given, "the error message to name 'acuracy'", str(error))
+        error = expect_raises(func, ValueError, given, s.pipeline, s.X_test, s.y_test,
+                              {"acuracy": 0.7})
+        expect("acuracy" in str(error), given, "the error message to name 'acuracy'", str(error))
 
     return [
-        _Case("a good model passes lenient thresholds", good_model),
-        _Case("thresholds are enforced", strict_threshold),
-        _Case("a DummyClassifier fails", dummy),
-        _Case("the directional check catches a reversed model", reversed_direction),
-        _Case("a metric equal to its threshold passes", at_the_threshold),
-        _Case("an unknown metric is an error", unknown_metric),
+        Case("a good model passes lenient thresholds", good_model),
+        Case("thresholds are enforced", strict_threshold),
+        Case("a DummyClassifier fails", dummy),
+        Case("the directional check catches a reversed model", reversed_direction),
+        Case("a metric equal to its threshold passes", at_the_threshold),
+        Case("an unknown metric is an error", unknown_metric),
     ]
 
 
-@_exercise("validate_model", STEM, _HINT_VALIDATE_MODEL)
+@exercise("validate_model", STEM, _HINT_VALIDATE_MODEL)
 def check_validate_model(func: Callable[..., Mapping], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``validate_model(model, X, y, thresholds)``.
 
@@ -210,12 +200,11 @@ def check_validate_model(func: Callable[..., Mapping], *, verbose: bool = True) 
     >>> result.status
     'failed'
     """
-    return _run("validate_model", func, _validate_model_cases(), verbose=verbose)
+    return run("validate_model", func, _validate_model_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- wilson_interval
-
-def _wilson_cases() -> list[_Case]:
+def _wilson_cases() -> list[Case]:
     from mlops_reference import validation
 
     def value_case(successes, n, confidence):
@@ -223,30 +212,30 @@ def _wilson_cases() -> list[_Case]:
             kwargs = {} if confidence is None else {"confidence": confidence}
             given = f"successes={successes}, n={n}" + (
                 f", confidence={confidence}" if confidence is not None else "")
-            got = _call(func, successes, n, **kwargs)
+            got = call(func, successes, n, **kwargs)
             expected = validation.wilson_interval(
                 successes, n, confidence=0.95 if confidence is None else confidence)
             ok = (isinstance(got, (tuple, list)) and len(got) == 2
                   and all(abs(float(g) - e) < 1e-4 for g, e in zip(got, expected)))
-            _expect(ok, given, f"({expected[0]:.4f}, {expected[1]:.4f})", got)
+            expect(ok, given, f"({expected[0]:.4f}, {expected[1]:.4f})", got)
         return run
 
     def bad_input(func):
-        _expect_raises(func, ValueError, "successes=5, n=0", 5, 0)
-        _expect_raises(func, ValueError, "successes=11, n=10", 11, 10)
+        expect_raises(func, ValueError, "successes=5, n=0", 5, 0)
+        expect_raises(func, ValueError, "successes=11, n=10", 11, 10)
 
     return [
-        _Case("8 of 10 at 95%", value_case(8, 10, None)),
-        _Case("10 of 10: a perfect score still has an interval", value_case(10, 10, None)),
-        _Case("0 of 10", value_case(0, 10, None)),
-        _Case("a single trial is a valid test set", value_case(1, 1, None)),
-        _Case("the confidence level is used", value_case(8, 10, 0.9)),
-        _Case("a large test set", value_case(1270, 1600, None)),
-        _Case("impossible counts are errors", bad_input),
+        Case("8 of 10 at 95%", value_case(8, 10, None)),
+        Case("10 of 10: a perfect score still has an interval", value_case(10, 10, None)),
+        Case("0 of 10", value_case(0, 10, None)),
+        Case("a single trial is a valid test set", value_case(1, 1, None)),
+        Case("the confidence level is used", value_case(8, 10, 0.9)),
+        Case("a large test set", value_case(1270, 1600, None)),
+        Case("impossible counts are errors", bad_input),
     ]
 
 
-@_exercise("wilson_interval", STEM, _HINT_WILSON_INTERVAL)
+@exercise("wilson_interval", STEM, _HINT_WILSON_INTERVAL)
 def check_wilson_interval(func: Callable[..., tuple[float, float]], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``wilson_interval(successes, n, *, confidence=0.95)``.
 
@@ -268,13 +257,10 @@ def check_wilson_interval(func: Callable[..., tuple[float, float]], *, verbose: 
       expected: (0.4902, 0.9433)
     ...
     """
-    return _run("wilson_interval", func, _wilson_cases(), verbose=verbose)
-
-
+    return run("wilson_interval", func, _wilson_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- model_test
-
 #: The gate of the model-test exercise: the lower bound of accuracy's 95% interval.
 MODEL_TEST_GATE = 0.64
 
@@ -300,17 +286,17 @@ class _Contrarian:
         return self.pipeline.predict_proba(X.assign(error_pct=10.0 - X["error_pct"]))
 
 
-def _model_test_cases() -> list[_Case]:
+def _model_test_cases() -> list[Case]:
     from sklearn.dummy import DummyClassifier
 
     def passes_on(given, rows=_fresh_rows):
         def run(func):
             X, y = rows()
             try:
-                _call(func, _scenario().pipeline, (X, y))
+                call(func, scenario().pipeline, (X, y))
             except AssertionError as error:
-                raise _CaseFailed(given, "the test to pass (no AssertionError)",
-                                  f"AssertionError: {error}") from None
+                raise CaseFailed(given, "the test to pass (no AssertionError)",
+                                 f"AssertionError: {error}") from None
         return run
 
     passes = passes_on("the book's pipeline on 2000 fresh rows (accuracy's lower bound is about 0.65)")
@@ -318,39 +304,39 @@ def _model_test_cases() -> list[_Case]:
     def fails(model_of, description, rows=None):
         def run(func):
             X, y = rows() if rows else _fresh_rows()
-            _expect_raises(func, AssertionError, description, model_of(), (X, y))
+            expect_raises(func, AssertionError, description, model_of(), (X, y))
         return run
 
     def dummy():
-        s = _scenario()
+        s = scenario()
         return DummyClassifier(strategy="most_frequent").fit(s.X_train, s.y_train)
 
     return [
-        _Case("the book's pipeline passes", passes),
-        _Case("a majority-class dummy fails", fails(
+        Case("the book's pipeline passes", passes),
+        Case("a majority-class dummy fails", fails(
             dummy, "DummyClassifier(strategy='most_frequent') on 2000 fresh rows")),
-        _Case("a model whose risk falls as errors rise fails", fails(
-            lambda: _Contrarian(_scenario().pipeline),
+        Case("a model whose risk falls as errors rise fails", fails(
+            lambda: _Contrarian(scenario().pipeline),
             "the pipeline's decisions, but P(incident) falls as error_pct rises")),
-        _Case("an accuracy of 0.70 on 40 rows is not evidence", fails(
-            lambda: _scenario().pipeline,
+        Case("an accuracy of 0.70 on 40 rows is not evidence", fails(
+            lambda: scenario().pipeline,
             "40 test rows the pipeline gets 28 of right (0.70; lower bound about 0.55)",
             rows=lambda: _rows_with_accuracy(28, 12))),
         # Either side of the gate, close to it: a gate on another confidence level (90%,
         # 99%) or another threshold (0.60) gives the other answer on one of the two.
-        _Case("an accuracy just below the gate fails", fails(
-            lambda: _scenario().pipeline,
+        Case("an accuracy just below the gate fails", fails(
+            lambda: scenario().pipeline,
             "110 test rows the pipeline gets 80 of right (0.727; 95% lower bound 0.637, "
             "below 0.64; the 90% one would be 0.653)",
             rows=lambda: _rows_with_accuracy(80, 30))),
-        _Case("an accuracy just above the gate passes", passes_on(
+        Case("an accuracy just above the gate passes", passes_on(
             "130 test rows the pipeline gets 94 of right (0.723; 95% lower bound 0.641, "
             "above 0.64; the 99% one would be 0.613)",
             rows=lambda: _rows_with_accuracy(94, 36))),
     ]
 
 
-@_exercise("test_candidate", STEM, _HINT_TEST_CANDIDATE)
+@exercise("test_candidate", STEM, _HINT_TEST_CANDIDATE)
 def check_test_candidate(func: Callable[..., None], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's pytest test ``test_candidate(model, fresh)``.
 
@@ -373,30 +359,20 @@ def check_test_candidate(func: Callable[..., None], *, verbose: bool = True) -> 
     test_candidate: FAILED on case 3 of ..., "a model whose risk falls as errors rise fails".
     ...
     """
-    return _run("test_candidate", func, _model_test_cases(), verbose=verbose)
+    return run("test_candidate", func, _model_test_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- slice_gate
-
 @functools.lru_cache(maxsize=1)
 def _busy_candidate() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The chapter's set-up: labels, champion and candidate predictions, and slices."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import GradientBoostingClassifier
-    from sklearn.pipeline import Pipeline
-
     from mlops_companion import data
 
-    s = _scenario()
+    s = scenario()
     features = list(data.FEATURES)
     busy_from = float(s.X_train["request_rate"].quantile(0.9))
     evaluation = data.make_incidents(4000, rng=2025)
-    more = data.make_incidents(3000, rng=7)
-    candidate = Pipeline([
-        ("select", ColumnTransformer([("keep", "passthrough",
-                                       [f for f in features if f != "request_rate"])])),
-        ("model", GradientBoostingClassifier(n_estimators=150, max_depth=2, random_state=42)),
-    ]).fit(more[features], more[data.TARGET])
+    candidate = data.fit_candidate_without_rate(3000, rng=7)
     rate, weekend = evaluation["request_rate"].to_numpy(), evaluation["is_weekend"].to_numpy()
     slices = {"weekday": weekend == 0, "weekend": weekend == 1,
               "quiet services": rate < busy_from, "busy services": rate >= busy_from}
@@ -419,12 +395,12 @@ def _blocks(*blocks: tuple[str, int, int, int]):
     return np.array(y), np.array(champion), np.array(candidate), slices
 
 
-def _slice_gate_cases() -> list[_Case]:
+def _slice_gate_cases() -> list[Case]:
     def verdict(func, given, expected, y, a, b, slices, **kwargs):
-        got = _call(func, y, a, b, slices, **kwargs)
-        _expect(isinstance(got, (list, tuple)), given, "a list of slice names", got)
-        _expect(sorted(got) == sorted(expected), given,
-                f"the blocking slices {sorted(expected)} (in any order)", list(got))
+        got = call(func, y, a, b, slices, **kwargs)
+        expect(isinstance(got, (list, tuple)), given, "a list of slice names", got)
+        expect(sorted(got) == sorted(expected), given,
+               f"the blocking slices {sorted(expected)} (in any order)", list(got))
 
     def chapter(func):
         y, a, b, slices = _busy_candidate()
@@ -472,21 +448,21 @@ def _slice_gate_cases() -> list[_Case]:
     def unknown(func):
         y, a, b, slices = _blocks(("busy", 100, 80, 80), ("quiet", 100, 80, 80))
         given = "important=['bussy'] (a typo: the slices are 'busy' and 'quiet')"
-        error = _expect_raises(func, ValueError, given, y, a, b, slices, important=["bussy"])
-        _expect("bussy" in str(error), given, "the error message to name 'bussy'", str(error))
+        error = expect_raises(func, ValueError, given, y, a, b, slices, important=["bussy"])
+        expect("bussy" in str(error), given, "the error message to name 'bussy'", str(error))
 
     return [
-        _Case("the chapter's candidate is blocked on busy services", chapter),
-        _Case("identical predictions are released", identical),
-        _Case("only important slices block", unimportant),
-        _Case("an improvement never blocks", improvement),
-        _Case("the tolerance is used", tolerance),
-        _Case("any drop on all rows blocks", overall),
-        _Case("an unknown slice is an error", unknown),
+        Case("the chapter's candidate is blocked on busy services", chapter),
+        Case("identical predictions are released", identical),
+        Case("only important slices block", unimportant),
+        Case("an improvement never blocks", improvement),
+        Case("the tolerance is used", tolerance),
+        Case("any drop on all rows blocks", overall),
+        Case("an unknown slice is an error", unknown),
     ]
 
 
-@_exercise("slice_gate", STEM, _HINT_SLICE_GATE)
+@exercise("slice_gate", STEM, _HINT_SLICE_GATE)
 def check_slice_gate(func: Callable[..., list], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``slice_gate(y, champion_pred, candidate_pred, slices, *, important, tolerance=0.02)``.
 
@@ -508,11 +484,10 @@ def check_slice_gate(func: Callable[..., list], *, verbose: bool = True) -> Chec
     slice_gate: FAILED on case 1 of ..., "the chapter's candidate is blocked on busy services".
     ...
     """
-    return _run("slice_gate", func, _slice_gate_cases(), verbose=verbose)
+    return run("slice_gate", func, _slice_gate_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- make_feature_schema
-
 def _edge_rows() -> pd.DataFrame:
     """A batch with two rows at the edges of every feature's range appended."""
     from mlops_companion import data
@@ -524,23 +499,23 @@ def _edge_rows() -> pd.DataFrame:
     return pd.concat([batch, edges], ignore_index=True)
 
 
-def _feature_schema_cases() -> list[_Case]:
+def _feature_schema_cases() -> list[Case]:
     from mlops_companion import data
 
     def schema_of(func):
-        schema = _call(func)
-        _expect(hasattr(schema, "validate"), "make_feature_schema()",
-                "a pandera schema (DataFrameSchema or a DataFrameModel class)", schema)
+        schema = call(func)
+        expect(hasattr(schema, "validate"), "make_feature_schema()",
+               "a pandera schema (DataFrameSchema or a DataFrameModel class)", schema)
         return schema
 
     def accepts(frame_of, given):
         def run(func):
             schema = schema_of(func)
             try:
-                _call(schema.validate, frame_of())
+                call(schema.validate, frame_of())
             except Exception as error:
-                raise _CaseFailed(given, "the frame to be accepted",
-                                  f"{type(error).__name__}: {str(error)[:200]}") from None
+                raise CaseFailed(given, "the frame to be accepted",
+                                 f"{type(error).__name__}: {str(error)[:200]}") from None
         return run
 
     def rejects(frames_of, given_of):
@@ -551,14 +526,14 @@ def _feature_schema_cases() -> list[_Case]:
             for label, frame in frames_of():
                 given = given_of(label)
                 try:
-                    _call(schema.validate, frame)
+                    call(schema.validate, frame)
                 except (pa_errors.SchemaError, pa_errors.SchemaErrors):
                     continue
                 except Exception as error:
-                    raise _CaseFailed(given, "pandera's SchemaError (or SchemaErrors)",
-                                      f"{type(error).__name__}: {str(error)[:200]}") from None
-                raise _CaseFailed(given, "pandera's SchemaError (or SchemaErrors)",
-                                  "the frame was accepted")
+                    raise CaseFailed(given, "pandera's SchemaError (or SchemaErrors)",
+                                     f"{type(error).__name__}: {str(error)[:200]}") from None
+                raise CaseFailed(given, "pandera's SchemaError (or SchemaErrors)",
+                                 "the frame was accepted")
         return run
 
     def clean():
@@ -593,18 +568,18 @@ def _feature_schema_cases() -> list[_Case]:
                  clean().assign(incident=1))]
 
     return [
-        _Case("a clean batch is accepted", accepts(clean, "300 rows of data.make_production_sample")),
-        _Case("the edges of every range are accepted", accepts(
+        Case("a clean batch is accepted", accepts(clean, "300 rows of data.make_production_sample")),
+        Case("the edges of every range are accepted", accepts(
             _edge_rows, "a clean batch plus two rows at the low and high end of every feature's range")),
-        _Case("a missing column is rejected", rejects(missing_column, str)),
-        _Case("a wrong type is rejected", rejects(wrong_type, str)),
-        _Case("an out-of-range value is rejected", rejects(out_of_range, str)),
-        _Case("a missing value is rejected", rejects(missing_value, str)),
-        _Case("an extra column is rejected", rejects(extra_column, str)),
+        Case("a missing column is rejected", rejects(missing_column, str)),
+        Case("a wrong type is rejected", rejects(wrong_type, str)),
+        Case("an out-of-range value is rejected", rejects(out_of_range, str)),
+        Case("a missing value is rejected", rejects(missing_value, str)),
+        Case("an extra column is rejected", rejects(extra_column, str)),
     ]
 
 
-@_exercise("make_feature_schema", STEM, _HINT_MAKE_FEATURE_SCHEMA)
+@exercise("make_feature_schema", STEM, _HINT_MAKE_FEATURE_SCHEMA)
 def check_make_feature_schema(func: Callable[[], object], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``make_feature_schema()``, which returns a pandera schema.
 
@@ -626,4 +601,4 @@ def check_make_feature_schema(func: Callable[[], object], *, verbose: bool = Tru
     make_feature_schema: FAILED on case 5 of ..., "an out-of-range value is rejected".
     ...
     """
-    return _run("make_feature_schema", func, _feature_schema_cases(), verbose=verbose)
+    return run("make_feature_schema", func, _feature_schema_cases(), verbose=verbose)

@@ -5,17 +5,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._harness import (
-    CheckResult,
-    _Case,
-    _call,
-    _exercise,
-    _expect,
-    _expect_raises,
-    _run,
-)
+from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
-__all__ = ["check_first_alarm"]
 
 STEM = "08-lifecycle"
 
@@ -27,7 +18,6 @@ _HINT_FIRST_ALARM = (
 )
 
 # --------------------------------------------------------------------------- first_alarm
-
 def _first_alarm_reference(correct: np.ndarray, window: int, threshold: float,
                            confidence: float) -> int | None:
     from mlops_reference import validation
@@ -44,7 +34,7 @@ def _pattern(n: int, accuracy_tenths: int) -> np.ndarray:
     return np.array([i % 10 < accuracy_tenths for i in range(n)], dtype=bool)
 
 
-def _first_alarm_cases() -> list[_Case]:
+def _first_alarm_cases() -> list[Case]:
     def case(correct, window, threshold, description, confidence=None):
         def run(func):
             level = 0.95 if confidence is None else confidence
@@ -52,14 +42,14 @@ def _first_alarm_cases() -> list[_Case]:
             given = f"{description}; window={window}, threshold={threshold}" + (
                 "" if confidence is None else f", confidence={confidence}")
             kwargs = {} if confidence is None else {"confidence": confidence}
-            got = _call(func, correct.copy(), window=window, threshold=threshold, **kwargs)
-            _expect(got == expected, given,
-                    "None (no alarm)" if expected is None else f"index {expected}", got)
+            got = call(func, correct.copy(), window=window, threshold=threshold, **kwargs)
+            expect(got == expected, given,
+                   "None (no alarm)" if expected is None else f"index {expected}", got)
         return run
 
     def bad_window(func):
-        error = _expect_raises(func, ValueError, "window=0", _pattern(20, 9), window=0, threshold=0.8)
-        _expect("window" in str(error), "window=0", "the message to name `window`", str(error))
+        error = expect_raises(func, ValueError, "window=0", _pattern(20, 9), window=0, threshold=0.8)
+        expect("window" in str(error), "window=0", "the message to name `window`", str(error))
 
     steady = _pattern(500, 9)
     decline = np.concatenate([_pattern(400, 9), _pattern(200, 7)])
@@ -67,23 +57,23 @@ def _first_alarm_cases() -> list[_Case]:
     bad_start = np.concatenate([np.zeros(5, dtype=bool), _pattern(295, 9)])
     noisy = _pattern(300, 8)
     return [
-        _Case("a steady 90% never alarms", case(steady, 50, 0.85, "500 outcomes, 90% correct")),
-        _Case("a drop to 70% alarms", case(decline, 50, 0.85, "400 outcomes at 90%, then 200 at 70%")),
-        _Case("a late drop after a long good run", case(
+        Case("a steady 90% never alarms", case(steady, 50, 0.85, "500 outcomes, 90% correct")),
+        Case("a drop to 70% alarms", case(decline, 50, 0.85, "400 outcomes at 90%, then 200 at 70%")),
+        Case("a late drop after a long good run", case(
             late, 100, 0.85, "3000 outcomes at 90%, then 300 at 70%")),
-        _Case("only full windows count", case(
+        Case("only full windows count", case(
             bad_start, 50, 0.85, "5 wrong outcomes, then 295 at 90%")),
-        _Case("a dip that noise explains does not alarm", case(
+        Case("a dip that noise explains does not alarm", case(
             noisy, 50, 0.85, "300 outcomes at 80%: below 0.85, but not significantly in 50")),
-        _Case("the confidence level is used", case(
+        Case("the confidence level is used", case(
             decline, 50, 0.85, "400 outcomes at 90%, then 200 at 70%", confidence=0.6)),
-        _Case("a window of one prediction", case(
+        Case("a window of one prediction", case(
             decline, 1, 0.9, "400 outcomes at 90%, then 200 at 70%")),
-        _Case("window=0 is an error", bad_window),
+        Case("window=0 is an error", bad_window),
     ]
 
 
-@_exercise("first_alarm", STEM, _HINT_FIRST_ALARM)
+@exercise("first_alarm", STEM, _HINT_FIRST_ALARM)
 def check_first_alarm(func: Callable[..., int | None], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``first_alarm(correct, *, window, threshold, confidence=0.95)``.
 
@@ -108,4 +98,4 @@ def check_first_alarm(func: Callable[..., int | None], *, verbose: bool = True) 
     first_alarm: FAILED on case 2 of ..., "a drop to 70% alarms".
     ...
     """
-    return _run("first_alarm", func, _first_alarm_cases(), verbose=verbose)
+    return run("first_alarm", func, _first_alarm_cases(), verbose=verbose)

@@ -6,17 +6,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ._harness import (
-    CheckResult,
-    _Case,
-    _call,
-    _exercise,
-    _expect,
-    _expect_raises,
-    _run,
-)
+from ._harness import CheckResult, Case, call, exercise, expect, expect_raises, run
 
-__all__ = ["check_ks_from_partitions", "check_score_partition"]
 
 STEM = "10-scale"
 
@@ -33,9 +24,7 @@ _HINT_SCORE_PARTITION = (
 )
 
 # --------------------------------------------------------------------------- ks_from_partitions
-
-
-def _ks_cases() -> list[_Case]:
+def _ks_cases() -> list[Case]:
     from scipy.stats import ks_2samp
 
     def case(reference, partitions, description):
@@ -43,9 +32,9 @@ def _ks_cases() -> list[_Case]:
             given = (f"{description}: reference of {len(reference)} values, partitions of "
                      f"sizes {[len(p) for p in partitions]}")
             expected = float(ks_2samp(reference, np.concatenate(partitions)).statistic)
-            got = _call(func, reference.copy(), [p.copy() for p in partitions])
-            _expect(isinstance(got, (float, np.floating)) and abs(float(got) - expected) < 1e-12,
-                    given, f"D = {expected!r}, scipy's ks_2samp on the concatenated data", got)
+            got = call(func, reference.copy(), [p.copy() for p in partitions])
+            expect(isinstance(got, (float, np.floating)) and abs(float(got) - expected) < 1e-12,
+                   given, f"D = {expected!r}, scipy's ks_2samp on the concatenated data", got)
         return run
 
     gen = np.random.default_rng(1010)
@@ -59,21 +48,21 @@ def _ks_cases() -> list[_Case]:
     between = [np.array([0.5, 0.6, 0.7]), np.array([0.8, 0.9])]
     outside = [np.array([-5.0, -4.0]), np.array([10.0]), np.array([2.0, 2.5])]
     return [
-        _Case("a shifted sample in three partitions", case(ref, shifted, "a shift of 0.3 sd")),
-        _Case("the same distribution in two partitions", case(ref, same, "no shift")),
-        _Case("ties: discrete values repeated in both samples", case(
+        Case("a shifted sample in three partitions", case(ref, shifted, "a shift of 0.3 sd")),
+        Case("the same distribution in two partitions", case(ref, same, "no shift")),
+        Case("ties: discrete values repeated in both samples", case(
             hours_ref, hours, "hours of the day")),
-        _Case("the largest gap lies just before a reference value", case(
+        Case("the largest gap lies just before a reference value", case(
             sparse_ref, between, "all current values between two reference values")),
-        _Case("values outside the reference's range", case(
+        Case("values outside the reference's range", case(
             sparse_ref, outside, "current values below, above and inside the reference")),
-        _Case("an empty partition changes nothing", case(
+        Case("an empty partition changes nothing", case(
             ref, [shifted[0], np.array([]), shifted[1]], "one partition is empty")),
-        _Case("a single partition", case(ref, shifted[2:], "one partition")),
+        Case("a single partition", case(ref, shifted[2:], "one partition")),
     ]
 
 
-@_exercise("ks_from_partitions", STEM, _HINT_KS_FROM_PARTITIONS)
+@exercise("ks_from_partitions", STEM, _HINT_KS_FROM_PARTITIONS)
 def check_ks_from_partitions(func: Callable[..., float], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``ks_from_partitions(reference, partitions)``.
 
@@ -95,12 +84,10 @@ def check_ks_from_partitions(func: Callable[..., float], *, verbose: bool = True
     ks_from_partitions: FAILED on case 1 of ..., "a shifted sample in three partitions".
     ...
     """
-    return _run("ks_from_partitions", func, _ks_cases(), verbose=verbose)
+    return run("ks_from_partitions", func, _ks_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- score_partition
-
-
 class _RowModel:
     """Reads its inputs by position, as a fitted model does: p = first / 10 + second / 100."""
 
@@ -123,78 +110,78 @@ def _partition(n: int = 6, *, start: int = 100) -> pd.DataFrame:
                          "other": "x"}, index=np.arange(n) + 40)
 
 
-def _score_cases() -> list[_Case]:
+def _score_cases() -> list[Case]:
     features = ["a", "b"]
 
     def scores_with_ids(func):
         part = _partition()
         given = "a partition with row_id, b, a, other (columns not in feature order)"
-        got = _call(func, part.copy(), _RowModel(), features=features)
-        _expect(isinstance(got, pd.DataFrame), given, "a DataFrame", type(got).__name__)
-        _expect("row_id" in got.columns and "score" in got.columns, given,
-                "columns row_id and score", f"columns {list(got.columns)}")
-        _expect(list(got["row_id"]) == list(part["row_id"]), given,
-                "the partition's row ids, in order", list(got["row_id"]))
+        got = call(func, part.copy(), _RowModel(), features=features)
+        expect(isinstance(got, pd.DataFrame), given, "a DataFrame", type(got).__name__)
+        expect("row_id" in got.columns and "score" in got.columns, given,
+               "columns row_id and score", f"columns {list(got.columns)}")
+        expect(list(got["row_id"]) == list(part["row_id"]), given,
+               "the partition's row ids, in order", list(got["row_id"]))
         expected = part["a"].to_numpy() / 10 + part["b"].to_numpy() / 100
-        _expect(np.allclose(got["score"].to_numpy(dtype=float), expected, rtol=0, atol=1e-12),
-                given, f"score = predict_proba(part[features])[:, 1] = {expected.round(3).tolist()}",
-                got["score"].round(3).tolist())
+        expect(np.allclose(got["score"].to_numpy(dtype=float), expected, rtol=0, atol=1e-12),
+               given, f"score = predict_proba(part[features])[:, 1] = {expected.round(3).tolist()}",
+               got["score"].round(3).tolist())
 
     def input_untouched(func):
         part = _partition()
         before = part.copy()
         given = "a partition of 6 rows"
-        _call(func, part, _RowModel(), features=features)
-        _expect(part.equals(before), given, "the partition left unchanged (no column added)",
-                f"its columns afterwards: {list(part.columns)}")
+        call(func, part, _RowModel(), features=features)
+        expect(part.equals(before), given, "the partition left unchanged (no column added)",
+               f"its columns afterwards: {list(part.columns)}")
 
     def id_column_used(func):
         part = _partition().rename(columns={"row_id": "request_id"})
         given = "ids in a column named request_id, id_column='request_id'"
-        got = _call(func, part.copy(), _RowModel(), features=features, id_column="request_id")
-        _expect(isinstance(got, pd.DataFrame) and "request_id" in got.columns, given,
-                "a request_id column in the result", f"columns {list(getattr(got, 'columns', []))}")
-        _expect(list(got["request_id"]) == list(part["request_id"]), given,
-                "the partition's request ids, in order", list(got["request_id"]))
+        got = call(func, part.copy(), _RowModel(), features=features, id_column="request_id")
+        expect(isinstance(got, pd.DataFrame) and "request_id" in got.columns, given,
+               "a request_id column in the result", f"columns {list(getattr(got, 'columns', []))}")
+        expect(list(got["request_id"]) == list(part["request_id"]), given,
+               "the partition's request ids, in order", list(got["request_id"]))
 
     def missing(drop):
         def run(func):
             part = _partition().drop(columns=drop)
             given = f"a partition without {drop}"
-            error = _expect_raises(func, ValueError, given, part, _RowModel(), features=features)
+            error = expect_raises(func, ValueError, given, part, _RowModel(), features=features)
             absent = [c for c in drop if c not in str(error)]
-            _expect(not absent, given, f"the message to name every missing column {drop}",
-                    str(error))
+            expect(not absent, given, f"the message to name every missing column {drop}",
+                   str(error))
         return run
 
     def refused_before_scoring(func):
         part = _partition().drop(columns=["b"])
         model = _RowModel()
         given = "a partition without b"
-        _expect_raises(func, ValueError, given, part, model, features=features)
-        _expect(model.seen_columns == [], given, "the model never called",
-                f"predict_proba called with columns {model.seen_columns}")
+        expect_raises(func, ValueError, given, part, model, features=features)
+        expect(model.seen_columns == [], given, "the model never called",
+               f"predict_proba called with columns {model.seen_columns}")
 
     def empty(func):
         part = _partition().iloc[:0]
         given = "an empty partition (what Dask passes to find out the output's columns)"
-        got = _call(func, part.copy(), _RowModel(), features=features)
-        _expect(isinstance(got, pd.DataFrame) and len(got) == 0
-                and {"row_id", "score"} <= set(got.columns), given,
-                "an empty DataFrame with columns row_id and score", got)
+        got = call(func, part.copy(), _RowModel(), features=features)
+        expect(isinstance(got, pd.DataFrame) and len(got) == 0
+               and {"row_id", "score"} <= set(got.columns), given,
+               "an empty DataFrame with columns row_id and score", got)
 
     return [
-        _Case("scores next to their row ids", scores_with_ids),
-        _Case("the input partition is not modified", input_untouched),
-        _Case("id_column names the id", id_column_used),
-        _Case("a missing feature is refused", missing(["a"])),
-        _Case("every missing column is named", missing(["a", "row_id"])),
-        _Case("refused before the model runs", refused_before_scoring),
-        _Case("an empty partition", empty),
+        Case("scores next to their row ids", scores_with_ids),
+        Case("the input partition is not modified", input_untouched),
+        Case("id_column names the id", id_column_used),
+        Case("a missing feature is refused", missing(["a"])),
+        Case("every missing column is named", missing(["a", "row_id"])),
+        Case("refused before the model runs", refused_before_scoring),
+        Case("an empty partition", empty),
     ]
 
 
-@_exercise("score_partition", STEM, _HINT_SCORE_PARTITION)
+@exercise("score_partition", STEM, _HINT_SCORE_PARTITION)
 def check_score_partition(func: Callable[..., pd.DataFrame], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``score_partition(part, model, *, features, id_column="row_id")``.
 
@@ -214,4 +201,4 @@ def check_score_partition(func: Callable[..., pd.DataFrame], *, verbose: bool = 
     score_partition: FAILED on case 1 of ..., "scores next to their row ids".
     ...
     """
-    return _run("score_partition", func, _score_cases(), verbose=verbose)
+    return run("score_partition", func, _score_cases(), verbose=verbose)

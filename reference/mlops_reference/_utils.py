@@ -31,7 +31,7 @@ SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
 # --------------------------------------------------------------------------- argument checks
-def _is_real(value: Any) -> bool:
+def is_real(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
 
 
@@ -58,7 +58,7 @@ def check_positive_int(value: Any, name: str) -> int:
 def check_number(value: Any, name: str, *, low: float | None = None, high: float | None = None,
                  low_open: bool = False, high_open: bool = False) -> float:
     """``value`` as a finite float within the given bounds (closed unless ``*_open``)."""
-    if not _is_real(value) or not math.isfinite(float(value)):
+    if not is_real(value) or not math.isfinite(float(value)):
         raise TypeError(f"`{name}` must be a finite number; got {value!r}.")
     v = float(value)
     below = low is not None and (v <= low if low_open else v < low)
@@ -106,7 +106,7 @@ def check_finite_mapping(value: Any, name: str, keys: Iterable[str]) -> dict[str
     if unknown:
         raise ValueError(f"`{name}` keys must be among {keys}; got unknown {unknown}.")
     for key, v in value.items():
-        if not _is_real(v) or not np.isfinite(v):
+        if not is_real(v) or not np.isfinite(v):
             raise ValueError(f"`{name}[{key!r}]` must be a finite number; got {v!r}.")
     return {key: float(v) for key, v in value.items()}
 

@@ -42,7 +42,6 @@ import math
 import os
 import platform
 import re
-import secrets
 import stat
 import tempfile
 import time
@@ -57,7 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_reference import _utils
+from mlops_reference import _atomic, _utils
 
 __all__ = [
     "FORMATS",
@@ -227,12 +226,12 @@ class ArtefactManifest:
             _bad_field("example_input.dtypes", f"a list of {len(columns)} dtype names", dtypes)
         if not isinstance(rows, list) or not 1 <= len(rows) <= _MAX_EXAMPLE_ROWS or not all(
                 isinstance(r, list) and len(r) == len(columns)
-                and all(_utils._is_real(v) and math.isfinite(v) for v in r) for r in rows):
+                and all(_utils.is_real(v) and math.isfinite(v) for v in r) for r in rows):
             _bad_field("example_input.data",
                        f"1 to {_MAX_EXAMPLE_ROWS} rows of {len(columns)} finite numbers", rows)
         outputs = d["expected_output"]
         if not isinstance(outputs, list) or len(outputs) != len(rows) or not all(
-                _utils._is_real(v) and 0.0 <= v <= 1.0 for v in outputs):
+                _utils.is_real(v) and 0.0 <= v <= 1.0 for v in outputs):
             _bad_field("expected_output", f"a list of {len(rows)} probabilities", outputs)
         manifest = cls(
             artefact=d["artefact"], format=d["format"], compress=int(d["compress"]),
@@ -434,11 +433,6 @@ def _dump(model: Any, fh: io.BufferedWriter, format: str, compress: int) -> None
             sio.dump(model, fh)
 
 
-def _tmp_name(target: Path) -> Path:
-    """A fresh hidden name beside ``target`` for a file being written."""
-    return target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-
-
 def _pending_name(target: Path, sha256: str) -> Path:
     """The content-addressed name of committed bytes not yet renamed onto ``target``."""
     return target.with_name(f".{target.name}.{sha256}.pending")
@@ -446,44 +440,6 @@ def _pending_name(target: Path, sha256: str) -> Path:
 
 def _leftover_pattern(target: Path) -> re.Pattern:
     return re.compile(rf"\.{re.escape(target.name)}\.(?:[0-9a-f]{{16}}\.tmp|[0-9a-f]{{64}}\.pending)")
-
-
-def _write_new(tmp: Path, write) -> None:
-    """Create ``tmp`` (it must not exist), write it, flush it to disk."""
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _write_atomically(target: Path, write) -> None:
-    """Write one file so that a kill at any instant leaves the old file or the new, whole.
-
-    ``write(fh)`` fills a hidden temporary file beside ``target``; it is flushed to disk and
-    renamed onto ``target`` in one step. On an error the temporary file is removed. (The
-    artefact itself needs more, a manifest committed with it: see :func:`save_artefact`.)
-    """
-    tmp = _tmp_name(target)
-    try:
-        _write_new(tmp, write)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make renames in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _committed_sha(target: Path) -> str | None:
@@ -503,7 +459,7 @@ def _finish_interrupted(target: Path) -> None:
         pending = _pending_name(target, sha)
         if pending.is_file():
             os.replace(pending, target)
-            _fsync_dir(target.parent)
+            _atomic.fsync_dir(target.parent)
 
 
 def _remove_leftovers(target: Path) -> list[str]:
@@ -585,17 +541,17 @@ def save_artefact(
     expected = _positive_proba(model, example)
 
     _finish_interrupted(target)  # a save killed after its commit is completed first
-    tmp = _tmp_name(target)
+    tmp = _atomic.tmp_name(target)
     pending = None
     committed = False
     try:
         # 1. the new bytes, under a temporary name, then under their content address
-        _write_new(tmp, lambda fh: _dump(model, fh, format, compress))
+        _atomic.write_new(tmp, lambda fh: _dump(model, fh, format, compress))
         sha = _utils.sha256_file(tmp)
         size = tmp.stat().st_size
         pending = _pending_name(target, sha)
         os.replace(tmp, pending)
-        _fsync_dir(target.parent)
+        _atomic.fsync_dir(target.parent)
         manifest = ArtefactManifest(
             artefact=target.name,
             format=format,
@@ -614,15 +570,15 @@ def save_artefact(
         )
         text = json.dumps(manifest.to_dict(), indent=2, default=_json_default)
         # 2. the commit: one atomic rename of the manifest that names the new hash
-        tmp = _tmp_name(target)
-        _write_new(tmp, lambda fh: fh.write(text.encode("utf-8")))
+        tmp = _atomic.tmp_name(target)
+        _atomic.write_new(tmp, lambda fh: fh.write(text.encode("utf-8")))
         os.replace(tmp, manifest_path(target))
         committed = True
-        _fsync_dir(target.parent)
+        _atomic.fsync_dir(target.parent)
         # 3. the committed bytes move onto `path`; a kill before this is finished by the
         #    next save, and load_artefact reads the pending file meanwhile
         os.replace(pending, target)
-        _fsync_dir(target.parent)
+        _atomic.fsync_dir(target.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         if pending is not None and not committed:

@@ -2,8 +2,7 @@
 
 Covers
     * :class:`ScoringModel`: which model scores, named by an artefact file and the SHA-256
-      you trust (:meth:`ScoringModel.from_artefact`) or by a registry alias
-      (:meth:`ScoringModel.from_registry`). Only this small description travels with
+      you trust (:meth:`ScoringModel.from_artefact`). Only this small description travels with
       each task; each worker process loads the model once, checked against the hash, and
       keeps it (a cache keyed by the hash), so a job over a thousand partitions loads it
       once per worker, not once per partition.
@@ -155,32 +154,6 @@ class ScoringModel:
                    model_version=model_version,
                    feature_names=tuple(loaded.manifest.feature_names))
 
-    @classmethod
-    def from_registry(cls, registry: Any, name: str, alias: str | int = "champion", *,
-                      directory: str | os.PathLike) -> ScoringModel:
-        """Describe the version a registry alias points at.
-
-        The artefact is fetched (and its hash checked against the one tagged at
-        registration) into ``directory``, which every worker must be able to read; the
-        output's ``model_version`` is ``"{name}/{version}"``.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> from mlops_companion import data
-        >>> from mlops_reference import registry
-        >>> s = data.make_scenario()
-        >>> reg = registry.Registry(tempfile.mkdtemp())
-        >>> _ = reg.register("m", s.pipeline, training_data=s.X_train,
-        ...                  example_input=s.X_test.head(2))
-        >>> _ = reg.promote("m", 1, reason="first")
-        >>> ScoringModel.from_registry(reg, "m", directory=tempfile.mkdtemp()).model_version
-        'm/1'
-        """
-        path, info = registry.fetch_artefact(name, alias, directory)
-        return cls.from_artefact(path, expected_sha256=info.artefact_sha256,
-                                 model_version=f"{name}/{info.version}")
-
 
 _MODELS: dict[str, Any] = {}
 _LOADS: Counter[str] = Counter()  # loads per hash in this process, for tests and curious readers
@@ -309,7 +282,7 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
     an output never records an input other than the one it was computed from.
     """
     pa, pq = _pyarrow()
-    from .artefacts import _write_atomically
+    from . import _atomic
 
     source_path, partition = Path(source), Path(source).name
     # With `keep`, only the model's features and the kept columns are parsed.
@@ -342,7 +315,7 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
     # Dictionary encoding for the two constant columns only: pyarrow's default tries it on
     # every column, and on unique ids or continuous scores it builds a dictionary, overflows
     # it and falls back (half the time of a partition of ids scored by a linear model).
-    _write_atomically(Path(target), lambda fh: pq.write_table(
+    _atomic.write_atomically(Path(target), lambda fh: pq.write_table(
         out, fh, use_dictionary=["model_version", "artefact_sha256"]))
     return n_rows
 

@@ -14,7 +14,7 @@ talks to an ``mlflow server`` instead.
   given explicitly, because inferring them costs seconds; cloudpickle, because MLflow's
   skops format refuses ``sklearn.tree._tree.Tree`` unless it is listed in
   ``skops_trusted_types``) is logged beside it; the new version is tagged with the artefact's
-  SHA-256, the training-data hash (:func:`hash_dataframe`) and the metrics;
+  SHA-256, the training-data hash (a SHA-256 of its content) and the metrics;
 - **promote** a version by pointing an alias (``champion``, ``challenger``) at it, and
   **rollback** by moving the alias back to where it pointed before. Aliases replace the
   stages API (``MlflowClient.transition_model_version_stage``), deprecated since MLflow 2.9;
@@ -63,13 +63,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops_reference import _utils
+from mlops_reference import _atomic, _utils
 
 __all__ = [
     "Registry",
     "ModelVersionInfo",
     "RegistryError",
-    "hash_dataframe",
     "ARTEFACT_FILE",
 ]
 
@@ -106,7 +105,7 @@ class ModelVersionInfo:
     created: str = ""
 
 
-def hash_dataframe(df: pd.DataFrame) -> str:
+def _hash_dataframe(df: pd.DataFrame) -> str:
     """Deterministic SHA-256 of a DataFrame's content, column names, dtypes and index.
 
     The same data gives the same hash in any process and on any day (unlike Python's
@@ -128,12 +127,12 @@ def hash_dataframe(df: pd.DataFrame) -> str:
 
     >>> import pandas as pd
     >>> a = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
-    >>> hash_dataframe(a) == hash_dataframe(a.copy())
+    >>> _hash_dataframe(a) == _hash_dataframe(a.copy())
     True
     >>> b = a.copy(); b.loc[1, "x"] = 2.5
-    >>> hash_dataframe(a) == hash_dataframe(b)
+    >>> _hash_dataframe(a) == _hash_dataframe(b)
     False
-    >>> len(hash_dataframe(a))
+    >>> len(_hash_dataframe(a))
     64
     """
     if not isinstance(df, pd.DataFrame):
@@ -284,11 +283,20 @@ def _empty_store_bytes() -> bytes:
 
 def _create_store(db: Path) -> None:
     """Write an empty MLflow store at ``db`` unless one exists (caller holds the lock)."""
-    from mlops_reference.artefacts import _write_atomically
-
     if not db.exists():  # written whole or not at all: a killed writer leaves no half store
         store = _empty_store_bytes()
-        _write_atomically(db, lambda fh: fh.write(store))
+        _atomic.write_atomically(db, lambda fh: fh.write(store))
+
+
+def _pip_requirements() -> list[str]:
+    """The pinned requirements logged with the MLflow model (given, because inferring them takes seconds)."""
+    import cloudpickle
+    import mlflow
+    import sklearn
+
+    return [f"mlflow=={mlflow.__version__}", f"scikit-learn=={sklearn.__version__}",
+            f"numpy=={np.__version__}", f"pandas=={pd.__version__}",
+            f"cloudpickle=={cloudpickle.__version__}"]
 
 
 class _AuditLog:
@@ -530,7 +538,7 @@ class Registry:
         model : fitted estimator with ``predict_proba``
             The pipeline to register.
         training_data : DataFrame
-            The data it was trained on; only its hash (:func:`hash_dataframe`) is stored.
+            The data it was trained on; only its hash (a SHA-256 of its content) is stored.
         example_input : DataFrame
             A few input rows: the artefact's example, MLflow's input example and signature.
         metrics : mapping of str to float, default=None
@@ -553,7 +561,7 @@ class Registry:
             raise TypeError(f"`model` must be a fitted estimator with predict_proba; got {type(model).__name__}.")
         if not isinstance(example_input, pd.DataFrame) or len(example_input) == 0:
             raise ValueError(f"`example_input` must be a non-empty DataFrame; got {type(example_input).__name__}.")
-        data_sha = hash_dataframe(training_data)
+        data_sha = _hash_dataframe(training_data)
         metrics = dict(metrics or {})
         for key, value in metrics.items():
             if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
@@ -561,15 +569,8 @@ class Registry:
                 raise ValueError(f"`metrics` must map names to finite numbers; got {key!r}: {value!r}.")
 
         from mlflow.models import infer_signature
-        import sklearn
-        import cloudpickle
-        import mlflow as _mlflow_pkg
 
-        requirements = [
-            f"mlflow=={_mlflow_pkg.__version__}", f"scikit-learn=={sklearn.__version__}",
-            f"numpy=={np.__version__}", f"pandas=={pd.__version__}",
-            f"cloudpickle=={cloudpickle.__version__}",
-        ]
+        requirements = _pip_requirements()
         proba = model.predict_proba(example_input)
         with tempfile.TemporaryDirectory(dir=self.root) as tmp, _quiet_mlflow(), self._fluent() as mlflow:
             art_dir = Path(tmp) / _ARTEFACT_DIR

@@ -35,8 +35,6 @@ from mlops_reference import _utils
 
 __all__ = [
     "METRICS",
-    "DirectionalCheck",
-    "DEFAULT_DIRECTIONAL",
     "ValidationResult",
     "validate_model",
     "wilson_interval",
@@ -55,21 +53,9 @@ METRICS: Mapping[str, str] = MappingProxyType({
 })
 
 
-@dataclass(frozen=True)
-class DirectionalCheck:
-    """Moving ``feature`` from ``low`` to ``high`` must move the probability in ``direction``.
-
-    The other features are held at typical values (medians of the reference data).
-    """
-
-    feature: str
-    low: float
-    high: float
-    direction: str = "increase"  # or "decrease"
-
-
-#: The book's default: a higher error rate must raise the predicted incident probability.
-DEFAULT_DIRECTIONAL: tuple[DirectionalCheck, ...] = (DirectionalCheck("error_pct", 0.5, 5.0, "increase"),)
+#: The directional check (feature, low, high): raising the error rate from 0.5% to 5% must
+#: raise the predicted incident probability, the other features held at their medians.
+_DIRECTIONAL = ("error_pct", 0.5, 5.0)
 
 
 @dataclass(frozen=True)
@@ -212,29 +198,6 @@ def _check_thresholds(thresholds: Any) -> dict[str, float]:
     return out
 
 
-def _check_directional(directional: Any, frame: pd.DataFrame) -> tuple[DirectionalCheck, ...]:
-    if directional is None:
-        return tuple(c for c in DEFAULT_DIRECTIONAL if c.feature in frame.columns)
-    if isinstance(directional, DirectionalCheck):
-        directional = (directional,)
-    if isinstance(directional, (str, bytes)) or not isinstance(directional, Sequence):
-        raise TypeError(f"`directional` must be None or a sequence of DirectionalCheck; got {directional!r}.")
-    checks = []
-    for item in directional:
-        if isinstance(item, (tuple, list)):
-            item = DirectionalCheck(*item)
-        if not isinstance(item, DirectionalCheck):
-            raise TypeError(f"`directional` entries must be DirectionalCheck or (feature, low, high[, direction]); got {item!r}.")
-        if item.feature not in frame.columns:
-            raise ValueError(f"`directional` feature must be a column of `X` {list(frame.columns)}; got {item.feature!r}.")
-        if item.direction not in ("increase", "decrease"):
-            raise ValueError(f"`directional` direction must be 'increase' or 'decrease'; got {item.direction!r}.")
-        if not item.low < item.high:
-            raise ValueError(f"`directional` low must be below high; got low={item.low!r}, high={item.high!r}.")
-        checks.append(item)
-    return tuple(checks)
-
-
 def _model_input(model: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
     """A model fitted on a plain array gets a plain array (scikit-learn warns otherwise)."""
     return frame if getattr(model, "feature_names_in_", None) is not None else frame.to_numpy()
@@ -300,6 +263,39 @@ def _metric_interval(name: str, y, pred, proba, conf, gen, n_bootstrap) -> tuple
     return float(low), float(high)
 
 
+def _directional(model: Any, reference: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The directional check's row and details: does more ``error_pct`` mean more risk?"""
+    feature, low, high = _DIRECTIONAL
+    lo, hi = float(reference[feature].min()), float(reference[feature].max())
+    if not (lo <= low and high <= hi):
+        raise ValueError(
+            f"`X_reference` must cover {feature} from {low} to {high} for the directional check; "
+            f"its range is [{lo:.3g}, {hi:.3g}]. Pass the training data as `X_reference`."
+        )
+    probe = pd.DataFrame([reference.median(), reference.median()])
+    for col in probe.columns:  # keep integer features integral
+        if pd.api.types.is_integer_dtype(reference[col]):
+            probe[col] = probe[col].round().astype(reference[col].dtype)
+    probe[feature] = [low, high]
+    p_low, p_high = np.asarray(model.predict_proba(_model_input(model, probe)), dtype=float)[:, 1]
+    change = float(p_high - p_low)
+    outcome = {"feature": feature, "low": low, "high": high, "direction": "increase",
+               "p_low": float(p_low), "p_high": float(p_high), "change": change, "passed": change > 0}
+    row = {"name": "directional", "kind": "check", "value": change, "threshold": 0.0,
+           "ci_low": np.nan, "ci_high": np.nan, "passed": change > 0}
+    return row, {"checks": (outcome,)}
+
+
+def _distribution(pred: np.ndarray, proba: np.ndarray, min_prob_range: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The distribution check's row and details: more than one class, probabilities spread."""
+    n_classes = int(len(np.unique(pred)))
+    prob_range = float(proba.max() - proba.min())
+    row = {"name": "distribution", "kind": "check", "value": prob_range, "threshold": min_prob_range,
+           "ci_low": np.nan, "ci_high": np.nan, "passed": bool(n_classes > 1 and prob_range > min_prob_range)}
+    return row, {"n_classes_predicted": n_classes, "prob_min": float(proba.min()),
+                 "prob_max": float(proba.max())}
+
+
 # --------------------------------------------------------------------------- the gate
 def validate_model(
     model: Any,
@@ -307,7 +303,6 @@ def validate_model(
     y: Any,
     thresholds: Mapping[str, float],
     *,
-    directional: Sequence[DirectionalCheck] | None = None,
     X_reference: pd.DataFrame | None = None,
     min_prob_range: float = 0.3,
     confidence: float = 0.95,
@@ -326,14 +321,11 @@ def validate_model(
         True labels, 0 or 1.
     thresholds : mapping of str to float
         Minimum value of each metric, each in [0, 1]; names from :data:`METRICS`.
-    directional : sequence of DirectionalCheck, default=None
-        ``None`` means :data:`DEFAULT_DIRECTIONAL` (``error_pct`` from 0.5 to 5.0 must
-        raise the incident probability) when ``X`` has that column; ``()`` runs none.
-        Each check holds the other features at the medians of ``X_reference`` and must
-        stay within its observed range (trees do not extrapolate).
     X_reference : DataFrame, default=None
-        Data that defines "typical" values and the allowed range, usually the
-        training set; ``None`` uses ``X``.
+        The directional check (when ``X`` has an ``error_pct`` column: raising it from 0.5
+        to 5.0 must raise the incident probability) holds the other features at the
+        medians of these rows, usually the training set, and must stay within their range
+        (trees do not extrapolate); ``None`` uses ``X``.
     min_prob_range : float, default=0.3
         The distribution check requires ``max(p) - min(p)`` above this, and more than one
         predicted class.
@@ -352,9 +344,8 @@ def validate_model(
     -------
     ValidationResult
         ``result.passed``, ``result.table`` and ``result[name]`` for each metric and for
-        ``"directional"`` and ``"distribution"``. A directional check passes when the
-        probability moves strictly in the stated direction (its ``value`` is the signed
-        change, threshold 0).
+        ``"directional"`` (its ``value`` is the change of probability, threshold 0) and
+        ``"distribution"``.
 
     Examples
     --------
@@ -391,58 +382,24 @@ def validate_model(
         reference = frame
     else:
         reference, _ = _check_inputs(model, X_reference, np.zeros(len(X_reference), dtype=int))
-    checks = _check_directional(directional, frame)
     if "roc_auc" in limits and len(np.unique(y_arr)) < 2:
         raise ValueError("`y` must contain both classes to compute roc_auc; got a single class.")
 
     pred = np.asarray(model.predict(_model_input(model, frame))).astype(int)
     proba = np.asarray(model.predict_proba(_model_input(model, frame)), dtype=float)[:, 1]
-
     rows: list[dict[str, Any]] = []
     details: dict[str, Mapping[str, Any]] = {}
     for name, threshold in limits.items():
         value = _point_metric(name, y_arr, pred, proba)
         low, high = _metric_interval(name, y_arr, pred, proba, conf, gen, int(n_bootstrap))
         passed = bool((value if gate == "point" else low) >= threshold)
-        row = {"name": name, "kind": "metric", "value": value, "threshold": threshold,
-               "ci_low": low, "ci_high": high, "passed": passed}
+        rows.append({"name": name, "kind": "metric", "value": value, "threshold": threshold,
+                     "ci_low": low, "ci_high": high, "passed": passed})
+        details[name] = MappingProxyType({**rows[-1], "interval": METRICS[name]})
+    checks = [_directional(model, reference)] if _DIRECTIONAL[0] in frame.columns else []
+    for row, extra in [*checks, _distribution(pred, proba, float(min_prob_range))]:
         rows.append(row)
-        details[name] = MappingProxyType({**row, "interval": METRICS[name]})
-
-    if checks:
-        typical = reference.median()
-        outcomes = []
-        for c in checks:
-            lo, hi = float(reference[c.feature].min()), float(reference[c.feature].max())
-            if not (lo <= c.low and c.high <= hi):
-                raise ValueError(
-                    f"`directional` values for {c.feature!r} must lie within the observed range "
-                    f"[{lo:.3g}, {hi:.3g}] of the reference data; got {c.low} to {c.high}."
-                )
-            probe = pd.DataFrame([typical, typical])
-            for col in probe.columns:  # keep integer features integral
-                if pd.api.types.is_integer_dtype(reference[col]):
-                    probe[col] = probe[col].round().astype(reference[col].dtype)
-            probe[c.feature] = [c.low, c.high]
-            p_low, p_high = np.asarray(model.predict_proba(_model_input(model, probe)), dtype=float)[:, 1]
-            change = (p_high - p_low) if c.direction == "increase" else (p_low - p_high)
-            outcomes.append({"feature": c.feature, "low": c.low, "high": c.high, "direction": c.direction,
-                             "p_low": float(p_low), "p_high": float(p_high), "change": float(change),
-                             "passed": bool(change > 0)})
-        value = min(o["change"] for o in outcomes)
-        row = {"name": "directional", "kind": "check", "value": value, "threshold": 0.0,
-               "ci_low": np.nan, "ci_high": np.nan, "passed": all(o["passed"] for o in outcomes)}
-        rows.append(row)
-        details["directional"] = MappingProxyType({**row, "checks": tuple(outcomes)})
-
-    n_classes = int(len(np.unique(pred)))
-    prob_range = float(proba.max() - proba.min())
-    row = {"name": "distribution", "kind": "check", "value": prob_range, "threshold": float(min_prob_range),
-           "ci_low": np.nan, "ci_high": np.nan, "passed": bool(n_classes > 1 and prob_range > min_prob_range)}
-    rows.append(row)
-    details["distribution"] = MappingProxyType({**row, "n_classes_predicted": n_classes,
-                                                "prob_min": float(proba.min()), "prob_max": float(proba.max())})
-
+        details[row["name"]] = MappingProxyType({**row, **extra})
     table = pd.DataFrame(rows, columns=["name", "kind", "value", "threshold", "ci_low", "ci_high", "passed"])
     return ValidationResult(
         passed=bool(table["passed"].all()), table=table, gate=gate, confidence=conf,

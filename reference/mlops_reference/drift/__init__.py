@@ -31,13 +31,12 @@ Out of scope: multivariate drift, drift of predictions or labels (concept drift 
 labels; see the monitoring chapter) and streaming/online detectors.
 """
 from ._detect import (
-    CORRECTIONS,
     DriftReference,
     DriftWarning,
     detect_drift,
     drift_over_time,
-    psi,
 )
+from ._stats import psi
 
 __all__ = [
     "DriftWarning",
@@ -45,5 +44,4 @@ __all__ = [
     "detect_drift",
     "drift_over_time",
     "psi",
-    "CORRECTIONS",
 ]

@@ -11,11 +11,10 @@ import pandas as pd
 from scipy import stats
 
 from .._utils import check_int, check_level, check_one_of
-from . import _ks
+from . import _ks, _stats
 
 #: Accepted values of ``correction``.
-CORRECTIONS = ("bonferroni", "fdr", None)
-_PSI_FLOOR = 1e-4  # proportion used in place of an empty bin, as is customary for PSI
+_CORRECTIONS = ("bonferroni", "fdr", None)
 
 
 class DriftWarning(UserWarning):
@@ -93,82 +92,23 @@ def _columns_of(X: Any, name: str, feature_names: Sequence[str] | None) -> dict[
     return {str(n): arr[:, j] for j, n in enumerate(feature_names)}
 
 
-def _check_rows(n_rows: int, name: str, feature: str) -> None:
-    if n_rows == 0:
-        raise ValueError(f"`{name}` must have at least one row; got an empty sample for {feature!r}.")
-
-
-def _not_finite(name: str, feature: str, where: str = "") -> ValueError:
-    return ValueError(
-        f"`{name}` must contain only finite values; column {feature!r}{where} has NaN or "
-        "infinite values. Drop or impute them before testing for drift."
-    )
-
-
 def _check_sorted_finite(sorted_col: np.ndarray, name: str, feature: str) -> None:
     # After sorting, -inf sits first and +inf and NaN last: two reads check the column.
     if not (np.isfinite(sorted_col[0]) and np.isfinite(sorted_col[-1])):
-        raise _not_finite(name, feature)
+        raise _stats.not_finite(name, feature)
 
 
-def _category_counts(col: np.ndarray, name: str, feature: str, where: str = "") -> pd.Series:
-    """Counts of each category (numbers as float64, so 1 and 1.0 are one category)."""
-    if col.dtype != object:
-        col = np.asarray(col, dtype=np.float64)
-        if not np.isfinite(col).all():
-            raise _not_finite(name, feature, where)
-    counts = pd.Series(col).value_counts(dropna=False, sort=False)
-    if counts.index.hasnans:
-        raise _not_finite(name, feature, where)
-    return counts
-
-
-def psi(reference_props: Any, current_props: Any) -> float:
-    """Population stability index between two vectors of bin proportions.
-
-    ``PSI = sum((c - r) * ln(c / r))`` over the bins, with ``r`` and ``c`` the reference
-    and current shares of each bin and an empty bin counted as a share of 1e-4. It is a
-    symmetrised Kullback-Leibler divergence, so it is never negative. A common reading:
-    below 0.1 stable, 0.1-0.25 a moderate shift, above 0.25 a large one; but sampling
-    noise alone gives a PSI of about ``(bins - 1) * (1 / n_ref + 1 / n_cur)``, so small
-    samples or many bins raise that floor.
-
-    Examples
-    --------
-    How large is the PSI when a tenth of the mass moves between two bins?
-
-    >>> round(psi([0.5, 0.5], [0.4, 0.6]), 4)
-    0.0405
-    """
-    r = np.maximum(np.asarray(reference_props, dtype=float), _PSI_FLOOR)
-    c = np.maximum(np.asarray(current_props, dtype=float), _PSI_FLOOR)
-    if r.shape != c.shape or r.ndim != 1:
-        raise ValueError(
-            f"`reference_props` and `current_props` must be 1-D of the same length; "
-            f"got shapes {r.shape} and {c.shape}."
-        )
-    return float(np.sum((c - r) * np.log(c / r)))
-
-
-def _bin_props(sorted_col: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Share of a sorted sample in the bins (-inf, e1], (e1, e2], ..., (e_last, inf)."""
-    cum = np.searchsorted(sorted_col, edges, side="right")
-    counts = np.diff(np.concatenate([[0], cum, [len(sorted_col)]]))
-    return counts / len(sorted_col)
-
-
-def _chi2_from_counts(ref: pd.Series, cur: pd.Series) -> tuple[float, float, float]:
-    """(statistic, p-value, PSI) of the 2 x k table of reference and current counts."""
-    union = ref.index.union(cur.index)
-    if not union.is_monotonic_increasing:  # a union of mixed labels may come back unsorted
-        union = union.sort_values()
-    table = np.vstack([ref.reindex(union, fill_value=0).to_numpy(dtype=np.float64),
-                       cur.reindex(union, fill_value=0).to_numpy(dtype=np.float64)])
-    value = psi(table[0] / table[0].sum(), table[1] / table[1].sum())
-    if len(union) < 2:
-        return 0.0, 1.0, value
-    res = stats.chi2_contingency(table)
-    return float(res.statistic), float(res.pvalue), value
+def _check_features(features: Any, discrete: Any, columns: list[str]) -> tuple[list[str], list[str] | None]:
+    """The features to monitor and the ones declared discrete, checked against ``columns``."""
+    names = columns if features is None else _check_names(features, "features")
+    if not names or any(f not in columns for f in names):
+        raise ValueError(f"`features` must name columns of `reference` {columns}; got {names}.")
+    if discrete is not None:
+        discrete = _check_names(discrete, "discrete")
+        unknown = [f for f in discrete if f not in names]
+        if unknown:
+            raise ValueError(f"`discrete` must name monitored features {names}; got unknown {unknown}.")
+    return names, discrete
 
 
 # ----------------------------------------------------------------------------- the reference
@@ -250,28 +190,13 @@ class DriftReference:
                 "Dask DataFrame. Fit on a sample: reference.sample(frac=...).compute()."
             )
         cols = _columns_of(reference, "reference", feature_names)
-        if features is None:
-            names = list(cols)
-        else:
-            names = _check_names(features, "features")
-            missing = [f for f in names if f not in cols]
-            if missing or not names:
-                raise ValueError(
-                    f"`features` must name columns of `reference` {list(cols)}; got {names}."
-                )
-        if discrete is not None:
-            discrete = _check_names(discrete, "discrete")
-            unknown = [f for f in discrete if f not in names]
-            if unknown:
-                raise ValueError(
-                    f"`discrete` must name monitored features {names}; got unknown {unknown}."
-                )
+        names, discrete = _check_features(features, discrete, list(cols))
         self = cls()
         self._array_input = not isinstance(reference, pd.DataFrame)
         self._n_columns = len(cols)
         self.features = names
         for f in names:
-            _check_rows(len(cols[f]), "reference", f)
+            _stats.check_rows(len(cols[f]), "reference", f)
             # Object arrays only come from categorical columns (see _columns_of).
             is_disc = ((f in discrete) if discrete is not None
                        else cols[f].dtype == object or _is_discrete_dtype(cols[f].dtype))
@@ -294,10 +219,10 @@ class DriftReference:
             q = (np.arange(1, n_bins) * self.n_reference) // n_bins
             edges = np.unique(out[q])
             self._edges[f] = edges
-            self._ref_props[f] = _bin_props(out, edges)
+            self._ref_props[f] = _stats.bin_props(out, edges)
         for f in names:
             if self.kinds[f] == "chi2":
-                self._categories[f] = _category_counts(cols[f], "reference", f)
+                self._categories[f] = _stats.category_counts(cols[f], "reference", f)
         return self
 
     def _distinct_values(self, feature: str) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +253,7 @@ class DriftReference:
         :mod:`mlops_reference.drift`).
         """
         alpha = check_level(alpha, "alpha")
-        correction = check_one_of(correction, "correction", CORRECTIONS)
+        correction = check_one_of(correction, "correction", _CORRECTIONS)
         if _is_dask_frame(current):
             from ._partitioned import test_partitioned
 
@@ -370,7 +295,7 @@ class DriftReference:
             )
         n_cur = len(cols[self.features[0]])
         for f in self.features:
-            _check_rows(len(cols[f]), "current", f)
+            _stats.check_rows(len(cols[f]), "current", f)
 
         continuous = [f for f in self.features if self.kinds[f] == "ks"]
         n1, n2 = self.n_reference, n_cur
@@ -384,7 +309,7 @@ class DriftReference:
             a = self._sorted[:, self._position[f]]
             b = np.sort(np.asarray(cols[f], dtype=np.float64))
             _check_sorted_finite(b, "current", f)
-            psis[f] = psi(self._ref_props[f], _bin_props(b, self._edges[f]))
+            psis[f] = _stats.psi(self._ref_props[f], _stats.bin_props(b, self._edges[f]))
             if exact:
                 # scipy's exact path snaps D to the lattice of attainable values
                 # (multiples of 1 / lcm(n1, n2)); report its value so both agree.
@@ -399,8 +324,8 @@ class DriftReference:
             rows[f] = ("ks", float(d[i]), float(pvals[i]), psis[f])
         for f in self.features:
             if self.kinds[f] == "chi2":
-                counts = _category_counts(cols[f], "current", f)
-                rows[f] = ("chi2", *_chi2_from_counts(self._categories[f], counts))
+                counts = _stats.category_counts(cols[f], "current", f)
+                rows[f] = ("chi2", *_stats.chi2_from_counts(self._categories[f], counts))
         return rows
 
 

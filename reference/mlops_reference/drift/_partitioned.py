@@ -11,16 +11,13 @@ those of scipy on the concatenated data: the same integers, divided the same way
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import _ks
-from ._detect import _category_counts, _check_rows, _chi2_from_counts, _not_finite, psi
-
-if TYPE_CHECKING:
-    from ._detect import DriftReference
+from . import _stats
 
 _SPLIT_EVERY = 8
 
@@ -41,7 +38,7 @@ def _partition_counts(df: pd.DataFrame, index: int, spec: dict[str, Any]) -> dic
             )
         x = series.to_numpy(dtype=np.float64)
         if not np.isfinite(x).all():
-            raise _not_finite("current", f, where)
+            raise _stats.not_finite("current", f, where)
         out["ks"][f] = _ks.cell_counts(values, x)
     for f in spec["chi2"]:
         if f not in df.columns:
@@ -56,7 +53,7 @@ def _partition_counts(df: pd.DataFrame, index: int, spec: dict[str, Any]) -> dic
                 f"`current` must hold numeric, bool or categorical values in column {f!r}; "
                 f"partition {index} has dtype {series.dtype}."
             )
-        out["chi2"][f] = _category_counts(col, "current", f, where)
+        out["chi2"][f] = _stats.category_counts(col, "current", f, where)
     return out
 
 
@@ -74,7 +71,7 @@ def _combine(*parts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def partition_counts_total(reference: DriftReference, current: Any) -> dict[str, Any]:
+def partition_counts_total(reference: Any, current: Any) -> dict[str, Any]:
     """Summed counts of every partition of ``current`` (a Dask DataFrame)."""
     import dask
 
@@ -105,14 +102,14 @@ def partition_counts_total(reference: DriftReference, current: Any) -> dict[str,
     return total
 
 
-def test_partitioned(reference: DriftReference,
+def test_partitioned(reference: Any,
                      current: Any) -> dict[str, tuple[str, float, float, float]]:
     """Rows ``feature -> (test, statistic, pvalue, psi)`` for a Dask DataFrame."""
     total = partition_counts_total(reference, current)
     n1, n2 = reference.n_reference, int(total["n"])
     rows: dict[str, tuple[str, float, float, float]] = {}
     for f in reference.features:
-        _check_rows(n2, "current", f)
+        _stats.check_rows(n2, "current", f)
         if reference.kinds[f] == "ks":
             values, ref_le = reference._distinct_values(f)
             cells = total["ks"][f]
@@ -121,8 +118,8 @@ def test_partitioned(reference: DriftReference,
             cum = np.concatenate([[0], np.cumsum(cells)])
             at_edges = cum[2 * np.searchsorted(values, reference._edges[f]) + 2]
             bins = np.diff(np.concatenate([[0], at_edges, [n2]]))
-            rows[f] = ("ks", d, p, psi(reference._ref_props[f], bins / n2))
+            rows[f] = ("ks", d, p, _stats.psi(reference._ref_props[f], bins / n2))
         else:
             counts = total["chi2"][f].astype(np.int64)
-            rows[f] = ("chi2", *_chi2_from_counts(reference._categories[f], counts))
+            rows[f] = ("chi2", *_stats.chi2_from_counts(reference._categories[f], counts))
     return rows
