@@ -332,6 +332,27 @@ def _steps(rule: CanaryRule, release: Release, template: str) -> list[dict[str, 
     return steps
 
 
+def _analysis_template(rule: CanaryRule, release: Release, name: str) -> dict[str, Any]:
+    """The AnalysisTemplate: one measurement of the rule's statistic per look, against that look's c_j."""
+    query = canary_analysis_query(rule, canary="{{args.canary-version}}", lookback="{{args.lookback}}")
+    return {
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+        "metadata": {"name": name, "labels": dict(release.labels)},
+        "spec": {
+            "args": [{"name": "canary-version"}, {"name": "boundary"}, {"name": "lookback"}],
+            "metrics": [{
+                "name": "canary-divergence",
+                # One measurement per look: the pooled margin statistic against this look's c_j.
+                "successCondition": "result[0] <= {{args.boundary}}",
+                "failureLimit": 0,
+                "consecutiveErrorLimit": 4,
+                "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
+                                            "query": query}},
+            }],
+        },
+    }
+
+
 def make_rollout_manifests(rule: CanaryRule, *, release: Release | None = None) -> list[dict[str, Any]]:
     """The Argo Rollouts ``Rollout`` and ``AnalysisTemplate`` of a canary release.
 
@@ -382,23 +403,7 @@ def make_rollout_manifests(rule: CanaryRule, *, release: Release | None = None) 
     rule, release = check_rule(rule), _check_release(release)
     name = f"{release.name}-canary-divergence"
     steps = _steps(rule, release, name)
-    query = canary_analysis_query(rule, canary="{{args.canary-version}}", lookback="{{args.lookback}}")
-    template = {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
-        "metadata": {"name": name, "labels": dict(release.labels)},
-        "spec": {
-            "args": [{"name": "canary-version"}, {"name": "boundary"}, {"name": "lookback"}],
-            "metrics": [{
-                "name": "canary-divergence",
-                # One measurement per look: the pooled margin statistic against this look's c_j.
-                "successCondition": "result[0] <= {{args.boundary}}",
-                "failureLimit": 0,
-                "consecutiveErrorLimit": 4,
-                "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
-                                            "query": query}},
-            }],
-        },
-    }
+    template = _analysis_template(rule, release, name)
     ro = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
         "metadata": {"name": release.name, "labels": dict(release.labels)},
