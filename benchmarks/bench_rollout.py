@@ -20,6 +20,14 @@ import time
 import numpy as np
 
 from mlops_reference import rollout
+from mlops_reference.rollout import _sequential  # the benchmark times the private machinery itself
+
+
+def _judge_all(rule: rollout.CanaryRule, d, v, ok) -> _sequential.RuleState:
+    state = _sequential.RuleState(d.shape[0])
+    for h in range(d.shape[1]):
+        _sequential.judge(state, d[:, h], v[:, h], ok[:, h], rule)
+    return state
 
 
 def main() -> None:
@@ -29,39 +37,30 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    rollout._boundaries_cached.cache_clear()
-    monitor = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    _sequential._boundaries_cached.cache_clear()
+    rule = rollout.CanaryRule(window_size=2000, min_samples=50)
     t_boundaries = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    theory = monitor.rollback_probability(monitor.margin, sd=0.3)
+    theory = rule.rollback_probability(rule.margin, sd=0.3)
     t_theory = time.perf_counter() - t0
 
-    d, v, ok = rollout.simulate_windows(rollout.CanarySchedule(), 2000, delta=monitor.margin,
-                                        sd=0.3, n_simulations=args.n_simulations,
-                                        min_samples=monitor.min_samples, rng=0)
+    d, v, ok = rollout.simulate_windows(rule.schedule, rule.window_size, delta=rule.margin, sd=0.3,
+                                        n_simulations=args.n_simulations, min_samples=rule.min_samples, rng=0)
     t0 = time.perf_counter()
-    state, _ = rollout._judge_windows(monitor, d, v, ok)
+    state = _judge_all(rule, d, v, ok)
     t_vector = time.perf_counter() - t0
 
     n = min(args.n_loop, args.n_simulations)
     t0 = time.perf_counter()
-    loop_rolled = np.zeros(n, dtype=bool)
-    for r in range(n):
-        single = rollout._RuleState(1)
-        for h in range(d.shape[1]):
-            rollout._step(single, d[r:r + 1, h], v[r:r + 1, h], ok[r:r + 1, h],
-                          margin=monitor.margin, alternative=monitor.alternative,
-                          boundaries=monitor.boundaries, consecutive=monitor.consecutive)
-        loop_rolled[r] = single.rolled[0]
+    loop_rolled = np.array([_judge_all(rule, d[r:r + 1], v[r:r + 1], ok[r:r + 1]).rolled[0] for r in range(n)])
     t_loop = (time.perf_counter() - t0) / n * args.n_simulations  # extrapolated
 
     t0 = time.perf_counter()
-    sim = rollout.simulate_canary(monitor, delta=monitor.margin, sd=0.3,
-                                  n_simulations=args.n_simulations, rng=0)
+    sim = rollout.simulate_canary(rule, delta=rule.margin, sd=0.3, n_simulations=args.n_simulations, rng=0)
     t_total = time.perf_counter() - t0
 
-    print(f"boundaries ({len(monitor.boundaries)} looks): {t_boundaries:.3f} s")
+    print(f"boundaries ({len(rule.boundaries)} looks): {t_boundaries:.3f} s")
     print(f"exact theory, one delta: {t_theory:.3f} s  -> {theory:.4f}")
     print(f"{args.n_simulations} rollouts, vectorised rule: {t_vector:.3f} s; "
           f"loop (extrapolated from {n}): {t_loop:.2f} s; ratio {t_vector / t_loop:.4f}")

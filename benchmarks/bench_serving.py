@@ -1,10 +1,11 @@
-"""How much does HTTP add to a prediction, and what do two worker processes buy?
+"""How much does HTTP add to a prediction, and how does the book's server compare with MLflow's?
 
 Measured in one run, against baselines measured in the same run:
 
 1. concurrency 1 on loopback: p50 of ``POST /predict`` (one observation) over the in-process
    p50 of ``pipeline.predict_proba`` on the same one-row DataFrame (target: <= 3x);
-2. concurrency 8: requests/s of ``uvicorn --workers 2`` over ``--workers 1`` (target >= 1.8x);
+2. concurrency 8: requests/s of one server process (the container's entry point,
+   ``python -m mlops_reference.deploy serve``), the throughput ``deploy.BOOK_CAPACITY`` sizes from;
 3. the same latency and throughput figures for ``mlflow models serve`` on the same model,
    plus what it does with out-of-range and extra fields, health, metrics and versions.
 
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_companion import data
-from mlops_reference import artefacts, registry, serving
+from mlops_reference import artefacts, registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import provenance  # noqa: E402
@@ -205,6 +206,35 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
+def _entry_point_serve(artefact: str, sha256: str):
+    """The book's server as the container runs it (``python -m mlops_reference.deploy serve``); yields its port."""
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "MODEL_ARTEFACT": artefact, "MODEL_SHA256": sha256, "PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "mlops_reference.deploy", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("python -m mlops_reference.deploy serve exited early")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the server did not become ready in 120 s")
+            time.sleep(0.1)
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
 def _mlflow_serve(reg):
     """`mlflow models serve` on the "champion" alias of "bench", one worker; yields (port, startup seconds)."""
     import httpx
@@ -282,7 +312,7 @@ def main() -> None:
     body = json.dumps(ROW).encode()
     mbody = json.dumps({"dataframe_records": [ROW]}).encode()
     X1 = pd.DataFrame([ROW], columns=list(data.FEATURES))   # what the server builds per request
-    kwargs = {"artefact": str(tmp / "model.joblib"), "expected_sha256": manifest.sha256}
+    kwargs = {"artefact": str(tmp / "model.joblib"), "sha256": manifest.sha256}
     reg = registry.Registry(tmp / "registry")
     reg.register("bench", s.pipeline, training_data=s.X_train, example_input=s.X_test.head(3))
     reg.promote("bench", 1, reason="served by the benchmark")   # the alias the book serves from
@@ -290,19 +320,14 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         # All three servers run at once (idle ones cost nothing); the load rounds alternate
         # between them so that a busy neighbour on the machine hurts all of them alike.
-        ports = {}
-        for workers in (1, 2):
-            url = stack.enter_context(serving.run_server(kwargs, workers=workers, isolated=True))
-            ports[f"ours_{workers}w"] = int(url.rsplit(":", 1)[1])
+        ports = {"ours_1w": stack.enter_context(_entry_point_serve(**kwargs))}
         ports["mlflow_1w"], results["mlflow_startup_s"] = stack.enter_context(_mlflow_serve(reg))
-        paths = {"ours_1w": ("/predict", body), "ours_2w": ("/predict", body),
-                 "mlflow_1w": ("/invocations", mbody)}
+        paths = {"ours_1w": ("/predict", body), "mlflow_1w": ("/invocations", mbody)}
         for key, (path, b) in paths.items():
             local, remote = _interleaved_c1(ports[key], path, b, X1, s.pipeline, args.n)
             results[key] = {"c1": _summary(remote), "c1_in_process": _summary(local)}
         results["ours_1w"]["c1_httpx"] = _summary(_httpx_latency(ports["ours_1w"], "/predict", body, 500))
-        pids = {"ours_1w": _server_pids(ports["ours_1w"], 1), "ours_2w": _server_pids(ports["ours_2w"], 2),
-                "mlflow_1w": []}
+        pids = {"ours_1w": _server_pids(ports["ours_1w"], 1), "mlflow_1w": []}
         rounds: dict[str, list[dict]] = {k: [] for k in paths}
         for _ in range(args.rounds):
             for key, (path, b) in paths.items():
@@ -315,41 +340,30 @@ def main() -> None:
         results["mlflow_probe"] = _probe_mlflow(ports["mlflow_1w"])
     results["load_average"] = list(os.getloadavg())
 
-    r1, r2, m1 = results["ours_1w"], results["ours_2w"], results["mlflow_1w"]
+    r1, m1 = results["ours_1w"], results["mlflow_1w"]
     base = r1["c1_in_process"]["p50_ms"]
     results["ratios"] = {
         "http_p50_over_in_process_p50": r1["c1"]["p50_ms"] / base,
         "http_p50_over_in_process_p50_httpx_client": r1["c1_httpx"]["p50_ms"] / base,
-        "two_workers_over_one_rps_c8": r2["c8"]["requests_per_s"] / r1["c8"]["requests_per_s"],
         "mlflow_p50_over_in_process_p50": m1["c1"]["p50_ms"] / m1["c1_in_process"]["p50_ms"],
         "mlflow_rps_c8_over_ours_1w": m1["c8"]["requests_per_s"] / r1["c8"]["requests_per_s"],
-        # The same comparison per core the workers actually received: what two workers
-        # would give on two otherwise idle cores, if the client cost nothing.
-        "two_workers_over_one_rps_per_core_used_c8": (
-            (r2["c8"]["requests_per_s"] / r2["c8"]["server_cores_used"])
-            / (r1["c8"]["requests_per_s"] / r1["c8"]["server_cores_used"]) * 2),
     }
     OUT.write_text(json.dumps(results, indent=2) + "\n")
 
     print(f"in-process predict_proba, one row (interleaved with HTTP): p50 {base:.3f} ms, "
           f"p99 {r1['c1_in_process']['p99_ms']:.3f} ms")
     print(f"{'server':<22}{'c1 p50':>9}{'c1 p99':>9}{'c1 req/s':>10}{'c8 p50':>9}{'c8 p99':>9}{'c8 req/s':>10}")
-    for name, key in (("ours, 1 worker", "ours_1w"), ("ours, 2 workers", "ours_2w"),
-                      ("mlflow models serve", "mlflow_1w")):
+    for name, key in (("ours, 1 worker", "ours_1w"), ("mlflow models serve", "mlflow_1w")):
         r = results[key]
         print(f"{name:<22}{r['c1']['p50_ms']:>9.3f}{r['c1']['p99_ms']:>9.3f}{1e3 / r['c1']['p50_ms']:>10.0f}"
               f"{r['c8']['p50_ms']:>9.3f}{r['c8']['p99_ms']:>9.3f}{r['c8']['requests_per_s']:>10.0f}")
     ratios = results["ratios"]
     verdict = lambda ok: "meets target" if ok else "MISSES target"  # noqa: E731
     a = ratios["http_p50_over_in_process_p50"]
-    b = ratios["two_workers_over_one_rps_c8"]
     print(f"HTTP p50 / in-process p50 (c1):       {a:.2f}x  (target <= 3x: {verdict(a <= 3)})")
     print(f"  same, httpx as the client:          {ratios['http_p50_over_in_process_p50_httpx_client']:.2f}x")
-    print(f"2 workers / 1 worker req/s (c8):      {b:.2f}x  (target >= 1.8x: {verdict(b >= 1.8)}); "
-          f"rounds {[round(x) for x in r2['c8']['rounds_rps']]} vs {[round(x) for x in r1['c8']['rounds_rps']]}")
-    print(f"cores the workers got at c8: 1 worker {r1['c8']['server_cores_used']:.2f}, "
-          f"2 workers {r2['c8']['server_cores_used']:.2f}; scaled to one full core each, "
-          f"2 workers / 1 worker = {ratios['two_workers_over_one_rps_per_core_used_c8']:.2f}x")
+    print(f"ours at c8: {r1['c8']['requests_per_s']:.0f} req/s on {r1['c8']['server_cores_used']:.2f} cores "
+          f"(rounds {[round(x) for x in r1['c8']['rounds_rps']]})")
     print(f"client CPU per request at c8: {r1['c8']['client_cpu_ms_per_request']:.3f} ms; "
           f"CPUs: {os.cpu_count()} shared by the client, the workers and other jobs")
     print(f"mlflow models serve p50 / in-process: {ratios['mlflow_p50_over_in_process_p50']:.2f}x; "

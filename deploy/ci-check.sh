@@ -54,7 +54,7 @@ install_tools() {
 
 check_generated() {
     local out rc=0; out=$(mktemp -d)
-    "$PY" -m mlops_reference.deploy generate "$out" >/dev/null
+    "$PY" -m mlops_reference.deploy generate "$out" --rule deploy/canary-rule.json >/dev/null
     for path in k8s/app.yaml k8s/rollout.yaml k8s/traffic.yaml prometheus/rules.yml grafana/dashboard.json; do
         diff -u "deploy/$path" "$out/$path" || rc=1
     done

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from mlops_reference import deploy, rollout
+from mlops_reference.deploy import _container, _kubernetes, _promql
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -24,6 +25,10 @@ HAVE_ARGO_VALIDATOR = shutil.which("node") is not None and (
     DEPLOY / "validate" / "node_modules" / "@kubernetes-models" / "argo-rollouts").is_dir()
 
 
+#: The rule every generated file is made from, as committed.
+RULE = rollout.CanaryRule.from_json((DEPLOY / "canary-rule.json").read_text(encoding="utf-8"))
+
+
 def _validator():
     spec = importlib.util.spec_from_file_location("validate_manifests", DEPLOY / "validate_manifests.py")
     module = importlib.util.module_from_spec(spec)
@@ -32,9 +37,9 @@ def _validator():
 
 
 # ----------------------------------------------------------------------------- committed files
-@pytest.mark.parametrize("relative", sorted(deploy.render_deploy_files(*deploy.book_rule())))
+@pytest.mark.parametrize("relative", sorted(deploy.render_deploy_files(RULE)))
 def test_committed_files_are_the_generated_ones(relative):
-    generated = deploy.render_deploy_files(*deploy.book_rule())[relative]
+    generated = deploy.render_deploy_files(RULE)[relative]
     committed = (DEPLOY / relative).read_text(encoding="utf-8")
     assert committed == generated, f"deploy/{relative} differs from the generator's output; run `{REGENERATE}`."
 
@@ -59,50 +64,41 @@ def _committed(kind):
     return next(d for d in docs if d["kind"] == kind)
 
 
-def test_book_rule_is_the_safe_deployment_chapters_sequential_monitor():
-    schedule, monitor = deploy.book_rule()
-    c = deploy.BOOK_CANARY
-    chapter05 = rollout.CanaryMonitor.for_schedule(schedule, window_size=c["window_size"],
-                                                   min_samples=c["min_samples"], alpha=c["alpha"],
-                                                   margin=monitor.margin)
-    assert monitor.k is None and monitor.consecutive == 1
-    assert monitor.rule == chapter05.rule
-    assert deploy.book_rule()[1] is not monitor  # a monitor holds state: every caller gets its own
+def test_committed_rule_is_the_safe_deployment_chapters_sequential_rule():
+    assert RULE.k is None and RULE.consecutive == 1 and RULE.spending == "pocock"
+    assert RULE == rollout.CanaryRule(margin=RULE.margin, alpha=0.05, schedule=rollout.CanarySchedule(),
+                                      window_size=2000, min_samples=50)
 
 
-# ----------------------------------------------------------------------------- the derived margin
-def _derived_margin():
-    """Chapter 05's derivation, step by step: the seconds bug's shift on the chapter's week of traffic."""
+# ----------------------------------------------------------------------------- the derived rule
+def _chapters_rule():
+    """Chapter 05's derivation (the chapter asserts the same on its page): the seconds bug's shift
+    and a score's spread on the chapter's week of traffic, through rollout.derive_rule."""
     from mlops_companion import data
 
-    c = deploy.BOOK_CANARY
     schedule = rollout.CanarySchedule()
     pipeline = data.make_scenario().pipeline
-    traffic = data.make_production_sample(int(schedule.hours[-1]) * c["window_size"], rng=c["traffic_rng"])
+    traffic = data.make_production_sample(int(schedule.hours[-1]) * 2000, rng=11)
     p = pipeline.predict_proba(traffic)[:, 1]
-    in_seconds = traffic.copy()
-    in_seconds["p99_latency_ms"] = in_seconds["p99_latency_ms"] / 1000
+    in_seconds = traffic.assign(p99_latency_ms=traffic["p99_latency_ms"] / 1000)
     shift = float(pipeline.predict_proba(in_seconds)[:, 1].mean() - p.mean())
-    margin = rollout.derive_margin(schedule, shift=shift, sd=float(p.std()), power=c["power"],
-                                   window_size=c["window_size"], min_samples=c["min_samples"], alpha=c["alpha"])
-    return margin, shift, float(p.std())
+    rule = rollout.derive_rule(schedule, shift=shift, sd=float(p.std()), power=0.9, alpha=0.05,
+                               window_size=2000, min_samples=50)
+    return rule, shift, float(p.std())
 
 
-def test_book_rules_margin_is_the_one_derived_from_the_fault():
-    margin, shift, sd = _derived_margin()
-    _, monitor = deploy.book_rule()
-    assert monitor.margin == margin and 0 < margin < abs(shift)
-    c = deploy.BOOK_CANARY
+def test_committed_rule_is_the_one_derived_from_the_fault():
+    rule, shift, sd = _chapters_rule()
+    assert rule == RULE and 0 < rule.margin < abs(shift)
     # the widest margin at that resolution: one step wider loses the power the chapter asks for
-    wider = rollout.CanaryMonitor.for_schedule(window_size=c["window_size"], min_samples=c["min_samples"],
-                                               alpha=c["alpha"], margin=margin + 0.001)
-    assert monitor.rollback_probability(shift, sd=sd) >= c["power"] > wider.rollback_probability(shift, sd=sd)
+    wider = rollout.CanaryRule(window_size=2000, min_samples=50, margin=rule.margin + 0.001)
+    assert rule.rollback_probability(shift, sd=sd) >= 0.9 > wider.rollback_probability(shift, sd=sd)
 
 
 def test_generated_files_carry_exactly_the_derived_margin():
     import re
 
-    margin, _, _ = _derived_margin()
+    margin = RULE.margin
     for relative in ("k8s/rollout.yaml", "prometheus/rules.yml"):
         text = (DEPLOY / relative).read_text()
         found = {float(m) for m in re.findall(r"- ([0-9.]+), 0\)", text.replace("\n", " "))}
@@ -144,7 +140,7 @@ def _routed_weights(rollout_manifest):
 
 
 def test_each_canary_step_routes_the_weight_its_boundaries_were_computed_for():
-    schedule, monitor = deploy.book_rule()
+    schedule, rule = RULE.schedule, RULE
     ro = _committed("Rollout")
     canary = ro["spec"]["strategy"]["canary"]
     assert canary["trafficRouting"] == {"nginx": {"stableIngress": deploy.Release().name}}
@@ -157,7 +153,7 @@ def test_each_canary_step_routes_the_weight_its_boundaries_were_computed_for():
     routed = dict(_routed_weights(ro))  # setWeight -> share of requests routed to the canary (%)
     assert all(r == w for w, r in routed.items())
     # and every judged window's planned share (what its boundary assumed) is what is routed
-    plan = schedule.plan(deploy.BOOK_CANARY["window_size"], min_samples=monitor.min_samples)
+    plan = schedule.plan(rule.window_size, min_samples=rule.min_samples)
     for share in plan["share"]:
         assert routed[round(100 * share)] == 100 * share
 
@@ -228,31 +224,30 @@ def test_one_shared_artefact_path_would_leave_no_healthy_version(tmp_path):
         deploy.check_environment({"MODEL_ARTEFACT": str(shared), "MODEL_SHA256": v1.sha256})
 
 
-def test_committed_steps_carry_the_monitors_boundaries_in_order():
-    _, monitor = deploy.book_rule()
+def test_committed_steps_carry_the_rules_boundaries_in_order():
+    rule = RULE
     boundaries = _boundaries(_committed("Rollout"))
-    assert boundaries == list(monitor.rule.boundaries)
+    assert boundaries == list(rule.boundaries)
     assert len(set(boundaries)) > 1  # a boundary per look, not one threshold
 
 
 def test_committed_analysis_carries_the_chapters_rule():
-    _, monitor = deploy.book_rule()
+    rule = RULE
     metric = _committed("AnalysisTemplate")["spec"]["metrics"][0]
     assert metric["successCondition"] == "result[0] <= {{args.boundary}}"
     assert metric["failureLimit"] == 0 and "interval" not in metric  # one measurement per look
     query = metric["provider"]["prometheus"]["query"]
-    assert query == deploy.canary_analysis_query(canary="{{args.canary-version}}", lookback="{{args.lookback}}",
-                                                 min_samples=monitor.min_samples, margin=monitor.margin)
+    assert query == _promql.canary_analysis_query(rule, canary="{{args.canary-version}}", lookback="{{args.lookback}}")
     assert "analysis" not in _committed("Rollout")["spec"]["strategy"]["canary"]  # judged at the looks only
     rules = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())
     statistic = next(r for g in rules["groups"] for r in g["rules"]
-                     if r.get("record") == deploy.statistic_name(600))
-    assert f">= {monitor.min_samples}" in statistic["expr"]
+                     if r.get("record") == _promql.statistic_name(600))
+    assert f">= {rule.min_samples}" in statistic["expr"]
 
 
 def test_each_look_is_analysed_when_its_window_closes_over_everything_so_far():
-    schedule, monitor = deploy.book_rule()
-    plan = schedule.plan(2000, min_samples=monitor.min_samples)
+    schedule, rule = RULE.schedule, RULE
+    plan = schedule.plan(rule.window_size, min_samples=rule.min_samples)
     steps = _committed("Rollout")["spec"]["strategy"]["canary"]["steps"]
     clock, seen = 0.0, []
     for step in steps:
@@ -267,9 +262,8 @@ def test_each_look_is_analysed_when_its_window_closes_over_everything_so_far():
 
 
 def test_promtool_cases_evaluate_the_generated_analysis_query():
-    _, monitor = deploy.book_rule()
-    query = deploy.canary_analysis_query(canary="v2", lookback="3h", min_samples=monitor.min_samples,
-                                         margin=monitor.margin)
+    rule = RULE
+    query = _promql.canary_analysis_query(rule, canary="v2", lookback="3h")
     tests = yaml.safe_load((DEPLOY / "prometheus" / "tests.yml").read_text())
     exprs = [t["expr"] for case in tests["tests"] for t in case.get("promql_expr_test", ())
              if "increase(predicted_probability_count{model_version=" in t["expr"]]
@@ -278,13 +272,14 @@ def test_promtool_cases_evaluate_the_generated_analysis_query():
 
 @pytest.mark.skipif(not HAVE_PROMTOOL, reason="promtool is not installed (deploy/ci-check.sh installs it)")
 def test_promtool_analysis_cases_catch_a_looser_margin(tmp_path):
-    _, monitor = deploy.book_rule()
+    rule = RULE
     shutil.copy(DEPLOY / "prometheus" / "rules.yml", tmp_path)
     text = (DEPLOY / "prometheus" / "tests.yml").read_text()
-    kwargs = dict(canary="v2", lookback="3h", min_samples=monitor.min_samples)
-    looser = deploy.canary_analysis_query(**kwargs, margin=0.3)  # 0.2 apart is now within the margin
+    kwargs = dict(canary="v2", lookback="3h")
+    looser_rule = rollout.CanaryRule(margin=0.3, min_samples=rule.min_samples)  # 0.2 apart is now within it
+    looser = _promql.canary_analysis_query(looser_rule, **kwargs)
     (tmp_path / "tests.yml").write_text(text.replace(
-        deploy.canary_analysis_query(**kwargs, margin=monitor.margin), looser))
+        _promql.canary_analysis_query(rule, **kwargs), looser))
     out = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "exp: {} 4.8741E+01" in out.stdout + out.stderr
@@ -298,51 +293,58 @@ def test_promtool_analysis_cases_catch_a_looser_margin(tmp_path):
 ])
 def test_schedule_round_trips_through_the_rollout(hours, shares):
     schedule = rollout.CanarySchedule(hours=hours, shares=shares)
-    monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
-    _, ro = deploy.make_rollout_manifests(schedule, monitor)
+    rule = rollout.CanaryRule(schedule=schedule, window_size=2000, min_samples=50)
+    _, ro = deploy.make_rollout_manifests(rule)
     assert deploy.schedule_from_rollout(ro) == (schedule.hours, schedule.shares)
-    assert _boundaries(ro) == list(monitor.rule.boundaries)
+    assert _boundaries(ro) == list(rule.boundaries)
 
 
-def test_rollout_follows_the_monitor():
-    schedule = rollout.CanarySchedule()
-    monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=4000, min_samples=40, margin=0.05,
-                                                 alpha=0.01)
-    template, ro = deploy.make_rollout_manifests(schedule, monitor)
+def test_rollout_follows_the_rule():
+    rule = rollout.CanaryRule(window_size=4000, min_samples=40, margin=0.05, alpha=0.01)
+    template, ro = deploy.make_rollout_manifests(rule)
     query = template["spec"]["metrics"][0]["provider"]["prometheus"]["query"]
     assert "- 0.05, 0)" in query and ">= 40" in query
-    assert _boundaries(ro) == list(monitor.rule.boundaries)
-    fixed = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50, k=2.5)
-    assert set(_boundaries(deploy.make_rollout_manifests(schedule, fixed)[1])) == {2.5}
+    assert _boundaries(ro) == list(rule.boundaries)
+    fixed = rollout.CanaryRule(window_size=2000, min_samples=50, k=2.5)
+    assert set(_boundaries(deploy.make_rollout_manifests(fixed)[1])) == {2.5}
 
 
-class _MonitorWithMargin:
-    k, min_samples, consecutive, margin = 3.0, 100, 2, 0.02
-
-
-def test_margin_is_read_when_the_monitor_has_one():
-    rules = deploy.make_alert_rules(_MonitorWithMargin())
+def test_margin_is_read_from_the_rule():
+    rules = deploy.make_alert_rules(rollout.CanaryRule(k=3.0, consecutive=2, margin=0.02))
     statistic = next(r for g in rules["groups"] for r in g["rules"] if r.get("record", "").startswith(
         "model_version:canary_statistic"))
     assert "clamp_min(" in statistic["expr"] and "- 0.02, 0)" in statistic["expr"]
-    plain = deploy.make_alert_rules(rollout.CanaryMonitor(k=3.0, margin=0.0))
+    plain = deploy.make_alert_rules(rollout.CanaryRule(k=3.0, margin=0.0))
     assert "clamp_min" not in json.dumps(plain)
 
 
-def test_a_sequential_monitors_alert_holds_its_strictest_boundary():
-    monitor = rollout.CanaryMonitor()  # group-sequential: one boundary per planned look
-    assert monitor.k is None
-    rules = deploy.make_alert_rules(monitor)
+def test_a_sequential_rules_alert_holds_its_strictest_boundary():
+    rule = rollout.CanaryRule()  # group-sequential: one boundary per planned look
+    assert rule.k is None
+    rules = deploy.make_alert_rules(rule)
     alert = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "CanaryDivergence")
-    strictest = max(b for b in monitor.boundaries if np.isfinite(b))
+    strictest = max(b for b in rule.boundaries if np.isfinite(b))
     assert f"> {strictest:g} and" in alert["expr"]
+    assert deploy.monitor_threshold(rule) == strictest
+
+
+@pytest.mark.parametrize("generator", [deploy.make_alert_rules, deploy.make_rollout_manifests,
+                                       deploy.make_grafana_dashboard, deploy.render_deploy_files,
+                                       deploy.monitor_threshold, deploy.recording_rules])
+def test_generators_take_a_typed_rule_and_nothing_duck_typed(generator):
+    class LooksLikeARule:
+        k, min_samples, consecutive, margin, boundaries = 3.0, 100, 1, 0.02, (3.0,)
+
+    args = (LooksLikeARule(), 600) if generator is deploy.recording_rules else (LooksLikeARule(),)
+    with pytest.raises(TypeError, match=r"`rule` must be a rollout.CanaryRule; got LooksLikeARule"):
+        generator(*args)
 
 
 def test_deployment_is_locked_down():
     deployment, service, pdb = deploy.make_deployment_manifests(deploy.Release(replicas=6))
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == deploy.CONTAINER_UID
+    assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == _kubernetes.CONTAINER_UID
     assert container["securityContext"]["readOnlyRootFilesystem"]
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert container["resources"]["limits"] == container["resources"]["requests"]
@@ -364,20 +366,17 @@ def test_release_checks_its_fields(kwargs, error, match):
         deploy.Release(**kwargs)
 
 
-@pytest.mark.parametrize("schedule, monitor, error, match", [
-    ("hourly", rollout.CanaryMonitor(), TypeError, "`schedule` must be a rollout.CanarySchedule"),
-    (rollout.CanarySchedule(hours=(0, 1), shares=(0.125, 1.0)), rollout.CanaryMonitor(), ValueError,
-     "whole percentages"),
-    (rollout.CanarySchedule(hours=(0, 1), shares=(0.1, 0.5)), rollout.CanaryMonitor(), ValueError,
-     "must end at 1.0"),
-    (rollout.CanarySchedule(), object(), TypeError, "`monitor` must be a rollout.CanaryMonitor"),
-    (rollout.CanarySchedule(), rollout.CanaryMonitor(k=3.0, consecutive=2), ValueError,
-     "`monitor.consecutive` must be 1"),
-    (rollout.CanarySchedule(), rollout.CanaryMonitor(looks=5), ValueError, "one look per window"),
+@pytest.mark.parametrize("rule, error, match", [
+    (rollout.CanaryRule(schedule=rollout.CanarySchedule(hours=(0, 1), shares=(0.125, 1.0)), min_samples=10),
+     ValueError, "whole percentages"),
+    (rollout.CanaryRule(schedule=rollout.CanarySchedule(hours=(0, 1, 2), shares=(0.1, 0.5, 0.9)), min_samples=10),
+     ValueError, "must end at 1.0"),
+    (rollout.CanaryRule(k=3.0, consecutive=2), ValueError, "`rule.consecutive` must be 1"),
+    (rollout.CanaryRule(looks=5), ValueError, "`rule` must be planned from a schedule"),
 ])
-def test_rollout_generator_refuses_bad_input(schedule, monitor, error, match):
+def test_rollout_generator_refuses_bad_input(rule, error, match):
     with pytest.raises(error, match=match):
-        deploy.make_rollout_manifests(schedule, monitor)
+        deploy.make_rollout_manifests(rule)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -387,18 +386,18 @@ def test_rollout_generator_refuses_bad_input(schedule, monitor, error, match):
 ])
 def test_alert_rules_refuse_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        deploy.make_alert_rules(rollout.CanaryMonitor(), **kwargs)
+        deploy.make_alert_rules(rollout.CanaryRule(), **kwargs)
 
 
 @pytest.mark.parametrize("seconds, text", [(600, "10m"), (5400, "1h30m"), (86400, "1d"), (15, "15s"),
                                            (0.25, "250ms")])
 def test_format_duration(seconds, text):
-    assert deploy.format_duration(seconds) == text
+    assert _promql.format_duration(seconds) == text
 
 
 def test_format_duration_refuses_fractions_of_seconds_above_one():
     with pytest.raises(ValueError, match="whole seconds"):
-        deploy.format_duration(1.5)
+        _promql.format_duration(1.5)
 
 
 # ----------------------------------------------------------------------------- dashboard
@@ -445,7 +444,7 @@ def test_promtool_unit_tests_pass():
 def test_promtool_unit_tests_catch_a_looser_rule(tmp_path):
     # The same tests against rules with k = 20: the canary alert must no longer fire, and the tests fail.
     (tmp_path / "rules.yml").write_text(
-        deploy.dump_yaml([deploy.make_alert_rules(rollout.CanaryMonitor(k=20.0, min_samples=100))]))
+        deploy.dump_yaml([deploy.make_alert_rules(rollout.CanaryRule(k=20.0, min_samples=RULE.min_samples, margin=RULE.margin))]))
     shutil.copy(DEPLOY / "prometheus" / "tests.yml", tmp_path)
     out = subprocess.run(["promtool", "test", "rules", "tests.yml"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)

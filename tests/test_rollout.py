@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from mlops_reference import rollout
+from mlops_reference.rollout import _sequential
 
 
 def test_public_surface():
@@ -16,7 +17,7 @@ def test_public_surface():
         "AgreementResult", "ShadowDeployment", "CanarySchedule", "TrafficSplit",
         "MonitorDecision", "CanaryRule", "CanaryMonitor", "BlueGreen", "RolloutResult",
         "simulate_rollout", "CanarySimulationResult", "simulate_canary", "simulate_windows",
-        "FalseRollbackResult", "false_rollback_rate", "derive_margin", "resample_canary",
+        "derive_rule", "resample_canary",
     }
 
 
@@ -92,21 +93,25 @@ def test_traffic_split_share_and_validation():
     assert abs(routes.count("candidate") / 4000 - 0.25) < 0.03
     split.candidate_share = 0.0
     assert {split.route() for _ in range(100)} == {"current"}
-    assert rollout.TrafficSplit(1.0, rng=0).route_many(50).all()
+    assert all(rollout.TrafficSplit(1.0, rng=0).route() == "candidate" for _ in range(50))
     with pytest.raises(ValueError, match=r"`candidate_share` must be a number in \[0, 1\]; got 1.5"):
         rollout.TrafficSplit(1.5)
     with pytest.raises(TypeError, match=r"`rng` must be an int seed"):
         rollout.TrafficSplit(0.1, rng="seed")
 
 
-def test_monitor_statistic_formula():
+def test_window_statistic_of_the_timeline_is_welchs():
     g = np.random.default_rng(0)
-    b, c = g.beta(3, 2, 400), g.beta(3, 2, 150) + 0.05
-    se = math.sqrt(b.var(ddof=1) / len(b) + c.var(ddof=1) / len(c))
-    z = abs(c.mean() - b.mean()) / se
-    assert rollout.CanaryMonitor.statistic(b, c) == pytest.approx(z, rel=1e-12)
-    # Same as Welch's t statistic.
-    assert z == pytest.approx(abs(stats.ttest_ind(c, b, equal_var=False).statistic), rel=1e-10)
+    traffic = pd.DataFrame({"x": g.beta(3, 2, 18 * 400)})
+    result = rollout.simulate_rollout(lambda X: X["x"].to_numpy(), lambda X: X["x"].to_numpy() + 0.01,
+                                      traffic, window_size=400, rng=1,
+                                      monitor=rollout.CanaryMonitor.for_schedule(window_size=400, min_samples=10))
+    row = result.timeline.dropna(subset=["window_statistic"]).iloc[0]
+    to_canary = np.random.default_rng(1).random(18 * 400)[int(row["hour"]) * 400:(int(row["hour"]) + 1) * 400]
+    x = traffic["x"].to_numpy()[int(row["hour"]) * 400:(int(row["hour"]) + 1) * 400]
+    mask = to_canary < row["share"]
+    welch = stats.ttest_ind(x[mask] + 0.01, x[~mask], equal_var=False).statistic
+    assert row["window_statistic"] == pytest.approx(abs(welch), rel=1e-10)
 
 
 def test_monitor_pools_windows_by_inverse_variance_with_a_margin():
@@ -120,7 +125,7 @@ def test_monitor_pools_windows_by_inverse_variance_with_a_margin():
     pooled, se = np.sum(d / v) / np.sum(1 / v), np.sum(1 / v) ** -0.5
     assert decision.estimate == pytest.approx(pooled, rel=1e-12)
     assert decision.statistic == pytest.approx((abs(pooled) - 0.01) / se, rel=1e-10)
-    assert decision.look == 3 and decision.boundary == pytest.approx(m.boundaries[2])
+    assert decision.look == 3 and decision.boundary == pytest.approx(m.rule.boundaries[2])
 
 
 def test_monitor_actions_and_streak():
@@ -130,25 +135,13 @@ def test_monitor_actions_and_streak():
     shifted = lambda: (g.beta(3, 2, 500), g.beta(3, 2, 500) + 0.2)  # noqa: E731
     assert m.update(g.random(50), g.random(500)).action == "insufficient"
     first = m.update(*shifted())
-    assert first.breached and first.action == "continue" and m.streak == 1
+    assert first.breached and first.action == "continue"
     assert m.update(g.random(500), g.random(20)).action == "insufficient"  # streak kept
-    assert m.streak == 1
     second = m.update(*shifted())
     assert second.action == "rollback"
     assert m.update(*same()).action == "rollback"  # latched until reset
     m.reset()
     assert m.update(*same()).action == "continue" and m.looks_taken == 1
-
-
-def test_monitor_observe_streams_windows():
-    g = np.random.default_rng(2)
-    m = rollout.CanaryMonitor(looks=4, min_samples=50)
-    assert m.observe("canary", g.random(30)) is None
-    assert m.observe("baseline", g.random(80)) is None
-    decision = m.observe("canary", g.random(30))
-    assert decision is not None and decision.action == "continue" and m.looks_taken == 1
-    with pytest.raises(ValueError, match=r"`role` must be 'baseline' or 'canary'; got 'x'"):
-        m.observe("x", [0.5])
 
 
 def test_monitor_constant_windows():
@@ -181,14 +174,28 @@ def test_looks_beyond_the_plan_never_breach():
         (dict(alpha=1.0), ValueError, r"`alpha` must be a number in \(0, 1\); got 1.0"),
         (dict(alternative="both"), ValueError, r"`alternative` must be one of"),
         (dict(spending="linear"), ValueError, r"`spending` must be one of"),
-        (dict(looks=[3, 2]), ValueError, r"`looks` must be a positive integer or a non-empty"),
+        (dict(looks=[3, 2]), ValueError, r"`looks` must be a positive integer or a strictly"),
         (dict(looks=0), ValueError, r"`looks` must be an integer >= 1; got 0"),
-        (dict(min_samples=5000), ValueError, r"`looks` must be given when `min_samples`"),
+        (dict(looks=3, window_size=2000), ValueError, r"`looks` must not be given with `schedule`"),
+        (dict(min_samples=5000), ValueError, r"`window_size` must give both groups at least `min_samples`"),
+        (dict(schedule="hourly"), TypeError, r"`schedule` must be a CanarySchedule"),
     ],
 )
-def test_monitor_bad_parameters(kwargs, error, match):
+def test_rule_bad_parameters(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        rollout.CanaryRule(**kwargs)
     with pytest.raises(error, match=match):
         rollout.CanaryMonitor(**kwargs)
+
+
+def test_monitor_takes_a_rule_or_its_parameters_not_both():
+    rule = rollout.CanaryRule(min_samples=50)
+    assert rollout.CanaryMonitor(rule).rule is rule
+    assert rollout.CanaryMonitor(min_samples=50).rule == rule  # a frozen record: equal by value
+    with pytest.raises(TypeError, match=r"pass a `rule` or the parameters of one, not both"):
+        rollout.CanaryMonitor(rule, margin=0.03)
+    with pytest.raises(TypeError, match=r"`rule` must be a rollout.CanaryRule; got dict"):
+        rollout.CanaryMonitor({"margin": 0.02})
 
 
 def test_monitor_bad_scores():
@@ -198,9 +205,9 @@ def test_monitor_bad_scores():
 
 def test_theory_needs_planned_sizes():
     with pytest.raises(ValueError, match=r"`looks` is a number of looks"):
-        rollout.CanaryMonitor(looks=5).rollback_probability(0.0, sd=0.3)
+        rollout.CanaryRule(looks=5).rollback_probability(0.0, sd=0.3)
     with pytest.raises(ValueError, match=r"`sd` must be a number > 0"):
-        rollout.CanaryMonitor().rollback_probability(0.0, sd=0.0)
+        rollout.CanaryRule().rollback_probability(0.0, sd=0.0)
 
 
 # ----------------------------------------------------------------------------- theory
@@ -208,8 +215,7 @@ def test_theory_needs_planned_sizes():
 def test_boundaries_spend_alpha_as_designed(spending):
     """Three looks: the crossing probabilities, from scipy's multivariate normal, match the spending."""
     looks = np.array([100.0, 250.0, 400.0])
-    m = rollout.CanaryMonitor(margin=0.0, alternative="greater", looks=looks, spending=spending,
-                              alpha=0.05)
+    m = rollout.CanaryRule(margin=0.0, alternative="greater", looks=looks, spending=spending, alpha=0.05)
     t = looks / looks[-1]
     corr = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
     c = m.boundaries
@@ -221,7 +227,7 @@ def test_boundaries_spend_alpha_as_designed(spending):
 
 
 def test_exact_error_rate_at_the_margin_is_alpha():
-    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    m = rollout.CanaryRule(window_size=2000, min_samples=50)
     assert m.false_rollback_rate(sd=0.31) == pytest.approx(0.05, abs=1e-3)
     assert m.rollback_probability(0.0, sd=0.31) < 0.005  # identical candidate: rarely
     by_look = m.rollback_probability(0.05, sd=0.31, by_look=True)
@@ -229,7 +235,7 @@ def test_exact_error_rate_at_the_margin_is_alpha():
 
 
 def test_theory_and_simulation_agree_within_the_monte_carlo_interval():
-    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    m = rollout.CanaryRule(window_size=2000, min_samples=50)
     for delta in (0.02, 0.03, 0.0):
         r = rollout.simulate_canary(m, delta=delta, sd=0.31, n_simulations=20_000, rng=7)
         assert r.n_simulations == 20_000 and r.rollback_look.sum() == round(r.rate * 20_000)
@@ -237,13 +243,13 @@ def test_theory_and_simulation_agree_within_the_monte_carlo_interval():
         assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002, r
 
 
-def test_derive_margin_is_the_widest_that_keeps_the_power():
-    m = rollout.derive_margin(shift=-0.03, sd=0.3, power=0.9)  # the sign of the shift does not matter
-    assert m == rollout.derive_margin(shift=0.03, sd=0.3, power=0.9)
-    at = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, margin=m)
-    wider = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, margin=m + 0.001)
-    assert at.rollback_probability(0.03, sd=0.3) >= 0.9 > wider.rollback_probability(0.03, sd=0.3)
-    assert rollout.derive_margin(shift=0.03, sd=0.3, power=0.5) > m  # less power asked, wider margin
+def test_derive_rule_takes_the_widest_margin_that_keeps_the_power():
+    rule = rollout.derive_rule(shift=-0.03, sd=0.3, power=0.9)  # the sign of the shift does not matter
+    assert rule == rollout.derive_rule(shift=0.03, sd=0.3, power=0.9)
+    assert rule == rollout.CanaryRule(margin=rule.margin, window_size=2000, min_samples=50)
+    wider = rollout.CanaryRule(margin=rule.margin + 0.001, window_size=2000, min_samples=50)
+    assert rule.rollback_probability(0.03, sd=0.3) >= 0.9 > wider.rollback_probability(0.03, sd=0.3)
+    assert rollout.derive_rule(shift=0.03, sd=0.3, power=0.5).margin > rule.margin  # less power, wider margin
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -253,13 +259,13 @@ def test_derive_margin_is_the_widest_that_keeps_the_power():
     ({"shift": 0.03, "sd": 0.3, "power": 1.5}, ValueError, "`power` must be"),
     ({"shift": 0.03, "sd": 0.3, "schedule": "daily"}, TypeError, "`schedule` must be a CanarySchedule"),
 ])
-def test_derive_margin_bad_input(kwargs, error, match):
+def test_derive_rule_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
-        rollout.derive_margin(**kwargs)
+        rollout.derive_rule(**kwargs)
 
 
 def test_resampled_rollouts_of_normal_scores_agree_with_the_theory():
-    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
+    m = rollout.CanaryRule(window_size=2000, min_samples=50)
     scores = np.random.default_rng(3).normal(0.4, 0.3, 50_000)
     r = rollout.resample_canary(m, scores, scores + m.margin, n_simulations=2000, rng=4)
     assert r.ci_low <= 0.05 <= r.ci_high and r.delta == pytest.approx(m.margin)
@@ -267,30 +273,31 @@ def test_resampled_rollouts_of_normal_scores_agree_with_the_theory():
 
 
 @pytest.mark.parametrize("args, kwargs, error, match", [
-    (("monitor", [0.1, 0.2], [0.1, 0.2]), {}, TypeError, "`monitor` must be a CanaryMonitor"),
+    (("rule", [0.1, 0.2], [0.1, 0.2]), {}, TypeError, "`rule` must be a rollout.CanaryRule"),
     ((None, [0.1], [0.1, 0.2]), {}, ValueError, "`baseline` must hold at least two scores"),
     ((None, [0.1, 0.2], [0.1, np.nan]), {}, ValueError, "`canary`"),
     ((None, [0.1, 0.2], [0.1, 0.2]), {"n_simulations": 0}, ValueError, "`n_simulations`"),
 ])
 def test_resample_canary_bad_input(args, kwargs, error, match):
-    monitor = rollout.CanaryMonitor.for_schedule(window_size=200, min_samples=20)
-    args = (monitor if args[0] is None else args[0], *args[1:])
+    rule = rollout.CanaryRule(window_size=200, min_samples=20)
+    args = (rule if args[0] is None else args[0], *args[1:])
     with pytest.raises(error, match=match):
         rollout.resample_canary(*args, **kwargs)
-    with pytest.raises(ValueError, match="built with `CanaryMonitor.for_schedule`"):
-        rollout.resample_canary(rollout.CanaryMonitor(), [0.1, 0.2], [0.1, 0.2])
+    with pytest.raises(ValueError, match="`rule` must be planned from a schedule"):
+        rollout.resample_canary(rollout.CanaryRule(looks=(10.0, 20.0)), [0.1, 0.2], [0.1, 0.2])
 
 
-def test_false_rollback_rate_result():
-    r = rollout.false_rollback_rate(sd=0.3, n_simulations=20_000, rng=4)
-    assert isinstance(r, rollout.FalseRollbackResult)
-    assert r.delta == r.margin == 0.02 and r.alpha == 0.05
-    assert r.ci_low <= r.estimate <= r.ci_high
+def test_simulate_canary_result_and_bad_input():
+    rule = rollout.CanaryRule(min_samples=50)
+    r = rollout.simulate_canary(rule, delta=rule.margin, sd=0.3, n_simulations=20_000, rng=4)
+    assert r.delta == 0.02 and r.ci_low <= r.rate <= r.ci_high
     assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002
     with pytest.raises(ValueError, match=r"`n_simulations` must be an integer >= 1"):
-        rollout.false_rollback_rate(sd=0.3, n_simulations=0)
-    with pytest.raises(ValueError, match=r"`schedule` and `window_size` must be given"):
-        rollout.simulate_canary(rollout.CanaryMonitor(), delta=0.0, sd=0.3)
+        rollout.simulate_canary(rule, delta=0.0, sd=0.3, n_simulations=0)
+    with pytest.raises(ValueError, match=r"`rule` must be planned from a schedule"):
+        rollout.simulate_canary(rollout.CanaryRule(looks=3), delta=0.0, sd=0.3)
+    with pytest.raises(TypeError, match=r"`rule` must be a rollout.CanaryRule; got CanaryMonitor"):
+        rollout.simulate_canary(rollout.CanaryMonitor(rule), delta=0.0, sd=0.3)
 
 
 def test_monitor_and_vectorised_simulator_decide_identically():
@@ -318,7 +325,12 @@ def test_monitor_and_vectorised_simulator_decide_identically():
                 ok[r, h] = True
             actions.append(m.update(b, c).action)
         per_window.append(actions)
-    state, first = rollout._judge_windows(m, d, v, ok)
+    state = _sequential.RuleState(n_runs)
+    first = np.zeros(n_runs, dtype=int)
+    for h in range(d.shape[1]):  # what the simulators do, window by window, for all runs at once
+        before = state.rolled.copy()
+        _sequential.judge(state, d[:, h], v[:, h], ok[:, h], m.rule)
+        first[state.rolled & ~before] = state.looks[state.rolled & ~before]
     monitor_rolled = np.array(["rollback" in a for a in per_window])
     assert np.array_equal(monitor_rolled, state.rolled)
     assert 0 < monitor_rolled.sum() < n_runs  # both outcomes occur
@@ -442,34 +454,45 @@ def test_seconds_unit_bug_is_caught_in_at_least_90_percent_of_rollouts(book):
     assert caught >= 90, caught
 
 
-def test_rule_record_round_trips_to_json():
+def test_rule_round_trips_through_json_and_refuses_hand_edits():
     import json
 
-    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, consecutive=2)
-    rule = m.rule
-    assert rule.margin == m.margin and rule.consecutive == 2 and rule.window_size == 2000
-    assert rule.boundaries == tuple(m.boundaries) and rule.schedule == rollout.CanarySchedule()
-    back = json.loads(json.dumps(rule.to_dict()))
-    assert back["boundaries"] == pytest.approx(list(m.boundaries))
-    assert back["schedule"]["hours"] == list(rollout.CanarySchedule().hours)
+    rule = rollout.CanaryRule(window_size=2000, min_samples=50, consecutive=2)
+    text = rule.to_json()
+    assert rollout.CanaryRule.from_json(text) == rule
+    stored = json.loads(text)
+    assert stored["boundaries"] == pytest.approx(list(rule.boundaries))
+    assert stored["schedule"]["hours"] == list(rollout.CanarySchedule().hours)
+    for name in ("looks", "boundaries"):
+        edited = dict(stored, **{name: [v * 1.01 for v in stored[name]]})
+        with pytest.raises(ValueError, match=f"`{name}` must be the ones the rule's parameters give"):
+            rollout.CanaryRule.from_json(json.dumps(edited))
+    with pytest.raises(ValueError, match="cannot be written as a file"):
+        rollout.CanaryRule(looks=4).to_json()
+
+
+def test_committed_rule_reproduces_from_its_parameters():
+    from pathlib import Path
+
+    rule = rollout.CanaryRule.from_json((Path(__file__).parents[1] / "deploy" / "canary-rule.json").read_text())
+    assert rule.schedule == rollout.CanarySchedule() and rule.window_size == 2000 and rule.min_samples == 50
 
 
 def test_one_sided_rule_for_a_quantity_where_only_a_drop_hurts():
-    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50, alternative="less",
-                                           margin=0.01)
-    assert m.false_rollback_rate(sd=0.45) == pytest.approx(0.05, abs=1e-3)
-    assert m.rollback_probability(+0.2, sd=0.45) < 1e-9  # better is (practically) never rolled back
-    r = rollout.simulate_canary(m, delta=-0.01, sd=0.45, n_simulations=20_000, rng=3)
+    rule = rollout.CanaryRule(window_size=2000, min_samples=50, alternative="less", margin=0.01)
+    assert rule.false_rollback_rate(sd=0.45) == pytest.approx(0.05, abs=1e-3)
+    assert rule.rollback_probability(+0.2, sd=0.45) < 1e-9  # better is (practically) never rolled back
+    r = rollout.simulate_canary(rule, delta=-0.01, sd=0.45, n_simulations=20_000, rng=3)
     assert r.ci_low - 0.002 <= r.theory <= r.ci_high + 0.002
     g = np.random.default_rng(0)
-    m.reset()
+    m = rollout.CanaryMonitor(rule)
     assert m.update(g.random(1900), g.random(100) * 0.5 + 0.5).action == "continue"
 
 
 def test_whole_schedule_error_rate_matches_scipys_multivariate_normal():
     """All 17 looks of the book's schedule at once: 1 - P(no crossing) from scipy's Genz integration."""
-    m = rollout.CanaryMonitor.for_schedule(window_size=2000, min_samples=50)
-    t = np.array(m.rule.looks) / m.rule.looks[-1]
+    m = rollout.CanaryRule(window_size=2000, min_samples=50)
+    t = np.array(m.looks) / m.looks[-1]
     corr = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
     no_cross = stats.multivariate_normal(np.zeros(len(t)), corr, seed=0,
                                          maxpts=200_000).cdf(m.boundaries)

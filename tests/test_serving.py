@@ -1,6 +1,6 @@
 """Tests of mlops_reference.serving: the schema, every kind of bad input (TestClient and the
-real server on 127.0.0.1), health/readiness, metrics, shadow and canary modes, a bounded
-load run, tampered artefacts, several workers, and serving from a registry alias."""
+real server on 127.0.0.1), health/readiness, metrics, a bounded load run, tampered artefacts,
+and the container's entry point serving in the foreground."""
 from __future__ import annotations
 
 import json
@@ -21,8 +21,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from mlops_companion import data
-from mlops_reference import artefacts, rollout, serving
-from mlops_reference.serving import _run
+from mlops_reference import artefacts, serving
+from mlops_reference.serving import _run, _schema
 
 GOOD = {"request_rate": 120.0, "error_pct": 4.0, "p99_latency_ms": 90.0, "deploy_hour": 14, "is_weekend": 0}
 
@@ -103,12 +103,11 @@ BAD = _bad_cases()
 
 
 def test_public_surface():
-    assert set(serving.__all__) == {"Observation", "make_batch_model", "create_app", "create_app_from_registry",
-                                    "run_server", "main", "MODES"}
+    assert set(serving.__all__) == {"create_app", "run_server"}
 
 
 def test_schema_follows_feature_specs():
-    schema = serving.Observation.model_json_schema()
+    schema = _schema.Observation.model_json_schema()
     assert list(schema["properties"]) == list(data.FEATURES)
     assert schema["additionalProperties"] is False
     for name, spec in data.FEATURE_SPECS.items():
@@ -122,7 +121,7 @@ def test_predict_one_and_a_batch(client, scenario):
     assert r.status_code == 200
     out = r.json()
     assert out["model_version"] == "v7" and r.headers["x-model-version"] == "v7"
-    assert len(out["model_sha256"]) == 64 and out["answered_by"] == "current"
+    assert len(out["model_sha256"]) == 64
     expected = scenario.pipeline.predict_proba(
         __import__("pandas").DataFrame([GOOD], columns=list(data.FEATURES)))[0, 1]
     assert out["incident_probability"] == pytest.approx(expected, abs=1e-12)
@@ -168,11 +167,11 @@ def test_a_whole_number_written_as_a_float_is_an_integer(client):
     assert a == b
 
 
-def test_health_readiness_rollout_and_metrics(client):
+def test_health_readiness_and_metrics(client):
     assert client.get("/healthz").json() == {"status": "alive"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["models"]["current"]["model_version"] == "v7"
-    assert client.get("/rollout").json()["mode"] == "single"
+    assert client.get("/rollout").status_code == 404  # no rollout modes: the cluster runs canaries
     client.post("/predict", json=GOOD)
     client.post("/predict", json={**GOOD, "error_pct": 101.0})
     text = client.get("/metrics").text
@@ -227,69 +226,16 @@ def test_tampered_artefact_is_refused_at_startup(saved, tmp_path, monkeypatch):
     assert calls == []
 
 
-def test_shadow_mode_answers_with_current_and_logs_both(saved):
-    (cp, cs), (np_, ns) = saved
-    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=np_, candidate_sha256=ns,
-                             mode="shadow", shadow_log_size=5)
-    gen = np.random.default_rng(0)
-    with TestClient(app) as c:
-        for _ in range(8):
-            row = {**GOOD, "error_pct": float(gen.uniform(0, 6))}
-            r = c.post("/predict", json=row)
-            assert r.json()["answered_by"] == "current"
-        state = c.get("/rollout").json()["shadow"]
-        assert state["n_compared"] == 5                      # bounded log (ShadowDeployment's max_rows)
-        assert 0.0 <= state["agreement"] <= 1.0
-        assert {"current", "candidate"} <= set(state["recent"][0])
-        text = c.get("/metrics").text
-        assert 'predicted_probability_count{model_version="sha256:%s"} 8.0' % cs[:12] in text
-        assert 'predicted_probability_count{model_version="sha256:%s"} 8.0' % ns[:12] in text
-
-
-def test_canary_mode_routes_and_halts_on_rollback(saved, scenario, tmp_path):
-    (cp, cs), _ = saved
-    # A deliberately bad candidate: scores every row near 1, so the monitor must trip.
-    from sklearn.dummy import DummyClassifier
-
-    X, y = scenario.X_train, np.ones(len(scenario.X_train), dtype=int)
-    y[:3] = 0
-    dummy = DummyClassifier(strategy="prior").fit(X, y)
-    bad = artefacts.save_artefact(dummy, tmp_path / "bad.joblib", example_input=scenario.X_test.head(2))
-    monitor = rollout.CanaryMonitor(k=3.0, min_samples=10, consecutive=2)
-    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=tmp_path / "bad.joblib",
-                             candidate_sha256=bad.sha256, candidate_version="bad", mode="canary",
-                             candidate_share=0.5, monitor=monitor, rng=1)
-    gen = np.random.default_rng(2)
-    answered = []
-    with TestClient(app) as c:
-        for _ in range(120):
-            row = {**GOOD, "error_pct": float(gen.uniform(0, 3)), "request_rate": float(gen.uniform(0, 200))}
-            r = c.post("/predict", json=row)
-            answered.append(r.json()["answered_by"])
-            assert r.headers["x-model-version"] == r.json()["model_version"]
-        state = c.get("/rollout").json()["canary"]
-    assert state["rolled_back"] is True and state["candidate_share"] == 0.0
-    assert state["min_samples"] == 10
-    assert any(d["action"] == "rollback" for d in state["decisions"])
-    assert "candidate" in answered
-    first_halt = 2 * 10  # at least two full windows before the rule can trip
-    assert answered[-20:] == ["current"] * 20 and answered.index("candidate") < len(answered) - 20
-    assert answered.count("candidate") >= first_halt // 2
-
-
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"mode": "blue"}, ValueError, "`mode` must be one of"),
         ({"expected_sha256": "abc"}, ValueError, "`expected_sha256` must be a SHA-256"),
         ({"artefact": "/nonexistent/model.joblib"}, FileNotFoundError, "`artefact` must be an existing"),
         ({"artefact": 3}, TypeError, "`artefact` must be a path"),
-        ({"mode": "shadow"}, ValueError, "`candidate` and `candidate_sha256` must be given"),
         ({"max_batch": 0}, ValueError, "`max_batch` must be an integer >= 1"),
         ({"max_body_bytes": 1.5}, TypeError, "`max_body_bytes` must be an integer"),
-        ({"threshold": 1.0}, ValueError, r"`threshold` must be a number in \(0, 1\)"),
         ({"prediction_log": print}, TypeError, "`prediction_log` must have a `write"),
-        ({"mode": "canary", "candidate": None, "candidate_sha256": None}, ValueError, "must be given"),
+        ({"mode": "shadow"}, TypeError, "unexpected keyword argument 'mode'"),
     ],
 )
 def test_create_app_validation(saved, kwargs, error, match):
@@ -300,24 +246,23 @@ def test_create_app_validation(saved, kwargs, error, match):
 
 def test_run_server_and_batch_model_validation(saved):
     (path, sha), _ = saved
-    with pytest.raises(ValueError, match="`workers` must be an integer >= 1"):
-        with serving.run_server({"artefact": path, "expected_sha256": sha}, workers=0):
-            pass
+    app = serving.create_app(artefact=path, expected_sha256=sha)
     with pytest.raises(ValueError, match="`port` must be an integer between 0 and 65535"):
-        with serving.run_server({"artefact": path, "expected_sha256": sha}, port=70000):
+        with serving.run_server(app, port=70000):
             pass
-    with pytest.raises(TypeError, match="`app_or_kwargs` must be the create_app keyword arguments"):
-        with serving.run_server(serving.create_app(artefact=path, expected_sha256=sha), workers=2):
+    with pytest.raises(TypeError, match="`app` must be a FastAPI app from `serving.create_app`; got dict"):
+        with serving.run_server({"artefact": path, "expected_sha256": sha}):
             pass
     with pytest.raises(ValueError, match="`max_batch` must be an integer >= 1"):
-        serving.make_batch_model(-1)
+        _schema.make_batch_model(-1)
 
 
 # ----------------------------------------------------------------------------- real server
 @pytest.fixture(scope="module")
 def live(saved):
     (path, sha), _ = saved
-    with serving.run_server({"artefact": path, "expected_sha256": sha, "version": "v7", "max_batch": 4}) as url:
+    app = serving.create_app(artefact=path, expected_sha256=sha, version="v7", max_batch=4)
+    with serving.run_server(app) as url:
         assert url.startswith("http://127.0.0.1:")
         yield url
 
@@ -381,37 +326,6 @@ def test_bounded_load_run_has_no_errors(live):
 
 
 @pytest.mark.server
-@pytest.mark.slow
-def test_two_worker_processes(saved):
-    (path, sha), _ = saved
-    with serving.run_server({"artefact": path, "expected_sha256": sha}, workers=2) as url:
-        with httpx.Client(base_url=url, timeout=10) as c:
-            rs = [c.post("/predict", json=GOOD) for _ in range(20)]
-    assert all(r.status_code == 200 for r in rs)
-    assert len({r.json()["incident_probability"] for r in rs}) == 1
-
-
-@pytest.mark.server
-@pytest.mark.slow
-def test_serve_a_registry_alias(tmp_path, scenario):
-    from mlops_reference import registry
-
-    reg = registry.Registry(tmp_path)
-    s = scenario
-    reg.register("m", s.pipeline, training_data=s.X_train, example_input=s.X_test.head(2))
-    reg.register("m", data.fit_pipeline(s.X_train, s.y_train, random_state=5), training_data=s.X_train,
-                 example_input=s.X_test.head(2))
-    reg.promote("m", 1, reason="first")
-    reg.promote("m", 2, "challenger", reason="try it")
-    app = serving.create_app_from_registry(reg, "m", "champion", candidate_alias="challenger", mode="shadow")
-    with serving.run_server(app) as url:
-        r = httpx.post(url + "/predict", json=GOOD, timeout=10)
-        state = httpx.get(url + "/rollout", timeout=10).json()
-    assert r.json()["model_version"] == "m/1"
-    assert state["candidate"] == "m/2" and state["shadow"]["n_compared"] == 1
-
-
-@pytest.mark.server
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_accepted_connections_have_tcp_nodelay(saved, loop):
     # Without TCP_NODELAY a response written in two segments waits for the client's delayed
@@ -445,7 +359,8 @@ def test_accepted_connections_have_tcp_nodelay(saved, loop):
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_command_line_serves_in_the_foreground(saved):
+def test_the_containers_entry_point_serves_in_the_foreground(saved):
+    # `python -m mlops_reference.deploy serve`, what the image runs, outside the image.
     import os
     import signal
     import socket
@@ -456,8 +371,9 @@ def test_command_line_serves_in_the_foreground(saved):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "mlops_reference.serving", "--artefact", str(path),
-                             "--sha256", sha, "--port", str(port), "--version", "cli"],
+    env = {**os.environ, "MODEL_ARTEFACT": str(path), "MODEL_SHA256": sha, "MODEL_VERSION": "cli",
+           "PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "mlops_reference.deploy", "serve"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -468,48 +384,10 @@ def test_command_line_serves_in_the_foreground(saved):
                     r = probe.post(f"http://127.0.0.1:{port}/predict", json=GOOD)
                     break
                 except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the CLI server did not start in 60 s"
+                    assert time.monotonic() < deadline, "the server did not start in 60 s"
                     time.sleep(0.1)
         assert r.status_code == 200 and r.json()["model_version"] == "cli"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
         proc.stderr.close()
-
-
-def test_worker_processes_get_one_thread_pool_each_unless_set():
-    # Two processes with machine-sized BLAS/OpenMP pools oversubscribe the cores.
-    env = _run._one_thread_per_worker({"PATH": "/bin", "OMP_NUM_THREADS": "4"})
-    assert env["OMP_NUM_THREADS"] == "4"  # the operator's choice wins
-    assert env["OPENBLAS_NUM_THREADS"] == "1"
-    assert env["MKL_NUM_THREADS"] == "1"
-    assert env["PATH"] == "/bin"
-
-
-def test_shadow_candidate_failure_never_reaches_the_client(saved):
-    class Broken:
-        def predict_proba(self, X):
-            raise ValueError("candidate exploded")
-
-    (cp, cs), (np_, ns) = saved
-    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=np_, candidate_sha256=ns,
-                             candidate_version="cand", mode="shadow")
-    with TestClient(app) as c:
-        app.state.models["candidate"].model = Broken()
-        answers = [c.post("/predict", json=GOOD) for _ in range(3)]
-        state = c.get("/rollout").json()["shadow"]
-        text = c.get("/metrics").text
-    assert [r.status_code for r in answers] == [200, 200, 200]
-    assert {r.json()["answered_by"] for r in answers} == {"current"}
-    assert state["n_compared"] == 3 and state["agreement"] == 0.0     # rollout counts a failed shadow as disagreement
-    assert state["recent"][0]["candidate"] is None                      # NaN in the log, null in JSON
-    assert 'prediction_errors_total{model_version="cand"} 3.0' in text
-
-
-def test_canary_mode_uses_rollouts_own_default_monitor(saved):
-    (cp, cs), (np_, ns) = saved
-    app = serving.create_app(artefact=cp, expected_sha256=cs, candidate=np_, candidate_sha256=ns, mode="canary")
-    with TestClient(app) as c:
-        state = c.get("/rollout").json()["canary"]
-    assert state["min_samples"] == rollout.CanaryMonitor().min_samples
-    assert state["rolled_back"] is False and state["decisions"] == []

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _utils
-from ._promql import _monitor_params, canary_analysis_query, format_duration
+from ..rollout import CanaryRule
+from ._promql import canary_analysis_query, check_rule, format_duration
 
 #: Where the server answers, as :mod:`mlops_reference.serving` defines it.
 HEALTH_PATH, READY_PATH, METRICS_PATH = "/healthz", "/readyz", "/metrics"
@@ -275,17 +276,18 @@ def _check_release(release: Any) -> Release:
     return release
 
 
-def _check_schedule(schedule: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    hours, shares = getattr(schedule, "hours", None), getattr(schedule, "shares", None)
-    if hours is None or shares is None:
-        raise TypeError(f"`schedule` must be a rollout.CanarySchedule; got {type(schedule).__name__}.")
-    if shares[-1] != 1.0:
-        raise ValueError(f"`schedule.shares` must end at 1.0 (a complete rollout); got {shares[-1]!r}.")
-    for share in shares[:-1]:
+def _check_schedule(rule: CanaryRule) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    schedule = rule.schedule
+    if schedule is None:
+        raise ValueError("`rule` must be planned from a schedule (`CanaryRule(schedule=..., window_size=...)`): "
+                         "its steps are the Rollout's; got a rule planned from `looks`.")
+    if schedule.shares[-1] != 1.0:
+        raise ValueError(f"`rule.schedule.shares` must end at 1.0 (a complete rollout); got {schedule.shares[-1]!r}.")
+    for share in schedule.shares[:-1]:
         if abs(share * 100 - round(share * 100)) > 1e-9:
-            raise ValueError(f"`schedule.shares` must be whole percentages (Argo's setWeight is an "
+            raise ValueError(f"`rule.schedule.shares` must be whole percentages (Argo's setWeight is an "
                              f"integer); got {share!r}.")
-    return tuple(hours), tuple(shares)
+    return schedule.hours, schedule.shares
 
 
 def _pause(hours: float) -> str:
@@ -295,78 +297,20 @@ def _pause(hours: float) -> str:
     return format_duration(round(seconds))
 
 
-def _looks(schedule: Any, monitor: Any, hours: tuple[float, ...]) -> list[tuple[float, float]]:
-    """(hour at which look j is taken, boundary c_j) for every planned look of ``monitor``."""
-    try:
-        rule = monitor.rule
-    except AttributeError:
-        raise TypeError(f"`monitor` must be a rollout.CanaryMonitor; got {type(monitor).__name__}.") from None
+def _looks(rule: CanaryRule) -> list[tuple[float, float]]:
+    """(hour at which look j is taken, boundary c_j) for every planned look of ``rule``."""
     if rule.consecutive != 1:
-        raise ValueError(f"`monitor.consecutive` must be 1: an Argo step analysis judges each look once "
+        raise ValueError(f"`rule.consecutive` must be 1: an Argo step analysis judges each look once "
                          f"and cannot count breaches in a row; got {rule.consecutive}.")
-    plan = schedule.plan(rule.window_size or 2000, min_samples=rule.min_samples)
-    if len(plan) != len(rule.boundaries):
-        raise ValueError(f"`monitor` must plan one look per window of `schedule` ({len(plan)} windows); "
-                         f"got {len(rule.boundaries)} boundaries. Build it with "
-                         "`rollout.CanaryMonitor.for_schedule(schedule, window_size=..., min_samples=...)`.")
+    plan = rule.schedule.plan(rule.window_size, min_samples=rule.min_samples)
     # A window [h, h + 1) closes, and is judged, at h + 1.
     return [(float(h) + 1.0, float(c)) for h, c in zip(plan["hour"], rule.boundaries)]
 
 
-def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | None = None) -> list[dict[str, Any]]:
-    """The Argo Rollouts ``Rollout`` and ``AnalysisTemplate`` of a canary release.
-
-    The canary steps come from the schedule: for each step ``i`` but the last, a
-    ``setWeight`` of ``shares[i]`` (in percent), then, for every look ``j`` the monitor
-    plans within that step (one per hourly window of ``schedule.plan``), a ``pause``
-    until the window closes and a step ``analysis`` with the arguments ``boundary`` (the
-    monitor's :math:`c_j`) and ``lookback`` (the time since the first judged window
-    opened); a last ``pause`` runs to ``hours[i + 1]``. After it Argo promotes the canary
-    to 100 %. The weights are routed by the NGINX ingress controller
-    (``trafficRouting.nginx``, over the Services and Ingress of
-    :func:`make_traffic_manifests`), so each step's share of requests is the share the
-    monitor's boundaries were computed for, not a whole number of pods. Each analysis takes one measurement of :func:`canary_analysis_query`, the
-    margin statistic of the canary against the other versions pooled over the whole
-    ``lookback``, and fails when it exceeds ``{{args.boundary}}`` (``failureLimit`` 0):
-    the rollout aborts and traffic returns to the stable version. The Rollout takes its
-    pod template from the Deployment of :func:`make_deployment_manifests`
-    (``workloadRef``), so the two cannot drift apart.
-
-    Parameters
-    ----------
-    schedule : rollout.CanarySchedule
-    monitor : rollout.CanaryMonitor
-        Built with ``CanaryMonitor.for_schedule(schedule, ...)`` (or with looks equal to
-        the schedule's windows); ``consecutive`` must be 1.
-    release : Release, default=None
-
-    Returns
-    -------
-    list of dict
-        The AnalysisTemplate, then the Rollout.
-
-    Examples
-    --------
-    Which weights does the book's default schedule set, and what is the first look's boundary?
-
-    >>> from mlops_reference import rollout
-    >>> schedule = rollout.CanarySchedule()
-    >>> monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
-    >>> template, ro = make_rollout_manifests(schedule, monitor)
-    >>> steps = ro["spec"]["strategy"]["canary"]["steps"]
-    >>> [s["setWeight"] for s in steps if "setWeight" in s]
-    [0, 5, 10, 25, 50, 75]
-    >>> first = next(s["analysis"] for s in steps if "analysis" in s)
-    >>> {a["name"]: a["value"] for a in first["args"]}["boundary"][:5]
-    '3.011'
-    >>> template["spec"]["metrics"][0]["successCondition"]
-    'result[0] <= {{args.boundary}}'
-    """
-    release = _check_release(release)
-    hours, shares = _check_schedule(schedule)
-    _, min_samples, _, margin = _monitor_params(monitor)
-    looks = _looks(schedule, monitor, hours)
-    name = f"{release.name}-canary-divergence"
+def _steps(rule: CanaryRule, release: Release, template: str) -> list[dict[str, Any]]:
+    """setWeight, then for each look in the step a pause until its window closes and an analysis."""
+    hours, shares = _check_schedule(rule)
+    looks = _looks(rule)
     first_window = looks[0][0] - 1.0
     steps: list[dict[str, Any]] = []
     for i in range(len(hours) - 1):
@@ -377,7 +321,7 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
                 continue
             steps.append({"pause": {"duration": _pause(at - clock)}})
             steps.append({"analysis": {
-                "templates": [{"templateName": name}],
+                "templates": [{"templateName": template}],
                 "args": [{"name": "canary-version", "value": release.model_version},
                          {"name": "boundary", "value": repr(boundary)},
                          {"name": "lookback", "value": format_duration(round((at - first_window) * 3600))}],
@@ -385,9 +329,13 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
             clock = at
         if clock < hours[i + 1]:
             steps.append({"pause": {"duration": _pause(hours[i + 1] - clock)}})
-    query = canary_analysis_query(canary="{{args.canary-version}}", lookback="{{args.lookback}}",
-                                  min_samples=min_samples, margin=margin)
-    template = {
+    return steps
+
+
+def _analysis_template(rule: CanaryRule, release: Release, name: str) -> dict[str, Any]:
+    """The AnalysisTemplate: one measurement of the rule's statistic per look, against that look's c_j."""
+    query = canary_analysis_query(rule, canary="{{args.canary-version}}", lookback="{{args.lookback}}")
+    return {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
         "metadata": {"name": name, "labels": dict(release.labels)},
         "spec": {
@@ -403,6 +351,59 @@ def make_rollout_manifests(schedule: Any, monitor: Any, *, release: Release | No
             }],
         },
     }
+
+
+def make_rollout_manifests(rule: CanaryRule, *, release: Release | None = None) -> list[dict[str, Any]]:
+    """The Argo Rollouts ``Rollout`` and ``AnalysisTemplate`` of a canary release.
+
+    Everything the canary decides comes from ``rule``, a
+    :class:`~mlops_reference.rollout.CanaryRule` planned from a schedule. For each step
+    ``i`` of ``rule.schedule`` but the last, a ``setWeight`` of ``shares[i]`` (in percent),
+    then, for every look ``j`` the rule plans within that step (one per hourly window), a
+    ``pause`` until the window closes and a step ``analysis`` with the arguments
+    ``boundary`` (the rule's :math:`c_j`) and ``lookback`` (the time since the first judged
+    window opened); a last ``pause`` runs to ``hours[i + 1]``. After it Argo promotes the
+    canary to 100 %. The weights are routed by the NGINX ingress controller
+    (``trafficRouting.nginx``, over the Services and Ingress of
+    :func:`make_traffic_manifests`), so each step's share of requests is the share the
+    boundaries were computed for, not a whole number of pods. Each analysis takes one
+    measurement of the rule's margin statistic of the canary against the other versions,
+    pooled over the whole ``lookback``, and fails when it exceeds ``{{args.boundary}}``
+    (``failureLimit`` 0): the rollout aborts and traffic returns to the stable version.
+    The Rollout takes its pod template from the Deployment of
+    :func:`make_deployment_manifests` (``workloadRef``), so the two cannot drift apart.
+
+    Parameters
+    ----------
+    rule : rollout.CanaryRule
+        Planned from a schedule whose shares are whole percentages; ``consecutive`` must be 1.
+    release : Release, default=None
+
+    Returns
+    -------
+    list of dict
+        The AnalysisTemplate, then the Rollout.
+
+    Examples
+    --------
+    Which weights does the default schedule set, and what is the first look's boundary?
+
+    >>> from mlops_reference import rollout
+    >>> rule = rollout.CanaryRule(window_size=2000, min_samples=50)
+    >>> template, ro = make_rollout_manifests(rule)
+    >>> steps = ro["spec"]["strategy"]["canary"]["steps"]
+    >>> [s["setWeight"] for s in steps if "setWeight" in s]
+    [0, 5, 10, 25, 50, 75]
+    >>> first = next(s["analysis"] for s in steps if "analysis" in s)
+    >>> {a["name"]: a["value"] for a in first["args"]}["boundary"][:5]
+    '3.011'
+    >>> template["spec"]["metrics"][0]["successCondition"]
+    'result[0] <= {{args.boundary}}'
+    """
+    rule, release = check_rule(rule), _check_release(release)
+    name = f"{release.name}-canary-divergence"
+    steps = _steps(rule, release, name)
+    template = _analysis_template(rule, release, name)
     ro = {
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
         "metadata": {"name": release.name, "labels": dict(release.labels)},
@@ -452,8 +453,7 @@ def schedule_from_rollout(rollout_manifest: dict[str, Any]) -> tuple[tuple[float
     --------
     >>> from mlops_reference import rollout
     >>> schedule = rollout.CanarySchedule(hours=(0, 2, 6), shares=(0.1, 0.5, 1.0))
-    >>> monitor = rollout.CanaryMonitor.for_schedule(schedule, window_size=2000, min_samples=50)
-    >>> _, ro = make_rollout_manifests(schedule, monitor)
+    >>> _, ro = make_rollout_manifests(rollout.CanaryRule(schedule=schedule, min_samples=50))
     >>> schedule_from_rollout(ro)
     ((0.0, 2.0, 6.0), (0.1, 0.5, 1.0))
     """

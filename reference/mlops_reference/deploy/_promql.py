@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from .. import _utils
+from ..rollout import CanaryRule
 
 PROBABILITY = "predicted_probability"
 SQUARES = "predicted_probability_squares_total"
@@ -82,33 +83,35 @@ def _z(a: tuple[str, ...], b: tuple[str, ...], margin: float) -> str:
     return f"{diff} / sqrt({var_over_n(a)} + {var_over_n(b)})"
 
 
-def version_divergence_query(*, window: float, min_samples: int, margin: float = 0.0) -> str:
-    """Per model version: the monitor's statistic of that version against all the others.
+def version_divergence_query(rule: CanaryRule, *, window: float) -> str:
+    """Per model version: ``rule``'s margin statistic of that version against all the others.
 
     Reads the per-version moments of :func:`recording_rules`. One series per
-    ``model_version`` holding at least ``min_samples`` predictions in the window while the
-    others together also hold that many; none when a single version serves. During a
-    canary, two versions serve, and this is the canary-against-stable statistic of
-    :class:`~mlops_reference.rollout.CanaryMonitor`.
+    ``model_version`` holding at least ``rule.min_samples`` predictions in the window while
+    the others together also hold that many; none when a single version serves. During a
+    canary, two versions serve, and this is the canary-against-stable statistic.
 
     Examples
     --------
-    >>> q = version_divergence_query(window=300, min_samples=50)
+    >>> from mlops_reference import rollout
+    >>> q = version_divergence_query(rollout.CanaryRule(min_samples=50), window=300)
     >>> "scalar(sum(model_version:predicted_probability_count:increase5m))" in q
     True
     """
-    min_samples = _utils.check_positive_int(min_samples, "min_samples")
+    rule = check_rule(rule)
     v = recorded_names(window)
     rest = tuple(f"(scalar(sum({x})) - {x})" for x in v)
-    return f"({_z(v, rest, margin)}) and {v[0]} >= {min_samples} and {rest[0]} >= {min_samples}"
+    m = rule.min_samples
+    return f"({_z(v, rest, rule.margin)}) and {v[0]} >= {m} and {rest[0]} >= {m}"
 
 
-def recording_rules(window: float, *, min_samples: int, margin: float = 0.0) -> list[dict[str, str]]:
-    """Recording rules: per-version n, sum(p), sum(p^2) over ``window``, then the statistic.
+def recording_rules(rule: CanaryRule, window: float) -> list[dict[str, str]]:
+    """Recording rules: per-version n, sum(p), sum(p^2) over ``window``, then ``rule``'s statistic.
 
     Examples
     --------
-    >>> rules = recording_rules(600, min_samples=100)
+    >>> from mlops_reference import rollout
+    >>> rules = recording_rules(rollout.CanaryRule(), 600)
     >>> rules[2]["expr"]
     'sum by (model_version) (increase(predicted_probability_squares_total[10m]))'
     >>> rules[3]["record"]
@@ -118,8 +121,7 @@ def recording_rules(window: float, *, min_samples: int, margin: float = 0.0) -> 
     sources = (f"{PROBABILITY}_count", f"{PROBABILITY}_sum", SQUARES)
     rules = [{"record": name, "expr": f"sum by (model_version) (increase({src}[{w}]))"}
              for name, src in zip(recorded_names(window), sources)]
-    rules.append({"record": statistic_name(window),
-                  "expr": version_divergence_query(window=window, min_samples=min_samples, margin=margin)})
+    rules.append({"record": statistic_name(window), "expr": version_divergence_query(rule, window=window)})
     return rules
 
 
@@ -131,36 +133,37 @@ def _streak(window: float, consecutive: int, selector: str = "") -> tuple[str, s
     return f"min_over_time({series}{span})", f"count_over_time({series}{span})"
 
 
-def canary_analysis_query(*, canary: str, lookback: str, min_samples: int, margin: float = 0.0) -> str:
-    r"""The canary's margin statistic against the other versions, pooled over ``lookback``, else 0.
+def canary_analysis_query(rule: CanaryRule, *, canary: str, lookback: str) -> str:
+    r"""``rule``'s margin statistic of the canary against the other versions, pooled over ``lookback``, else 0.
 
     From cumulative sums over ``lookback`` (in an Argo step analysis, the time since the
     first judged window opened): per side, the count, sum and sum of squares of the predicted
     probability, hence both means and ``ddof=1`` variances, and
     :math:`Z = (|\bar c - \bar b| - \delta) / \sqrt{s_c^2/n_c + s_b^2/n_b}` (floored at 0).
-    It is 0 while either side holds fewer than ``min_samples`` predictions ("insufficient").
-    ``canary`` and ``lookback`` may be Argo placeholders such as ``{{args.lookback}}``.
+    It is 0 while either side holds fewer than ``rule.min_samples`` predictions
+    ("insufficient"). ``canary`` and ``lookback`` may be Argo placeholders such as
+    ``{{args.lookback}}``.
 
     Examples
     --------
-    >>> q = canary_analysis_query(canary="v2", lookback="3h", min_samples=50, margin=0.02)
+    >>> from mlops_reference import rollout
+    >>> q = canary_analysis_query(rollout.CanaryRule(min_samples=50), canary="v2", lookback="3h")
     >>> print(q[:97])
     (clamp_min(abs(sum(increase(predicted_probability_sum{model_version="v2"}[3h])) / sum(increase(pr
     >>> q.endswith(">= 50) or vector(0)")
     True
     """
-    min_samples = _utils.check_positive_int(min_samples, "min_samples")
-    margin = _utils.check_number(margin, "margin", low=0.0)
+    rule = check_rule(rule)
     sources = (f"{PROBABILITY}_count", f"{PROBABILITY}_sum", SQUARES)
 
     def side(op: str) -> tuple[str, ...]:
         return tuple(f'sum(increase({src}{{model_version{op}"{canary}"}}[{lookback}]))' for src in sources)
 
-    c, b = side("="), side("!=")
-    return f"({_z(c, b, margin)} and {c[0]} >= {min_samples} and {b[0]} >= {min_samples}) or vector(0)"
+    c, b, m = side("="), side("!="), rule.min_samples
+    return f"({_z(c, b, rule.margin)} and {c[0]} >= {m} and {b[0]} >= {m}) or vector(0)"
 
 
-def dashboard_queries(*, window: float = 300.0, canary_window: float = 600.0, min_samples: int = 100,
+def dashboard_queries(*, window: float = 300.0, canary_window: float = 600.0,
                       latency_quantile: float = 0.99) -> dict[str, str]:
     """The PromQL behind each dashboard panel (and the chapter's figure), by panel title.
 
@@ -193,41 +196,32 @@ def _error_ratio(w: str) -> str:
             f'sum(rate(http_requests_total{{path="/predict"}}[{w}]))')
 
 
-def monitor_threshold(monitor: Any) -> float:
-    """The critical value a single PromQL or Argo condition can hold for ``monitor``.
+def monitor_threshold(rule: CanaryRule) -> float:
+    """The critical value a single PromQL alert can hold for ``rule``.
 
-    A fixed ``k`` when the monitor has one. A group-sequential monitor (``k=None``) has one
-    boundary per planned look, and an alert or an Argo analysis holds one number: the
-    largest boundary (the strictest look), so that no window is judged more leniently
-    than the monitor would judge it.
+    A fixed ``k`` when the rule has one. A group-sequential rule has one boundary per
+    planned look, and an alert holds one number: the largest finite boundary (the
+    strictest look), so that no window is judged more leniently than the rule would judge it.
 
     Examples
     --------
     >>> from mlops_reference import rollout
-    >>> monitor_threshold(rollout.CanaryMonitor(k=3.0))
+    >>> monitor_threshold(rollout.CanaryRule(k=3.0))
     3.0
-    >>> class Sequential:
-    ...     k, boundaries = None, [3.01, 2.8, 2.2, float("inf")]
-    >>> monitor_threshold(Sequential())
+    >>> round(monitor_threshold(rollout.CanaryRule(window_size=2000, min_samples=50)), 2)
     3.01
     """
-    k = getattr(monitor, "k", None)
-    if k is not None:
-        return float(k)
-    finite = [float(b) for b in getattr(monitor, "boundaries", ()) if math.isfinite(float(b))]
-    if not finite:
-        raise TypeError("`monitor` must have a fixed `k` or finite `boundaries`; "
-                        f"got {type(monitor).__name__} with neither.")
-    return max(finite)
+    rule = check_rule(rule)
+    if rule.k is not None:
+        return float(rule.k)
+    return max(c for c in rule.boundaries if math.isfinite(c))
 
 
-def _monitor_params(monitor: Any) -> tuple[float, int, int, float]:
-    try:
-        min_samples, consecutive = monitor.min_samples, monitor.consecutive
-    except AttributeError:
-        raise TypeError(f"`monitor` must be a rollout.CanaryMonitor; got {type(monitor).__name__}.") from None
-    return (monitor_threshold(monitor), int(min_samples), int(consecutive),
-            float(getattr(monitor, "margin", 0.0) or 0.0))
+def check_rule(rule: Any) -> CanaryRule:
+    """``rule`` itself, once it is a :class:`~mlops_reference.rollout.CanaryRule`."""
+    if not isinstance(rule, CanaryRule):
+        raise TypeError(f"`rule` must be a rollout.CanaryRule; got {type(rule).__name__}.")
+    return rule
 
 
 def _windows(consecutive: int, window: float) -> str:
@@ -235,16 +229,16 @@ def _windows(consecutive: int, window: float) -> str:
     return f"a window of {w}" if consecutive == 1 else f"{consecutive} windows of {w} in a row"
 
 
-def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile: float = 0.99,
+def make_alert_rules(rule: CanaryRule, *, latency_slo: float = 0.1, latency_quantile: float = 0.99,
                      max_error_rate: float = 0.01, window: float = 300.0, hold: float = 300.0,
                      canary_window: float = 600.0, drift_interval: float = 3600.0) -> dict[str, Any]:
     """Prometheus alerting rules for the model server, its canary and its drift job.
 
     Parameters
     ----------
-    monitor : rollout.CanaryMonitor
-        ``k``, ``min_samples``, ``consecutive`` (and ``margin`` when it has one) of the
-        canary divergence alert.
+    rule : rollout.CanaryRule
+        ``margin``, ``min_samples``, ``consecutive`` and the threshold
+        (:func:`monitor_threshold`) of the canary divergence alert.
     latency_slo : float, default=0.1
         Seconds the ``latency_quantile`` of ``/predict`` must stay under.
     latency_quantile : float, default=0.99
@@ -269,33 +263,40 @@ def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile
     Which alerts are there, and when does the canary one fire?
 
     >>> from mlops_reference import rollout
-    >>> rules = make_alert_rules(rollout.CanaryMonitor(k=3.0, min_samples=100, consecutive=2))
+    >>> rules = make_alert_rules(rollout.CanaryRule(k=3.0, min_samples=100, consecutive=2))
     >>> [r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r]
     ['PredictLatencySLO', 'PredictErrorRate', 'ModelPredictionErrors', 'CanaryDivergence', 'InputDrift', 'DriftJobStale']
     >>> rules["groups"][1]["rules"][-1]["expr"].endswith("[20m:10m]) >= 2")
     True
     """
-    k, min_samples, consecutive, margin = _monitor_params(monitor)
+    rule = check_rule(rule)
     slo = _utils.check_positive_number(latency_slo, "latency_slo")
     max_error_rate = _utils.check_level(max_error_rate, "max_error_rate")
     for value, name in ((window, "window"), (hold, "hold"), (canary_window, "canary_window"),
                         (drift_interval, "drift_interval")):
         _utils.check_positive_number(value, name)
-    w, hold_text = format_duration(window), format_duration(hold)
-    q = dashboard_queries(window=window, canary_window=canary_window, min_samples=min_samples,
-                          latency_quantile=latency_quantile)
-    smallest, count = _streak(canary_window, consecutive)
-    server = [
+    latency = dashboard_queries(window=window, latency_quantile=latency_quantile)["Latency quantile of /predict (s)"]
+    return {"groups": [
+        {"name": "model-server", "rules": _server_alerts(latency, latency_quantile, slo, max_error_rate,
+                                                         format_duration(window), format_duration(hold))},
+        {"name": "model-canary", "rules": recording_rules(rule, canary_window) + _canary_alert(rule, canary_window)},
+        {"name": "model-drift", "rules": _drift_alerts(drift_interval)},
+    ]}
+
+
+def _server_alerts(latency: str, quantile: float, slo: float, max_error_rate: float, w: str,
+                   hold: str) -> list[dict[str, Any]]:
+    return [
         {"alert": "PredictLatencySLO",
-         "expr": f"{q['Latency quantile of /predict (s)']} > {slo:g}",
-         "for": hold_text,
+         "expr": f"{latency} > {slo:g}",
+         "for": hold,
          "labels": {"severity": "page"},
-         "annotations": {"summary": f"p{latency_quantile * 100:g} latency of /predict above {slo:g} s",
+         "annotations": {"summary": f"p{quantile * 100:g} latency of /predict above {slo:g} s",
                          "description": "p%g latency of /predict: {{ $value | humanizeDuration }}."
-                                        % (latency_quantile * 100)}},
+                                        % (quantile * 100)}},
         {"alert": "PredictErrorRate",
          "expr": f"{_error_ratio(w)} > {max_error_rate:g}",
-         "for": hold_text,
+         "for": hold,
          "labels": {"severity": "page"},
          "annotations": {"summary": f"more than {max_error_rate:.0%} of /predict requests fail with 5xx",
                          "description": "{{ $value | humanizePercentage }} of /predict requests failed."}},
@@ -303,13 +304,18 @@ def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile
          "expr": (f"sum by (model_version) (rate(prediction_errors_total[{w}])) / "
                   f"(sum by (model_version) (rate(prediction_errors_total[{w}])) + "
                   f"sum by (model_version) (rate({PROBABILITY}_count[{w}]))) > {max_error_rate:g}"),
-         "for": hold_text,
+         "for": hold,
          "labels": {"severity": "page"},
          "annotations": {"summary": "a model version raises on too many predictions",
                          "description": "Version {{ $labels.model_version }} fails "
                                         "{{ $value | humanizePercentage }} of its predictions."}},
     ]
-    canary = [
+
+
+def _canary_alert(rule: CanaryRule, canary_window: float) -> list[dict[str, Any]]:
+    k, consecutive = monitor_threshold(rule), rule.consecutive
+    smallest, count = _streak(canary_window, consecutive)
+    return [
         {"alert": "CanaryDivergence",
          # The smallest statistic of the last `consecutive` windows above k: every one breached.
          "expr": f"{smallest} > {k:g} and {count} >= {consecutive}",
@@ -320,7 +326,10 @@ def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile
                                         f"other versions' in {_windows(consecutive, canary_window)} "
                                         "(smallest statistic {{ $value | printf \"%.1f\" }})."}},
     ]
-    drift = [
+
+
+def _drift_alerts(drift_interval: float) -> list[dict[str, Any]]:
+    return [
         {"alert": "InputDrift",
          "expr": "model_input_drift_pvalue < model_input_drift_threshold",
          "labels": {"severity": "ticket"},
@@ -333,9 +342,3 @@ def make_alert_rules(monitor: Any, *, latency_slo: float = 0.1, latency_quantile
          "annotations": {"summary": "the drift job has not succeeded for two of its intervals",
                          "description": "Last success {{ $value | humanizeDuration }} ago."}},
     ]
-    return {"groups": [
-        {"name": "model-server", "rules": server},
-        {"name": "model-canary",
-         "rules": recording_rules(canary_window, min_samples=min_samples, margin=margin) + canary},
-        {"name": "model-drift", "rules": drift},
-    ]}

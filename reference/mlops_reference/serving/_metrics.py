@@ -13,7 +13,6 @@ breaking change (list it in the changelog and in the rules):
 ``prediction_log_errors_total``                              counter, prediction-log records lost: writes
                                                              that raised, and records the log itself
                                                              dropped or failed to write (full disk)
-``canary_rolled_back``                                       gauge, 1 once the canary monitor rolled back
 ==========================================================  ===========================================
 
 ``path`` is one of the server's own paths or ``"other"``, so a scanner probing random
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-PATHS = ("/predict", "/healthz", "/readyz", "/metrics", "/rollout")
+PATHS = ("/predict", "/healthz", "/readyz", "/metrics")
 
 #: What ``/metrics`` answers with: the text format every Prometheus server scrapes.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -73,7 +72,7 @@ class Metrics:
     """One app's metrics registry and series."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("http_requests", "HTTP requests by path and status code",
@@ -92,8 +91,6 @@ class Metrics:
                               ["model_version"], registry=self.registry)
         self.log_errors = _LogErrors()
         self.registry.register(self.log_errors)
-        self.rolled_back = Gauge("canary_rolled_back", "1 once the canary monitor has sent all traffic back",
-                                 registry=self.registry)
 
     def observe_predictions(self, model_version: str, probs: np.ndarray) -> None:
         """Add one request's probabilities to the histogram and the sum of squares."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
@@ -117,7 +117,6 @@ class PredictionBody(BaseModel):
 
     model_version: str
     model_sha256: str
-    answered_by: Literal["current", "candidate"]
     request_id: str
     incident_probability: (Annotated[float, Field(ge=0.0, le=1.0)]
                            | list[Annotated[float, Field(ge=0.0, le=1.0)]])
@@ -227,7 +226,7 @@ def _component(model: type[BaseModel], components: dict[str, Any]) -> dict[str, 
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def openapi_document(app: Any, batch_model: type[BaseModel], base: dict[str, Any]) -> dict[str, Any]:
+def openapi_document(batch_model: type[BaseModel], base: dict[str, Any]) -> dict[str, Any]:
     """FastAPI's generated document, completed with what the hand-read endpoints accept and answer.
 
     ``/predict`` reads its body itself (to limit size and depth before parsing), so FastAPI
@@ -276,7 +275,4 @@ def openapi_document(app: Any, batch_model: type[BaseModel], base: dict[str, Any
     base["paths"]["/healthz"]["get"]["responses"] = {"200": {
         "description": "The process answers.", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"status": {"const": "alive"}}, "required": ["status"]}}}}}
-    base["paths"]["/rollout"]["get"]["responses"] = {"200": {
-        "description": "Mode and shadow or canary state.", "content": {"application/json": {"schema": {
-            "type": "object", "required": ["mode", "current"]}}}}}
     return base
