@@ -329,7 +329,7 @@ def test_monitor_and_vectorised_simulator_decide_identically():
     first = np.zeros(n_runs, dtype=int)
     for h in range(d.shape[1]):  # what the simulators do, window by window, for all runs at once
         before = state.rolled.copy()
-        _sequential.judge(state, d[:, h], v[:, h], ok[:, h], m.rule)
+        m.rule.judge(state, d[:, h], v[:, h], ok[:, h])
         first[state.rolled & ~before] = state.looks[state.rolled & ~before]
     monitor_rolled = np.array(["rollback" in a for a in per_window])
     assert np.array_equal(monitor_rolled, state.rolled)

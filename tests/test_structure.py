@@ -29,11 +29,6 @@ production reference (``reference/mlops_reference/``):
 
 Each rule is a function from a source tree to its list of violations, and each is shown to
 catch a violation planted in a small synthetic tree (the ``test_planted_*`` tests).
-
-Modules still under work on another branch are listed in :data:`PENDING`: their
-violations of (b), (c) and (d) are reported by an expected failure rather than failing the
-suite; when the work is merged, that test passes unexpectedly (strict xfail) and the list
-must be emptied.
 """
 from __future__ import annotations
 
@@ -52,14 +47,6 @@ KIT, REFERENCE = "mlops_companion", "mlops_reference"
 MAX_FUNCTION_LINES = 80
 MAX_KIT_LINES = 4000
 #: Modules (and packages, with their submodules) cleaned up on another branch.
-PENDING = (
-    "mlops_reference.rollout",
-    "mlops_reference.serving",
-    "mlops_reference.deploy",
-    "mlops_companion.checks._ch04_serving",
-    "mlops_companion.checks._ch05_safe_deployment",
-    "mlops_companion.checks._ch09_production",
-)
 
 
 # ----------------------------------------------------------------------------- the reader
@@ -250,11 +237,6 @@ def kit_lines(base: Path) -> int:
     return sum(len(path.read_text().splitlines()) for path in (base / KIT).rglob("*.py"))
 
 
-def _pending(violation: str) -> bool:
-    name = violation.partition(":")[0]
-    return any(name == p or name.startswith(p + ".") for p in PENDING)
-
-
 # ----------------------------------------------------------------------------- the book's packages
 
 @pytest.fixture(scope="module")
@@ -267,23 +249,17 @@ def test_no_import_cycle(modules):
 
 
 def test_no_private_name_of_another_module(modules):
-    assert [v for v in private_name_uses(modules) if not _pending(v)] == []
+    assert private_name_uses(modules) == []
 
 
 def test_no_long_function(modules):
-    assert [v for v in long_functions(modules) if not _pending(v)] == []
+    assert long_functions(modules) == []
 
 
-@pytest.mark.xfail(strict=True, reason="rollout, serving, deploy and checks 04/05/09 are cleaned "
-                   "on another branch; once merged, empty PENDING")
-def test_pending_modules_follow_the_rules_too(modules):
-    offenders = [v for v in [*private_name_uses(modules), *long_functions(modules),
-                             *reference_imports_kit(modules)] if _pending(v)]
-    assert offenders == [], "\n".join(offenders)
 
 
 def test_reference_never_imports_the_kit(modules):
-    assert [v for v in reference_imports_kit(modules) if not _pending(v)] == []
+    assert reference_imports_kit(modules) == []
 
 
 def test_kit_is_small():

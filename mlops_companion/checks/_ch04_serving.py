@@ -5,12 +5,12 @@ from collections.abc import Callable
 
 from ._harness import (
     CheckResult,
-    _Case,
-    _CaseFailed,
-    _call,
-    _exercise,
-    _expect,
-    _run,
+    Case,
+    CaseFailed,
+    call,
+    exercise,
+    expect,
+    run,
 )
 
 __all__ = ["check_make_request_schema", "check_make_app"]
@@ -38,26 +38,35 @@ _VALID_REQUEST = {"request_rate": 120.5, "error_pct": 2.0, "p99_latency_ms": 85.
                   "deploy_hour": 14, "is_weekend": 0}
 
 
-def _schema_cases() -> list[_Case]:
+def _range_ends():
+    """Each feature's spec with the two ends of its range, in the feature's own type."""
+    from mlops_companion import data
+
+    for spec in data.FEATURE_SPECS.values():
+        cast = int if spec.dtype == "int" else float
+        yield spec, cast(spec.low), cast(spec.high)
+
+
+def _schema_cases() -> list[Case]:
     def schema_of(func, given):
-        schema = _call(func)
-        _expect(isinstance(schema, type) and hasattr(schema, "model_validate"), given,
+        schema = call(func)
+        expect(isinstance(schema, type) and hasattr(schema, "model_validate"), given,
                 "a pydantic BaseModel subclass (the class itself)", schema)
         return schema
 
     def accepts(payload, description):
-        def run(func):
+        def check(func):
             given = f"make_request_schema().model_validate({payload})"
             schema = schema_of(func, given)
             try:
                 parsed = schema.model_validate(payload)
             except ValueError as error:  # pydantic's ValidationError subclasses ValueError
-                raise _CaseFailed(given, f"accepted ({description})",
+                raise CaseFailed(given, f"accepted ({description})",
                                   f"rejected: {str(error).splitlines()[0]}") from None
             for key, value in payload.items():
-                _expect(getattr(parsed, key, None) == value, given,
+                expect(getattr(parsed, key, None) == value, given,
                         f"the parsed object to have {key}={value!r}", getattr(parsed, key, None))
-        return run
+        return check
 
     def refuse(schema, change, description):
         payload = {k: v for k, v in {**_VALID_REQUEST, **change}.items() if v is not _MISSING}
@@ -66,23 +75,16 @@ def _schema_cases() -> list[_Case]:
             parsed = schema.model_validate(payload)
         except ValueError:  # pydantic's ValidationError subclasses ValueError
             return
-        raise _CaseFailed(given, f"a ValidationError ({description})", f"accepted: {parsed!r}")
+        raise CaseFailed(given, f"a ValidationError ({description})", f"accepted: {parsed!r}")
 
     def rejects(change, description):
-        def run(func):
+        def check(func):
             refuse(schema_of(func, "make_request_schema()"), change, description)
-        return run
-
-    def _ends():
-        from mlops_companion import data
-
-        for spec in data.FEATURE_SPECS.values():
-            cast = int if spec.dtype == "int" else float
-            yield spec, cast(spec.low), cast(spec.high)
+        return check
 
     def range_ends_accepted(func):
         schema = schema_of(func, "make_request_schema()")
-        for spec, low, high in _ends():
+        for spec, low, high in _range_ends():
             for value in (low, high):
                 accepts({**_VALID_REQUEST, spec.name: value},
                         f"{spec.name}={value!r} is an end of its range [{spec.low:g}, {spec.high:g}]"
@@ -90,7 +92,7 @@ def _schema_cases() -> list[_Case]:
 
     def outside_range_rejected(func):
         schema = schema_of(func, "make_request_schema()")
-        for spec, low, high in _ends():
+        for spec, low, high in _range_ends():
             step = 1 if spec.dtype == "int" else 0.5
             for value in (low - step, high + step):
                 refuse(schema, {spec.name: value},
@@ -103,32 +105,32 @@ def _schema_cases() -> list[_Case]:
                 refuse(schema, {name: value}, "NaN and infinity are not measurements")
 
     return [
-        _Case("a valid request is accepted", accepts(_VALID_REQUEST, "every field valid")),
-        _Case("an int for a float field is accepted",
+        Case("a valid request is accepted", accepts(_VALID_REQUEST, "every field valid")),
+        Case("an int for a float field is accepted",
               accepts({**_VALID_REQUEST, "request_rate": 120}, "JSON has one number type")),
-        _Case("a number sent as a string is rejected",
+        Case("a number sent as a string is rejected",
               rejects({"error_pct": "2.5"}, "strict types: no string-to-number coercion")),
-        _Case("an extra field is rejected",
+        Case("an extra field is rejected",
               rejects({"priority": "high"}, "unknown fields are an error, not ignored")),
-        _Case("a missing field is rejected", rejects({"is_weekend": _MISSING}, "every field required")),
-        _Case("an out-of-range percentage is rejected",
+        Case("a missing field is rejected", rejects({"is_weekend": _MISSING}, "every field required")),
+        Case("an out-of-range percentage is rejected",
               rejects({"error_pct": 150.0}, "error_pct must be within [0, 100]")),
-        _Case("an impossible hour is rejected",
+        Case("an impossible hour is rejected",
               rejects({"deploy_hour": 24}, "deploy_hour must be within [0, 23]")),
-        _Case("a fractional hour is rejected",
+        Case("a fractional hour is rejected",
               rejects({"deploy_hour": 13.5}, "deploy_hour is a whole number of hours")),
-        _Case("a negative rate is rejected",
+        Case("a negative rate is rejected",
               rejects({"request_rate": -5.0}, "request_rate must be at least 0")),
-        _Case("every field accepts both ends of its range", range_ends_accepted),
-        _Case("every field rejects values just outside its range", outside_range_rejected),
-        _Case("NaN and infinity are rejected", not_a_number),
+        Case("every field accepts both ends of its range", range_ends_accepted),
+        Case("every field rejects values just outside its range", outside_range_rejected),
+        Case("NaN and infinity are rejected", not_a_number),
     ]
 
 
 _MISSING = object()
 
 
-@_exercise("make_request_schema", STEM, _HINT_MAKE_REQUEST_SCHEMA)
+@exercise("make_request_schema", STEM, _HINT_MAKE_REQUEST_SCHEMA)
 def check_make_request_schema(func: Callable[[], type], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``make_request_schema()``, which returns a pydantic model class.
 
@@ -153,7 +155,7 @@ def check_make_request_schema(func: Callable[[], type], *, verbose: bool = True)
     make_request_schema: FAILED on case 3 of ..., "a number sent as a string is rejected".
     ...
     """
-    return _run("make_request_schema", func, _schema_cases(), verbose=verbose)
+    return run("make_request_schema", func, _schema_cases(), verbose=verbose)
 
 
 
@@ -177,15 +179,15 @@ class _ProbeModel:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
-def _app_cases() -> list[_Case]:
+def _app_cases() -> list[Case]:
     from mlops_companion import data
 
     def serve(func):
         from fastapi.testclient import TestClient
 
         model = _ProbeModel()
-        app = _call(func, model)
-        _expect(callable(app) and hasattr(app, "router"), "make_app(model)",
+        app = call(func, model)
+        expect(callable(app) and hasattr(app, "router"), "make_app(model)",
                 "a FastAPI application", type(app).__name__)
         # Redirects are not followed: a route at "/predict/" answers "/predict" only through
         # a redirect, which many clients do not follow for a POST.
@@ -202,30 +204,30 @@ def _app_cases() -> list[_Case]:
         client, _ = serve(func)
         with client:
             response = client.get("/healthz")
-        _expect(response.status_code == 200, "GET /healthz", "status 200", status(response))
+        expect(response.status_code == 200, "GET /healthz", "status 200", status(response))
         try:
             body = response.json()
         except ValueError:
             body = response.text[:120]
-        _expect(body == {"status": "ok"}, "GET /healthz", '{"status": "ok"}', body)
+        expect(body == {"status": "ok"}, "GET /healthz", '{"status": "ok"}', body)
 
     def prediction(error_pct):
-        def run(func):
+        def check(func):
             client, model = serve(func)
             payload = {**_VALID_REQUEST, "error_pct": error_pct}
             given = f"POST /predict with {payload}, a model predicting error_pct / 100"
             with client:
                 response = client.post("/predict", json=payload)
-            _expect(response.status_code == 200, given, "status 200", status(response))
+            expect(response.status_code == 200, given, "status 200", status(response))
             body = response.json()
             got = body.get("probability") if isinstance(body, dict) else None
-            _expect(isinstance(got, (int, float)) and abs(got - error_pct / 100) < 1e-9, given,
+            expect(isinstance(got, (int, float)) and abs(got - error_pct / 100) < 1e-9, given,
                     f'{{"probability": {error_pct / 100}}} (the positive class of predict_proba)',
                     body)
-            _expect(model.calls == [list(data.FEATURES)], given,
+            expect(model.calls == [list(data.FEATURES)], given,
                     f"one call of predict_proba on a DataFrame with columns {list(data.FEATURES)}",
                     f"calls with columns {model.calls}")
-        return run
+        return check
 
     def refused(func):
         client, model = serve(func)
@@ -236,29 +238,29 @@ def _app_cases() -> list[_Case]:
                 payload = {k: v for k, v in {**_VALID_REQUEST, **change}.items() if v is not _MISSING}
                 given = f"POST /predict with {what}: {payload}"
                 response = client.post("/predict", json=payload)
-                _expect(response.status_code == 422, given, "status 422 (the schema refuses it)",
+                expect(response.status_code == 422, given, "status 422 (the schema refuses it)",
                         status(response))
-        _expect(model.calls == [], "the invalid requests above",
+        expect(model.calls == [], "the invalid requests above",
                 "the model never to be called on an invalid request", f"{len(model.calls)} calls")
 
     def method(func):
         client, _ = serve(func)
         with client:
             response = client.get("/predict")
-        _expect(response.status_code == 405, "GET /predict", "status 405 (predictions are POSTed)",
+        expect(response.status_code == 405, "GET /predict", "status 405 (predictions are POSTed)",
                 status(response))
 
     return [
-        _Case("the health check answers", health),
-        _Case("a valid request gets the model's probability", prediction(2.0)),
-        _Case("another request, another probability", prediction(40.0)),
-        _Case("the probability is not rounded", prediction(12.3456)),
-        _Case("invalid requests are refused before the model", refused),
-        _Case("predictions are POSTed", method),
+        Case("the health check answers", health),
+        Case("a valid request gets the model's probability", prediction(2.0)),
+        Case("another request, another probability", prediction(40.0)),
+        Case("the probability is not rounded", prediction(12.3456)),
+        Case("invalid requests are refused before the model", refused),
+        Case("predictions are POSTed", method),
     ]
 
 
-@_exercise("make_app", STEM, _HINT_MAKE_APP)
+@exercise("make_app", STEM, _HINT_MAKE_APP)
 def check_make_app(func: Callable[..., object], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``make_app(model)``, which returns a FastAPI application.
 
@@ -289,4 +291,4 @@ def check_make_app(func: Callable[..., object], *, verbose: bool = True) -> Chec
     make_app: FAILED on case 5 of ..., "invalid requests are refused before the model".
     ...
     """
-    return _run("make_app", func, _app_cases(), verbose=verbose)
+    return run("make_app", func, _app_cases(), verbose=verbose)

@@ -7,12 +7,12 @@ import numpy as np
 
 from ._harness import (
     CheckResult,
-    _Case,
-    _call,
-    _exercise,
-    _expect,
-    _expect_raises,
-    _run,
+    Case,
+    call,
+    exercise,
+    expect,
+    expect_raises,
+    run,
 )
 
 __all__ = ["check_shadow_report", "check_error_rate_decision"]
@@ -34,46 +34,46 @@ _HINT_SHADOW_REPORT = (
 
 # --------------------------------------------------------------------------- shadow_report
 
-def _shadow_cases() -> list[_Case]:
+def _shadow_cases() -> list[Case]:
     primary = [0.2, 0.7, 0.6, 0.4, 0.9]
     shadow = [0.3, 0.4, 0.8, 0.45, 0.95]
 
     def case(p, q, expected, **kwargs):
-        def run(func):
+        def check(func):
             given = f"primary_proba={p}, shadow_proba={q}" + "".join(
                 f", {k}={v}" for k, v in kwargs.items())
-            got = _call(func, np.array(p), np.array(q), **kwargs)
-            _expect(isinstance(got, Mapping), given, "a dict", type(got).__name__)
+            got = call(func, np.array(p), np.array(q), **kwargs)
+            expect(isinstance(got, Mapping), given, "a dict", type(got).__name__)
             for key, value in expected.items():
                 ok = key in got and abs(float(got[key]) - value) < 1e-9
-                _expect(ok, given, f"{key} = {value:g}", got.get(key, f"no key {key!r}"))
-        return run
+                expect(ok, given, f"{key} = {value:g}", got.get(key, f"no key {key!r}"))
+        return check
 
     def mismatch(func):
-        error = _expect_raises(func, ValueError, "arrays of lengths 3 and 2",
+        error = expect_raises(func, ValueError, "arrays of lengths 3 and 2",
                                np.array([0.1, 0.2, 0.3]), np.array([0.1, 0.2]))
-        _expect("3" in str(error) and "2" in str(error), "arrays of lengths 3 and 2",
+        expect("3" in str(error) and "2" in str(error), "arrays of lengths 3 and 2",
                 "the message to give both lengths", str(error))
 
     return [
-        _Case("two identical models agree everywhere", case(
+        Case("two identical models agree everywhere", case(
             primary, primary, {"n": 5, "agreement": 1.0, "primary_only": 0, "shadow_only": 0,
                                "mean_abs_diff": 0.0})),
-        _Case("decisions, not probabilities, are compared", case(
+        Case("decisions, not probabilities, are compared", case(
             primary, shadow, {"n": 5, "agreement": 0.8, "primary_only": 1, "shadow_only": 0,
                               "mean_abs_diff": 0.14})),
-        _Case("the threshold is used", case(
+        Case("the threshold is used", case(
             primary, shadow, {"agreement": 0.6, "primary_only": 1, "shadow_only": 1},
             threshold=0.42)),
-        _Case("a probability equal to the threshold is flagged", case(
+        Case("a probability equal to the threshold is flagged", case(
             [0.5, 0.52, 0.47, 0.25, 0.75], [0.45, 0.5, 0.5, 0.3, 0.75],
             {"n": 5, "agreement": 0.6, "primary_only": 1, "shadow_only": 1,
              "mean_abs_diff": 0.03})),
-        _Case("arrays of different lengths are an error", mismatch),
+        Case("arrays of different lengths are an error", mismatch),
     ]
 
 
-@_exercise("shadow_report", STEM, _HINT_SHADOW_REPORT)
+@exercise("shadow_report", STEM, _HINT_SHADOW_REPORT)
 def check_shadow_report(func: Callable[..., Mapping], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``shadow_report(primary_proba, shadow_proba, *, threshold=0.5)``.
 
@@ -99,55 +99,55 @@ def check_shadow_report(func: Callable[..., Mapping], *, verbose: bool = True) -
       got:      0.0
     ...
     """
-    return _run("shadow_report", func, _shadow_cases(), verbose=verbose)
+    return run("shadow_report", func, _shadow_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- error_rate_decision
 
-def _canary_cases() -> list[_Case]:
+def _canary_cases() -> list[Case]:
     def case(args, expected, **kwargs):
-        def run(func):
+        def check(func):
             names = ("baseline_errors", "baseline_total", "canary_errors", "canary_total")
             given = ", ".join(f"{n}={v}" for n, v in zip(names, args))
             given += "".join(f", {k}={v}" for k, v in kwargs.items())
-            got = _call(func, *args, **kwargs)
-            _expect(got == expected, given, repr(expected), got)
-        return run
+            got = call(func, *args, **kwargs)
+            expect(got == expected, given, repr(expected), got)
+        return check
 
     def bad_counts(func):
-        _expect_raises(func, ValueError, "canary_errors=700 > canary_total=600", 200, 10_000, 700, 600)
-        _expect_raises(func, ValueError, "baseline_errors=-5 (negative)", -5, 10_000, 10, 600)
-        _expect_raises(func, ValueError, "canary_errors=-1 (negative)", 200, 10_000, -1, 600)
-        _expect_raises(func, ValueError, "baseline_errors=10001 > baseline_total=10000",
+        expect_raises(func, ValueError, "canary_errors=700 > canary_total=600", 200, 10_000, 700, 600)
+        expect_raises(func, ValueError, "baseline_errors=-5 (negative)", -5, 10_000, 10, 600)
+        expect_raises(func, ValueError, "canary_errors=-1 (negative)", 200, 10_000, -1, 600)
+        expect_raises(func, ValueError, "baseline_errors=10001 > baseline_total=10000",
                        10_001, 10_000, 10, 600)
 
     return [
-        _Case("too little canary traffic", case((200, 10_000, 10, 100), "insufficient")),
-        _Case("a clearly worse canary", case((200, 10_000, 30, 600), "rollback")),
-        _Case("the same error rate", case((200, 10_000, 12, 600), "continue")),
-        _Case("a better canary is never rolled back", case((200, 10_000, 2, 600), "continue")),
-        _Case("a small, insignificant increase", case((200, 10_000, 15, 600), "continue")),
-        _Case("k is used (z is about 2.2)", case((200, 10_000, 20, 600), "rollback", k=1.64)),
-        _Case("the default k of 2.33 (z is about 2.2)", case((200, 10_000, 20, 600), "continue")),
-        _Case("no errors anywhere", case((0, 10_000, 0, 600), "continue")),
-        _Case("min_samples is used", case((200, 10_000, 30, 600), "insufficient", min_samples=1000)),
-        _Case("exactly min_samples canary requests are enough", case((200, 10_000, 30, 500), "rollback")),
-        _Case("the standard error is pooled (z is about 2.8 pooled, 2.1 unpooled)",
+        Case("too little canary traffic", case((200, 10_000, 10, 100), "insufficient")),
+        Case("a clearly worse canary", case((200, 10_000, 30, 600), "rollback")),
+        Case("the same error rate", case((200, 10_000, 12, 600), "continue")),
+        Case("a better canary is never rolled back", case((200, 10_000, 2, 600), "continue")),
+        Case("a small, insignificant increase", case((200, 10_000, 15, 600), "continue")),
+        Case("k is used (z is about 2.2)", case((200, 10_000, 20, 600), "rollback", k=1.64)),
+        Case("the default k of 2.33 (z is about 2.2)", case((200, 10_000, 20, 600), "continue")),
+        Case("no errors anywhere", case((0, 10_000, 0, 600), "continue")),
+        Case("min_samples is used", case((200, 10_000, 30, 600), "insufficient", min_samples=1000)),
+        Case("exactly min_samples canary requests are enough", case((200, 10_000, 30, 500), "rollback")),
+        Case("the standard error is pooled (z is about 2.8 pooled, 2.1 unpooled)",
               case((200, 10_000, 22, 600), "rollback")),
-        _Case("a margin tolerates a small increase (z is about 1.6)",
+        Case("a margin tolerates a small increase (z is about 1.6)",
               case((200, 10_000, 30, 600), "continue", margin=0.02)),
-        _Case("the margin is in error-rate points (z is about 3.3)",
+        Case("the margin is in error-rate points (z is about 3.3)",
               case((200, 10_000, 30, 600), "rollback", margin=0.01)),
-        _Case("the default k is the one-sided 2.33, not 2.58 (z is about 2.5)",
+        Case("the default k is the one-sided 2.33, not 2.58 (z is about 2.5)",
               case((20, 1000, 39, 1000), "rollback")),
-        _Case("the pooled rate weighs each group by its size (z is about 2.5 pooled, 2.2 "
+        Case("the pooled rate weighs each group by its size (z is about 2.5 pooled, 2.2 "
               "from the plain mean of the two rates)", case((200, 10_000, 21, 600), "rollback")),
-        _Case("a canary failing every request is rolled back", case((200, 10_000, 600, 600), "rollback")),
-        _Case("impossible counts are errors", bad_counts),
+        Case("a canary failing every request is rolled back", case((200, 10_000, 600, 600), "rollback")),
+        Case("impossible counts are errors", bad_counts),
     ]
 
 
-@_exercise("error_rate_decision", STEM, _HINT_ERROR_RATE_DECISION)
+@exercise("error_rate_decision", STEM, _HINT_ERROR_RATE_DECISION)
 def check_error_rate_decision(func: Callable[..., str], *, verbose: bool = True) -> CheckResult:
     """Check ``error_rate_decision(baseline_errors, baseline_total, canary_errors, canary_total, *, margin=0.0, min_samples=500, k=2.33)``.
 
@@ -173,6 +173,6 @@ def check_error_rate_decision(func: Callable[..., str], *, verbose: bool = True)
     error_rate_decision: FAILED on case 5 of ..., "a small, insignificant increase".
     ...
     """
-    return _run("error_rate_decision", func, _canary_cases(), verbose=verbose)
+    return run("error_rate_decision", func, _canary_cases(), verbose=verbose)
 
 

@@ -9,12 +9,12 @@ import pandas as pd
 
 from ._harness import (
     CheckResult,
-    _Case,
-    _call,
-    _exercise,
-    _expect,
-    _expect_raises,
-    _run,
+    Case,
+    call,
+    exercise,
+    expect,
+    expect_raises,
+    run,
 )
 
 __all__ = ["check_join_late_labels", "check_margin_statistic"]
@@ -44,54 +44,54 @@ def _labels(ids, incidents, times) -> pd.DataFrame:
                          "labelled_at": list(times)})
 
 
-def _join_cases() -> list[_Case]:
+def _join_cases() -> list[Case]:
     def case(log, labels, expected_ids, expected_incident, description):
-        def run(func):
+        def check(func):
             given = f"{description}; log ids {list(log['request_id'])}, label ids {list(labels['request_id'])}"
-            got = _call(func, log.copy(), labels.copy())
-            _expect(isinstance(got, pd.DataFrame), given, "a DataFrame", type(got).__name__)
+            got = call(func, log.copy(), labels.copy())
+            expect(isinstance(got, pd.DataFrame), given, "a DataFrame", type(got).__name__)
             missing = [c for c in ("request_id", "probability", "incident") if c not in got.columns]
-            _expect(not missing, given, "columns request_id, probability, incident",
+            expect(not missing, given, "columns request_id, probability, incident",
                     f"columns {list(got.columns)}")
-            _expect(list(got["request_id"]) == expected_ids, given,
+            expect(list(got["request_id"]) == expected_ids, given,
                     f"one row per logged prediction, in log order: {expected_ids}",
                     list(got["request_id"]))
             incident = [None if pd.isna(v) else int(v) for v in got["incident"]]
-            _expect(incident == expected_incident, given,
+            expect(incident == expected_incident, given,
                     f"incident {expected_incident} (None: no label yet)", incident)
-        return run
+        return check
 
     def orphan(func):
         log = _log(["a", "b"], [0.9, 0.2])
         labels = _labels(["a", "zz"], [1, 0], [5.0, 6.0])
         given = "a label for request 'zz', which the log does not hold"
-        error = _expect_raises(func, ValueError, given, log, labels)
-        _expect("zz" in str(error), given, "the message to name 'zz'", str(error))
+        error = expect_raises(func, ValueError, given, log, labels)
+        expect("zz" in str(error), given, "the message to name 'zz'", str(error))
 
     return [
-        _Case("labels join their predictions; unlabelled ones wait", case(
+        Case("labels join their predictions; unlabelled ones wait", case(
             _log(["a", "b", "c"], [0.9, 0.2, 0.7]), _labels(["c", "a"], [0, 1], [3.0, 4.0]),
             ["a", "b", "c"], [1, None, 0], "three predictions, two labels")),
-        _Case("a replayed log line counts once", case(
+        Case("a replayed log line counts once", case(
             _log(["a", "b", "a"], [0.9, 0.2, 0.9]), _labels(["a", "b"], [1, 0], [3.0, 4.0]),
             ["a", "b"], [1, 0], "the line for 'a' written twice")),
-        _Case("a corrected label replaces the first one", case(
+        Case("a corrected label replaces the first one", case(
             _log(["a", "b"], [0.9, 0.2]), _labels(["a", "b", "a"], [1, 0, 0], [3.0, 4.0, 9.0]),
             ["a", "b"], [0, 0], "'a' labelled 1 at t=3, corrected to 0 at t=9")),
-        _Case("the latest label wins, wherever it sits in the table", case(
+        Case("the latest label wins, wherever it sits in the table", case(
             _log(["a", "b"], [0.9, 0.2]), _labels(["a", "b", "a"], [0, 0, 1], [9.0, 4.0, 3.0]),
             ["a", "b"], [0, 0], "'a' labelled 0 at t=9, listed before its first label (1 at t=3)")),
-        _Case("the log's order is kept", case(
+        Case("the log's order is kept", case(
             _log(["q", "c", "m"], [0.1, 0.8, 0.6]), _labels(["m", "q"], [1, 0], [2.0, 1.0]),
             ["q", "c", "m"], [0, None, 1], "ids not in alphabetical order")),
-        _Case("no labels yet", case(
+        Case("no labels yet", case(
             _log(["a", "b"], [0.9, 0.2]), _labels([], [], []), ["a", "b"], [None, None],
             "an empty label table")),
-        _Case("a label for an unknown request is an error", orphan),
+        Case("a label for an unknown request is an error", orphan),
     ]
 
 
-@_exercise("join_late_labels", STEM, _HINT_JOIN_LATE_LABELS)
+@exercise("join_late_labels", STEM, _HINT_JOIN_LATE_LABELS)
 def check_join_late_labels(func: Callable[..., pd.DataFrame], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``join_late_labels(log, labels)``.
 
@@ -111,7 +111,7 @@ def check_join_late_labels(func: Callable[..., pd.DataFrame], *, verbose: bool =
     join_late_labels: FAILED on case 2 of ..., "a replayed log line counts once".
     ...
     """
-    return _run("join_late_labels", func, _join_cases(), verbose=verbose)
+    return run("join_late_labels", func, _join_cases(), verbose=verbose)
 
 
 # --------------------------------------------------------------------------- margin_statistic
@@ -128,7 +128,7 @@ def _margin_reference(c: np.ndarray, b: np.ndarray, margin: float, min_samples: 
     return max(abs(c.mean() - b.mean()) - margin, 0.0) / se
 
 
-def _margin_cases() -> list[_Case]:
+def _margin_cases() -> list[Case]:
     gen = np.random.default_rng(909)
     baseline = gen.beta(2, 5, 400)
     far = gen.beta(2, 5, 120) + 0.08
@@ -137,43 +137,43 @@ def _margin_cases() -> list[_Case]:
     tiny_c, tiny_b = np.array([0.2, 0.5, 0.9, 0.4, 0.6]), np.array([0.1, 0.3, 0.2, 0.25])
 
     def case(c, b, margin, min_samples, description):
-        def run(func):
+        def check(func):
             expected = _margin_reference(c, b, margin, min_samples)
             given = (f"{description}: canary n={len(c)}, baseline n={len(b)}, margin={margin}, "
                      f"min_samples={min_samples}")
-            got = _call(func, _moments(c), _moments(b), margin=margin, min_samples=min_samples)
+            got = call(func, _moments(c), _moments(b), margin=margin, min_samples=min_samples)
             ok = isinstance(got, (int, float, np.floating)) and math.isclose(
                 float(got), expected, rel_tol=1e-9, abs_tol=1e-12)
-            _expect(ok, given, f"Z = {expected:.6g}", got)
-        return run
+            expect(ok, given, f"Z = {expected:.6g}", got)
+        return check
 
     def different_margins(func):
         given = "the same sums with margin=0.01, then margin=0.05"
-        got = [_call(func, _moments(far), _moments(baseline), margin=m, min_samples=50)
+        got = [call(func, _moments(far), _moments(baseline), margin=m, min_samples=50)
                for m in (0.01, 0.05)]
         expected = [_margin_reference(far, baseline, m, 50) for m in (0.01, 0.05)]
-        _expect(all(isinstance(g, (int, float, np.floating)) for g in got)
+        expect(all(isinstance(g, (int, float, np.floating)) for g in got)
                 and np.allclose(got, expected, rtol=1e-9), given,
                 f"Z = {expected[0]:.4f}, then {expected[1]:.4f}", got)
 
     return [
-        _Case("a canary well above the baseline", case(far, baseline, 0.02, 50, "shift +0.08")),
-        _Case("a canary below the baseline counts too", case(below, baseline, 0.02, 50,
+        Case("a canary well above the baseline", case(far, baseline, 0.02, 50, "shift +0.08")),
+        Case("a canary below the baseline counts too", case(below, baseline, 0.02, 50,
                                                              "shift -0.08")),
-        _Case("a shift inside the margin gives 0", case(close, baseline, 0.02, 50,
+        Case("a shift inside the margin gives 0", case(close, baseline, 0.02, 50,
                                                         "shift +0.005")),
-        _Case("the margin is used", different_margins),
-        _Case("variances use n - 1", case(tiny_c, tiny_b, 0.0, 2, "five and four scores")),
-        _Case("too few canary predictions give 0", case(far[:49], baseline, 0.02, 50,
+        Case("the margin is used", different_margins),
+        Case("variances use n - 1", case(tiny_c, tiny_b, 0.0, 2, "five and four scores")),
+        Case("too few canary predictions give 0", case(far[:49], baseline, 0.02, 50,
                                                         "49 canary scores")),
-        _Case("exactly min_samples is enough", case(far[:50], baseline, 0.02, 50,
+        Case("exactly min_samples is enough", case(far[:50], baseline, 0.02, 50,
                                                     "50 canary scores")),
-        _Case("too few baseline predictions give 0", case(far, baseline[:30], 0.02, 50,
+        Case("too few baseline predictions give 0", case(far, baseline[:30], 0.02, 50,
                                                           "30 baseline scores")),
     ]
 
 
-@_exercise("margin_statistic", STEM, _HINT_MARGIN_STATISTIC)
+@exercise("margin_statistic", STEM, _HINT_MARGIN_STATISTIC)
 def check_margin_statistic(func: Callable[..., float], *, verbose: bool = True) -> CheckResult:
     """Check an exercise's ``margin_statistic(canary, baseline, *, margin, min_samples)``.
 
@@ -198,4 +198,4 @@ def check_margin_statistic(func: Callable[..., float], *, verbose: bool = True) 
     margin_statistic: FAILED on case 2 of ..., "a canary below the baseline counts too".
     ...
     """
-    return _run("margin_statistic", func, _margin_cases(), verbose=verbose)
+    return run("margin_statistic", func, _margin_cases(), verbose=verbose)

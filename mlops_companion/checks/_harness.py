@@ -199,7 +199,3 @@ def scenario():
 
     return data.make_scenario()
 
-
-# The names chapters 04, 05 and 09 still import (cleaned on another branch; remove at merge).
-_Case, _CaseFailed, _call, _exercise, _expect, _expect_raises, _run = (
-    Case, CaseFailed, call, exercise, expect, expect_raises, run)

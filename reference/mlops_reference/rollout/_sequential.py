@@ -1,22 +1,19 @@
 """The group-sequential machinery behind :class:`~mlops_reference.rollout.CanaryRule`.
 
 Alpha-spending boundaries (Lan & DeMets), the probability of crossing them (recursive
-integration on a Simpson grid, Jennison & Turnbull ch. 19), and :func:`judge`, the one
-function that applies a rule to a window of evidence, for one live rollout or thousands of
-simulated ones at once. Private: :mod:`~mlops_reference.rollout.canary` and
+integration on a Simpson grid, Jennison & Turnbull ch. 19), and the running state that
+:meth:`CanaryRule.judge <mlops_reference.rollout.CanaryRule.judge>` updates, for one live
+rollout or thousands of simulated ones at once. Private: :mod:`~mlops_reference.rollout.canary` and
 :mod:`~mlops_reference.rollout.simulate` share it; readers meet it through ``CanaryRule``.
 """
 from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import optimize, stats
 
-if TYPE_CHECKING:  # only for the annotation: canary imports this module
-    from .canary import CanaryRule
 
 SPENDING = ("pocock", "obrien-fleming")
 ALTERNATIVES = ("two-sided", "less", "greater")
@@ -134,39 +131,3 @@ class RuleState:
         self.looks = np.zeros(n, dtype=int)
         self.streak = np.zeros(n, dtype=int)
         self.rolled = np.zeros(n, dtype=bool)
-
-
-def judge(state: RuleState, d: np.ndarray, v: np.ndarray, ok: np.ndarray,
-          rule: CanaryRule) -> dict[str, np.ndarray]:
-    """Apply one window to every rollout in ``state``: THE canary rule, in one place.
-
-    ``d``, ``v`` and ``ok`` hold, per rollout, the window's difference of means, its
-    variance and whether both groups reached ``rule.min_samples``. Both
-    :class:`~mlops_reference.rollout.CanaryMonitor` (one rollout) and the simulators
-    (thousands, vectorised) call this. Looks beyond the planned ones are judged against
-    ``rule.k`` when the rule has a fixed one, and never breach otherwise.
-    """
-    ok = ok & ~state.rolled
-    wgt = np.where(ok, 1.0 / np.maximum(np.where(ok, v, 1.0), 1e-300), 0.0)
-    state.weight += wgt
-    state.weighted_diff += np.where(ok, wgt * np.where(ok, d, 0.0), 0.0)
-    state.looks += ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        estimate = state.weighted_diff / state.weight
-        se = 1.0 / np.sqrt(state.weight)
-        if rule.alternative == "two-sided":
-            excess = np.abs(estimate) - rule.margin
-        elif rule.alternative == "less":
-            excess = -estimate - rule.margin
-        else:
-            excess = estimate - rule.margin
-        statistic = np.where(ok, excess / se, np.nan)
-    planned = np.asarray(rule.boundaries)
-    beyond = rule.k if rule.k is not None else np.inf
-    idx = np.clip(state.looks - 1, 0, len(planned) - 1)
-    boundary = np.where(state.looks <= len(planned), planned[idx], beyond)
-    breached = ok & (statistic > boundary)
-    state.streak = np.where(ok, np.where(breached, state.streak + 1, 0), state.streak)
-    state.rolled |= ok & (state.streak >= rule.consecutive)
-    return {"estimate": estimate, "statistic": statistic, "boundary": boundary,
-            "breached": breached}

@@ -351,6 +351,41 @@ class CanaryRule:
                              "mde": self.margin + (c + stats.norm.ppf(power)) * se})
 
     # ------------------------------------------------------------------ as a file
+    def judge(self, state: _sequential.RuleState, d: np.ndarray, v: np.ndarray,
+              ok: np.ndarray) -> dict[str, np.ndarray]:
+        """Apply one window to every rollout in ``state``: THE canary rule, in one place.
+
+        ``d``, ``v`` and ``ok`` hold, per rollout, the window's difference of means, its
+        variance and whether both groups reached ``self.min_samples``. Both
+        :class:`~mlops_reference.rollout.CanaryMonitor` (one rollout) and the simulators
+        (thousands, vectorised) call this. Looks beyond the planned ones are judged against
+        ``self.k`` when the rule has a fixed one, and never breach otherwise.
+        """
+        ok = ok & ~state.rolled
+        wgt = np.where(ok, 1.0 / np.maximum(np.where(ok, v, 1.0), 1e-300), 0.0)
+        state.weight += wgt
+        state.weighted_diff += np.where(ok, wgt * np.where(ok, d, 0.0), 0.0)
+        state.looks += ok
+        with np.errstate(invalid="ignore", divide="ignore"):
+            estimate = state.weighted_diff / state.weight
+            se = 1.0 / np.sqrt(state.weight)
+            if self.alternative == "two-sided":
+                excess = np.abs(estimate) - self.margin
+            elif self.alternative == "less":
+                excess = -estimate - self.margin
+            else:
+                excess = estimate - self.margin
+            statistic = np.where(ok, excess / se, np.nan)
+        planned = np.asarray(self.boundaries)
+        beyond = self.k if self.k is not None else np.inf
+        idx = np.clip(state.looks - 1, 0, len(planned) - 1)
+        boundary = np.where(state.looks <= len(planned), planned[idx], beyond)
+        breached = ok & (statistic > boundary)
+        state.streak = np.where(ok, np.where(breached, state.streak + 1, 0), state.streak)
+        state.rolled |= ok & (state.streak >= self.consecutive)
+        return {"estimate": estimate, "statistic": statistic, "boundary": boundary,
+                "breached": breached}
+
     def to_json(self) -> str:
         """The rule as JSON: its parameters, then the looks and boundaries they give (for review).
 
@@ -499,7 +534,7 @@ class CanaryMonitor:
         ok = n_b >= self.rule.min_samples and n_c >= self.rule.min_samples
         d = c.mean() - b.mean() if ok else np.nan
         v = c.var(ddof=1) / n_c + b.var(ddof=1) / n_b if ok else np.nan
-        out = _sequential.judge(self._state, np.array([d]), np.array([v]), np.array([ok]), self.rule)
+        out = self.rule.judge(self._state, np.array([d]), np.array([v]), np.array([ok]))
         if not ok:
             return MonitorDecision(float("nan"), False, "rollback" if self.rolled_back else "insufficient",
                                    look=self.looks_taken)

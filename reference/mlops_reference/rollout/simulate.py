@@ -255,7 +255,7 @@ def _judged(rule: CanaryRule, d: np.ndarray, v: np.ndarray, ok: np.ndarray, delt
     first = np.zeros(d.shape[0], dtype=int)  # the look that rolled each rollout back (0: none)
     for h in range(d.shape[1]):
         before = state.rolled.copy()
-        _sequential.judge(state, d[:, h], v[:, h], ok[:, h], rule)
+        rule.judge(state, d[:, h], v[:, h], ok[:, h])
         new = state.rolled & ~before
         first[new] = state.looks[new]
     hits, n = int(state.rolled.sum()), d.shape[0]
