@@ -15,11 +15,9 @@ import mlops_reference
 
 PUBLIC_API = {
     "artefacts": {
-        "ArtefactIntegrityError", "ArtefactManifest", "ArtefactNotFoundError",
-        "ArtefactReplayError", "ArtefactUntrustedTypeError", "ArtefactVersionError",
-        "ArtefactVersionWarning", "FORMATS", "LoadedArtefact", "SKOPS_TRUSTED_TYPES",
-        "compare_formats", "library_versions", "load_artefact", "manifest_path",
-        "read_manifest", "save_artefact", "sha256_file",
+        "ArtefactIntegrityError", "ArtefactManifest", "ArtefactUntrustedTypeError",
+        "ArtefactVersionError", "LoadedArtefact", "SKOPS_TRUSTED_TYPES", "compare_formats",
+        "load_artefact", "manifest_path", "save_artefact", "sha256_file",
     },
     "batch": {"BatchInputError", "BatchScoreResult", "ScoringModel", "score_parquet", "track_peak_memory"},
     "deploy": {

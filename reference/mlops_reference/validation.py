@@ -60,6 +60,7 @@ _DIRECTIONAL = ("error_pct", 0.5, 5.0)
 _MIN_PROB_RANGE = 0.3
 #: Level of the gate's intervals; bootstrap resamples, and their seed (the same verdict twice).
 _CONFIDENCE, _N_BOOTSTRAP, _BOOTSTRAP_SEED = 0.95, 1000, 0
+_COLUMNS = ["name", "kind", "value", "threshold", "ci_low", "ci_high", "passed"]
 
 
 @dataclass(frozen=True)
@@ -374,13 +375,10 @@ def validate_model(
     limits = _check_thresholds(thresholds)
     if gate not in ("point", "lower"):
         raise ValueError(f"`gate` must be 'point' or 'lower'; got {gate!r}.")
-    if X_reference is None:
-        reference = frame
-    else:
-        reference, _ = _check_inputs(model, X_reference, np.zeros(len(X_reference), dtype=int))
+    reference = frame if X_reference is None else _check_inputs(
+        model, X_reference, np.zeros(len(X_reference), dtype=int))[0]
     if "roc_auc" in limits and len(np.unique(y_arr)) < 2:
         raise ValueError("`y` must contain both classes to compute roc_auc; got a single class.")
-
     pred = np.asarray(model.predict(_model_input(model, frame))).astype(int)
     proba = np.asarray(model.predict_proba(_model_input(model, frame)), dtype=float)[:, 1]
     gen = np.random.default_rng(_BOOTSTRAP_SEED)
@@ -389,8 +387,7 @@ def validate_model(
     if _DIRECTIONAL[0] in frame.columns:
         results.append(_directional(model, reference))
     results.append(_distribution(pred, proba, _MIN_PROB_RANGE))
-    table = pd.DataFrame([row for row, _ in results],
-                         columns=["name", "kind", "value", "threshold", "ci_low", "ci_high", "passed"])
+    table = pd.DataFrame([row for row, _ in results], columns=_COLUMNS)
     details = {row["name"]: MappingProxyType({**row, **extra}) for row, extra in results}
     return ValidationResult(
         passed=bool(table["passed"].all()), table=table, gate=gate, confidence=_CONFIDENCE,
