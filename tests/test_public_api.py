@@ -19,7 +19,7 @@ PUBLIC_API = {
         "ArtefactVersionError", "LoadedArtefact", "SKOPS_TRUSTED_TYPES", "compare_formats",
         "load_artefact", "manifest_path", "save_artefact", "sha256_file",
     },
-    "batch": {"BatchInputError", "BatchScoreResult", "ScoringModel", "score_parquet", "track_peak_memory"},
+    "batch": {"BatchScoreResult", "ScoringModel", "score_parquet", "track_peak_memory"},
     "deploy": {
         "CONTAINER_UID", "EXIT_ARTEFACT", "EXIT_CONFIG", "Release", "StartupError", "book_rule", "BOOK_CANARY",
         "canary_analysis_query", "check_environment", "dashboard_queries", "dump_yaml",
