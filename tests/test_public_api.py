@@ -58,7 +58,7 @@ PUBLIC_API = {
         "plot_drift_histograms", "plot_drift_over_time", "plot_lifecycle",
         "plot_rollout_timeline", "use_book_style",
     },
-    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError"},
+    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry"},
     "rollout": {
         "AgreementResult", "BlueGreen", "CanaryMonitor", "CanaryRule", "CanarySchedule",
         "CanarySimulationResult", "FalseRollbackResult", "MonitorDecision", "RolloutResult",
