@@ -34,7 +34,6 @@ PUBLIC_API = {
         "join_labels", "live_accuracy", "read_prediction_log", "simulate_delayed_labels",
     },
     "checks": {
-        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED",
         "check_error_rate_decision",
         "check_chi_square_drift", "check_detect_drift", "check_first_alarm", "hint",
         "check_load_verified", "check_make_request_schema", "check_predict_in_batches",
