@@ -27,6 +27,7 @@ import pytest
 from scipy import stats
 
 from mlops_companion import checks
+from mlops_companion.checks import _harness
 
 # --------------------------------------------------------------------------- wrong answers
 # Each is a plausible mistake; the check must report it as failed, on the named case.
@@ -1564,7 +1565,7 @@ def test_check_rejects_a_plausible_wrong_answer(name, wrong, case):
     buffer = io.StringIO()
     with redirect_stdout(buffer):
         result = _check(name)(wrong)
-    assert result.status == checks.FAILED, result.message
+    assert result.status == _harness.FAILED, result.message
     assert "unexpected keyword argument" not in result.message  # rejected for its mistake,
     assert case in result.message.splitlines()[0], result.message  # not for its signature
     assert result.message in buffer.getvalue()
@@ -1572,7 +1573,7 @@ def test_check_rejects_a_plausible_wrong_answer(name, wrong, case):
 
 
 def test_every_exercise_has_several_wrong_answers():
-    counts = {name: sum(1 for n, _, _ in WRONG if n == name) for name in checks.EXERCISES}
+    counts = {name: sum(1 for n, _, _ in WRONG if n == name) for name in _harness.EXERCISES}
     assert min(counts.values()) >= 5, counts
 
 

@@ -13,7 +13,11 @@ import pytest
 from scipy import stats
 
 from mlops_companion import checks, data
-from mlops_companion.checks import _ch01_artefacts, _ch06_monitoring
+from mlops_companion.checks import _ch01_artefacts, _ch06_monitoring, _harness
+from mlops_companion.checks._harness import FAILED, NOT_ATTEMPTED, PASSED, CheckResult
+
+#: Each self-checked exercise and its exercise set, as the chapter modules register them.
+EXERCISES = _harness.EXERCISES
 
 
 def rollback_minus_one(events, *, alias="production"):
@@ -30,13 +34,13 @@ def _check(name):
     return getattr(checks, f"check_{name}")
 
 
-@pytest.mark.parametrize("name", sorted(checks.EXERCISES))
+@pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_a_stub_is_reported_as_not_attempted(name, capsys):
     def stub(*args, **kwargs):
         raise NotImplementedError("Your code here")
 
     result = _check(name)(stub)  # returns normally: "Run all" goes on
-    assert result.status == checks.NOT_ATTEMPTED
+    assert result.status == NOT_ATTEMPTED
     assert not result.passed
     assert "not attempted yet" in capsys.readouterr().out
 
@@ -55,7 +59,7 @@ def test_an_unexpected_exception_is_a_readable_failure():
         return events[0]["versoin"]
 
     result = checks.check_rollback_version(broken, verbose=False)
-    assert result.status == checks.FAILED
+    assert result.status == FAILED
     assert "your function raised KeyError: 'versoin'" in result.message
 
 
@@ -75,14 +79,14 @@ def test_result_is_not_printed_twice_in_a_notebook(capsys):
 
 
 def test_check_result_is_frozen():
-    result = checks.CheckResult("x", checks.PASSED, "x: passed")
+    result = CheckResult("x", PASSED, "x: passed")
     assert result.passed and str(result) == "x: passed"
     with pytest.raises(AttributeError):
-        result.status = checks.FAILED  # type: ignore[misc]
+        result.status = FAILED  # type: ignore[misc]
 
 
 def test_hint_prints_a_nudge(capsys):
-    for name in checks.EXERCISES:
+    for name in EXERCISES:
         checks.hint(name)
         assert capsys.readouterr().out.startswith(f"Hint for {name}: ")
 
@@ -100,21 +104,20 @@ def test_bad_input_raises_a_clear_error(call, error, match):
 
 def test_public_surface_follows_the_naming_convention():
     assert set(checks.__all__) == {
-        "CheckResult", "PASSED", "FAILED", "NOT_ATTEMPTED", "EXERCISES", "hint",
-        *(f"check_{name}" for name in checks.EXERCISES)}
+        "hint", *(f"check_{name}" for name in EXERCISES)}
     for name in checks.__all__:
         assert hasattr(checks, name)
-    for name in checks.EXERCISES:  # a student's function never shadows its check
+    for name in EXERCISES:  # a student's function never shadows its check
         assert not hasattr(checks, name), name
 
 
 def test_exercises_are_listed_in_chapter_order_one_private_module_each():
-    stems = list(checks.EXERCISES.values())
+    stems = list(EXERCISES.values())
     assert stems == sorted(stems)
     assert set(stems) <= {
         "01-artefacts", "02-registry", "03-patterns", "04-serving", "05-safe-deployment",
         "06-monitoring", "07-ml-cicd", "08-lifecycle", "09-production", "10-scale"}
-    for name, stem in checks.EXERCISES.items():
+    for name, stem in EXERCISES.items():
         module = importlib.import_module(
             f"mlops_companion.checks._ch{stem[:2]}_{stem[3:].replace('-', '_')}")
         assert _check(name) is getattr(module, f"check_{name}")
@@ -128,7 +131,7 @@ def test_a_half_written_function_is_not_attempted_wherever_it_stops():
         raise NotImplementedError("the rest is still to write")
 
     result = checks.check_rollback_version(half_done, verbose=False)
-    assert result.status == checks.NOT_ATTEMPTED
+    assert result.status == NOT_ATTEMPTED
 
 
 def test_drift_check_data_has_the_properties_its_cases_claim():

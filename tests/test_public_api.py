@@ -15,13 +15,11 @@ import mlops_reference
 
 PUBLIC_API = {
     "artefacts": {
-        "ArtefactIntegrityError", "ArtefactManifest", "ArtefactNotFoundError",
-        "ArtefactReplayError", "ArtefactUntrustedTypeError", "ArtefactVersionError",
-        "ArtefactVersionWarning", "FORMATS", "LoadedArtefact", "SKOPS_TRUSTED_TYPES",
-        "compare_formats", "library_versions", "load_artefact", "manifest_path",
-        "read_manifest", "save_artefact", "sha256_file",
+        "ArtefactIntegrityError", "ArtefactManifest", "ArtefactUntrustedTypeError",
+        "ArtefactVersionError", "LoadedArtefact", "SKOPS_TRUSTED_TYPES", "compare_formats",
+        "load_artefact", "manifest_path", "save_artefact", "sha256_file",
     },
-    "batch": {"BatchInputError", "BatchScoreResult", "ScoringModel", "score_parquet", "track_peak_memory"},
+    "batch": {"BatchScoreResult", "ScoringModel", "score_parquet", "track_peak_memory"},
     "deploy": {
         "Release", "StartupError", "check_environment", "dashboard_queries", "dump_yaml", "main",
         "make_alert_rules", "make_deployment_manifests", "make_grafana_dashboard", "make_rollout_manifests",
@@ -34,7 +32,6 @@ PUBLIC_API = {
         "join_labels", "live_accuracy", "read_prediction_log", "simulate_delayed_labels",
     },
     "checks": {
-        "CheckResult", "EXERCISES", "FAILED", "NOT_ATTEMPTED", "PASSED",
         "check_error_rate_decision",
         "check_chi_square_drift", "check_detect_drift", "check_first_alarm", "hint",
         "check_load_verified", "check_make_request_schema", "check_predict_in_batches",
@@ -58,7 +55,7 @@ PUBLIC_API = {
         "plot_drift_histograms", "plot_drift_over_time", "plot_lifecycle",
         "plot_rollout_timeline", "use_book_style",
     },
-    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry", "RegistryError"},
+    "registry": {"ARTEFACT_FILE", "ModelVersionInfo", "Registry"},
     "rollout": {
         "AgreementResult", "BlueGreen", "CanaryMonitor", "CanaryRule", "CanarySchedule",
         "CanarySimulationResult", "MonitorDecision", "RolloutResult", "ShadowDeployment", "TrafficSplit",

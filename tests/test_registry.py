@@ -44,9 +44,7 @@ def filled(tmp_path_factory, scenario):
 
 
 def test_public_surface():
-    assert set(registry.__all__) == {"Registry", "ModelVersionInfo", "RegistryError",
-                                     "ARTEFACT_FILE"}
-    assert issubclass(registry.RegistryError, LookupError)
+    assert set(registry.__all__) == {"Registry", "ModelVersionInfo", "ARTEFACT_FILE"}
 
 
 def test_versions_are_tagged_with_hashes_and_metrics(filled, scenario):
@@ -90,7 +88,7 @@ def test_promote_rollback_and_audit_log(tmp_path, scenario):
     assert reg.get(NAME, "champion").aliases == ("challenger", "champion")
     assert reg.rollback(NAME, reason="v3 bad").version == 2
     assert reg.rollback(NAME, reason="v2 bad too").version == 1     # walks back, not a toggle
-    with pytest.raises(registry.RegistryError, match="Nothing to roll back to"):
+    with pytest.raises(LookupError, match="Nothing to roll back to"):
         reg.rollback(NAME, reason="again")
     log = reg.audit_log(NAME)
     assert list(log.columns) == ["when", "name", "alias", "action", "from_version", "to_version", "reason", "user"]
@@ -150,9 +148,9 @@ def test_tampered_artefact_is_refused_before_unpickling(tmp_path, scenario, monk
         (lambda r: r.promote("a\nb", 1, reason="x"), ValueError, "control characters"),
         (lambda r: r.audit_log(3), ValueError, "`name` must be a non-empty string; got 3"),
         (lambda r: r.promote(NAME, 1, reason=""), ValueError, "`reason` must be a non-empty string"),
-        (lambda r: r.promote(NAME, 99, reason="x"), registry.RegistryError, "`alias_or_version` must name"),
-        (lambda r: r.get(NAME, "nobody"), registry.RegistryError, "`alias_or_version` must name"),
-        (lambda r: r.rollback(NAME, "nobody", reason="x"), registry.RegistryError, "points nowhere"),
+        (lambda r: r.promote(NAME, 99, reason="x"), LookupError, "`alias_or_version` must name"),
+        (lambda r: r.get(NAME, "nobody"), LookupError, "`alias_or_version` must name"),
+        (lambda r: r.rollback(NAME, "nobody", reason="x"), LookupError, "points nowhere"),
         (lambda r: r.register(NAME, object(), training_data=pd.DataFrame({"a": [1]}),
                               example_input=pd.DataFrame({"a": [1]})), TypeError, "`model` must be"),
         (lambda r: r.register(NAME, data.make_pipeline(), training_data=[1, 2],
@@ -163,6 +161,16 @@ def test_input_validation(filled, call, error, match):
     reg, _, _ = filled
     with pytest.raises(error, match=match):
         call(reg)
+
+
+def test_a_lock_held_elsewhere_times_out_naming_the_lock(filled, monkeypatch):
+    import filelock
+
+    reg, _, _ = filled
+    monkeypatch.setattr(reg._lock, "timeout", 0.05)
+    with filelock.FileLock(str(reg.root / "registry.lock")):  # another writer holds it
+        with pytest.raises(TimeoutError, match=r"the registry lock .*registry\.lock' must be free"):
+            reg.rollback(NAME, reason="x")
 
 
 def test_constructor_validation(tmp_path):
@@ -295,7 +303,7 @@ def test_concurrent_promotions_keep_the_audit_log_a_chain_and_rollback_right(tmp
     assert champion == log["to_version"].iloc[-1]
     changes = log[log["from_version"].notna() & (log["from_version"] != log["to_version"])]
     if changes.empty:                           # every worker promoted the same version
-        with pytest.raises(registry.RegistryError, match="Nothing to roll back to"):
+        with pytest.raises(LookupError, match="Nothing to roll back to"):
             reg.rollback(NAME, reason="bad")
         return
     # the previous champion: where the alias was just before its last change (into the champion)

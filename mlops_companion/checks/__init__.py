@@ -2,9 +2,8 @@
 
 Naming convention: the check of an exercise that asks for a function ``name`` is
 ``checks.check_<name>``, so a notebook reads ``checks.check_wilson_interval(wilson_interval)``
-and a student's ``wilson_interval`` never shadows the check (nor the other way round).
-``checks.EXERCISES`` maps each ``name`` to its exercise set (chapter stem), in chapter order,
-so it is also the table of contents of the checks; ``checks.hint(name)`` prints a nudge.
+and a student's ``wilson_interval`` never shadows the check (nor the other way round);
+``checks.hint(name)`` prints a nudge.
 
 Each check runs a handful of public test cases and prints one of three results:
 
@@ -13,8 +12,8 @@ Each check runs a handful of public test cases and prints one of three results:
   check reports it and returns normally, so "Run all" goes through an untouched notebook;
 * **failed**: the first case that went wrong, with its input, what was expected and what came.
 
-Every check also returns a :class:`CheckResult`, so tests (and curious students) can assert
-on it. All cases are in the open, one private module per chapter (``_ch01_artefacts`` ...
+Every check also returns its result (``.status``, ``.passed``, ``.message``), so tests (and
+curious students) can assert on it. All cases are in the open, one private module per chapter (``_ch01_artefacts`` ...
 ``_ch10_scale``), with the harness that runs them in ``_harness``: reading them is
 allowed, and often instructive. The same cases are the *contract* of each exercise: the book's
 tests run them on the worked solutions, on a library of plausible wrong answers (each must be
@@ -28,10 +27,6 @@ extra).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
-from . import _harness
 from ._ch01_artefacts import check_load_verified, check_save_load_verify
 from ._ch02_registry import check_promote, check_rollback_version
 from ._ch03_patterns import check_predict_in_batches
@@ -45,10 +40,10 @@ from ._ch07_ml_cicd import (
 from ._ch08_lifecycle import check_first_alarm
 from ._ch09_production import check_join_late_labels, check_margin_statistic
 from ._ch10_scale import check_ks_from_partitions, check_score_partition
-from ._harness import FAILED, NOT_ATTEMPTED, PASSED, CheckResult, hint
+from ._harness import hint
 
 __all__ = [
-    "CheckResult", "PASSED", "FAILED", "NOT_ATTEMPTED", "EXERCISES", "hint",
+    "hint",
     "check_save_load_verify", "check_load_verified", "check_rollback_version", "check_promote",
     "check_predict_in_batches", "check_shadow_report", "check_make_request_schema",
     "check_make_app", "check_error_rate_decision", "check_detect_drift", "check_chi_square_drift",
@@ -56,6 +51,3 @@ __all__ = [
     "check_make_feature_schema", "check_first_alarm", "check_join_late_labels",
     "check_margin_statistic", "check_score_partition", "check_ks_from_partitions",
 ]
-
-EXERCISES: Mapping[str, str] = MappingProxyType(_harness.EXERCISES)
-"""Each self-checked exercise (the function the student writes) and its exercise set."""

@@ -177,7 +177,7 @@ def hint(name: str) -> None:
     Parameters
     ----------
     name : str
-        One of ``checks.EXERCISES``, e.g. ``"detect_drift"``.
+        An exercise with a check (``checks.check_<name>``), e.g. ``"detect_drift"``.
 
     Examples
     --------

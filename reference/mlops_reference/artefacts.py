@@ -3,9 +3,8 @@
 Covers saving a fitted model atomically (:func:`save_artefact`), loading it back with
 every check a serving process should make before trusting it (:func:`load_artefact`:
 the SHA-256 against a value you trust, *before* any unpickling; the library versions;
-a replay of a recorded example), hashing a file in chunks (:func:`sha256_file`), the
-environment an artefact was built in (:func:`library_versions`) and the size and
-load-time trade-off between formats (:func:`compare_formats`).
+a replay of a recorded example), hashing a file in chunks (:func:`sha256_file`) and the
+size and load-time trade-off between formats (:func:`compare_formats`).
 
 Two formats are supported: ``"joblib"`` (pickle underneath, optionally compressed) and
 ``"skops"`` (a zip of JSON and arrays that is loaded without executing arbitrary code,
@@ -59,27 +58,21 @@ import pandas as pd
 from mlops_reference import _atomic, _utils
 
 __all__ = [
-    "FORMATS",
     "SKOPS_TRUSTED_TYPES",
     "ArtefactManifest",
     "LoadedArtefact",
     "ArtefactIntegrityError",
-    "ArtefactNotFoundError",
     "ArtefactVersionError",
-    "ArtefactReplayError",
     "ArtefactUntrustedTypeError",
-    "ArtefactVersionWarning",
     "save_artefact",
     "load_artefact",
-    "read_manifest",
     "manifest_path",
     "sha256_file",
-    "library_versions",
     "compare_formats",
 ]
 
 #: The artefact formats :func:`save_artefact` can write.
-FORMATS: tuple[str, ...] = ("joblib", "skops")
+_FORMATS = ("joblib", "skops")
 
 #: Types a skops file of the book's standard pipeline contains that skops does not trust
 #: by default. Everything else in that pipeline (Pipeline, StandardScaler,
@@ -97,24 +90,12 @@ class ArtefactIntegrityError(ValueError):
     """The artefact is not the file you trusted: wrong hash, truncated, or manifest disagrees."""
 
 
-class ArtefactNotFoundError(FileNotFoundError):
-    """The artefact file or its manifest does not exist."""
-
-
 class ArtefactVersionError(RuntimeError):
     """The installed libraries differ from those the artefact was saved with."""
 
 
-class ArtefactReplayError(ValueError):
-    """The loaded model does not reproduce the output recorded when it was saved."""
-
-
 class ArtefactUntrustedTypeError(TypeError):
     """A skops file contains types that are not on the caller's allow-list."""
-
-
-class ArtefactVersionWarning(UserWarning):
-    """Loading went ahead despite a version mismatch, because the caller allowed it."""
 
 
 # --------------------------------------------------------------------------- manifest
@@ -194,8 +175,8 @@ class ArtefactManifest:
         if not isinstance(d["artefact"], str) or not d["artefact"] or "/" in d["artefact"] \
                 or "\\" in d["artefact"]:
             _bad_field("artefact", "a non-empty file name without folders", d["artefact"])
-        if d["format"] not in FORMATS:
-            _bad_field("format", f"one of {list(FORMATS)}", d["format"])
+        if d["format"] not in _FORMATS:
+            _bad_field("format", f"one of {list(_FORMATS)}", d["format"])
         if _not_int(d["compress"]) or not 0 <= d["compress"] <= 9:
             _bad_field("compress", "an integer from 0 to 9", d["compress"])
         if not isinstance(d["sha256"], str) or not _SHA256.fullmatch(d["sha256"]):
@@ -332,27 +313,12 @@ def sha256_file(path: str | os.PathLike, *, chunk_size: int = _CHUNK) -> str:
     p = _check_path(path)
     chunk_size = _utils.check_positive_int(chunk_size, "chunk_size")
     if not p.is_file():
-        raise ArtefactNotFoundError(f"`path` must be an existing file; got {str(p)!r}, which does not exist.")
+        raise FileNotFoundError(f"`path` must be an existing file; got {str(p)!r}, which does not exist.")
     return _utils.sha256_file(p, chunk_size=chunk_size)
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of Python and of the libraries an artefact's behaviour depends on.
-
-    Returns
-    -------
-    dict of str to str
-        Keys ``python``, ``numpy``, ``scipy``, ``scikit-learn``, ``joblib`` (and ``skops``
-        when installed).
-
-    Examples
-    --------
-    Which scikit-learn is installed here?
-
-    >>> import sklearn
-    >>> library_versions()["scikit-learn"] == sklearn.__version__
-    True
-    """
+def _library_versions() -> dict[str, str]:
+    """Versions of Python, numpy, scipy, scikit-learn, joblib (and skops when installed)."""
     import joblib
     import scipy
     import sklearn
@@ -374,7 +340,7 @@ def library_versions() -> dict[str, str]:
 
 
 def _check_format(format: Any, compress: Any) -> tuple[str, int]:
-    _utils.check_one_of(format, "format", FORMATS)
+    _utils.check_one_of(format, "format", _FORMATS)
     if isinstance(compress, bool):
         compress = 3 if compress else 0
     if not isinstance(compress, (int, np.integer)) or not 0 <= compress <= 9:
@@ -473,6 +439,80 @@ def _remove_leftovers(target: Path) -> list[str]:
     return removed
 
 
+def _check_save_arguments(model: Any, path: Any, example_input: Any, format: Any, compress: Any
+                          ) -> tuple[Path, pd.DataFrame, str, int]:
+    """:func:`save_artefact`'s argument checks: the target, the example rows and the format."""
+    target = _check_path(path)
+    format, compress = _check_format(format, compress)
+    if not callable(getattr(model, "predict_proba", None)):
+        raise TypeError(
+            f"`model` must be a fitted classifier with predict_proba; got {type(model).__name__}."
+        )
+    example = _check_example(model, example_input)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(
+            f"`path` must be in an existing folder; got {str(target)!r}, whose folder does not exist. "
+            "Create it first (Path(...).mkdir(parents=True))."
+        )
+    return target, example, format, compress
+
+
+def _new_manifest(target: Path, format: str, compress: int, sha: str, size: int,
+                  example: pd.DataFrame, expected: np.ndarray) -> ArtefactManifest:
+    """The manifest of bytes just written: how, where, in what environment, and the example."""
+    return ArtefactManifest(
+        artefact=target.name,
+        format=format,
+        compress=compress,
+        sha256=sha,
+        size_bytes=size,
+        created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions=MappingProxyType(_library_versions()),
+        feature_names=tuple(str(c) for c in example.columns),
+        example_input=MappingProxyType({
+            "columns": [str(c) for c in example.columns],
+            "dtypes": [str(t) for t in example.dtypes],
+            "data": example.to_numpy(dtype=object).tolist(),
+        }),
+        expected_output=tuple(float(v) for v in expected),
+    )
+
+
+def _save_atomically(model: Any, target: Path, format: str, compress: int,
+                     example: pd.DataFrame, expected: np.ndarray) -> ArtefactManifest:
+    """The three steps of :func:`save_artefact` (see the module docstring); on an exception,
+    whatever this save wrote before its commit is removed."""
+    tmp = _atomic.tmp_name(target)
+    pending = None
+    committed = False
+    try:
+        # 1. the new bytes, under a temporary name, then under their content address
+        _atomic.write_new(tmp, lambda fh: _dump(model, fh, format, compress))
+        sha = _utils.sha256_file(tmp)
+        size = tmp.stat().st_size
+        pending = _pending_name(target, sha)
+        os.replace(tmp, pending)
+        _atomic.fsync_dir(target.parent)
+        manifest = _new_manifest(target, format, compress, sha, size, example, expected)
+        text = json.dumps(manifest.to_dict(), indent=2, default=_json_default)
+        # 2. the commit: one atomic rename of the manifest that names the new hash
+        tmp = _atomic.tmp_name(target)
+        _atomic.write_new(tmp, lambda fh: fh.write(text.encode("utf-8")))
+        os.replace(tmp, manifest_path(target))
+        committed = True
+        _atomic.fsync_dir(target.parent)
+        # 3. the committed bytes move onto `path`; a kill before this is finished by the
+        #    next save, and load_artefact reads the pending file meanwhile
+        os.replace(pending, target)
+        _atomic.fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        if pending is not None and not committed:
+            pending.unlink(missing_ok=True)
+        raise
+    return manifest
+
+
 # --------------------------------------------------------------------------- save
 def save_artefact(
     model: Any,
@@ -526,64 +566,11 @@ def save_artefact(
     >>> same, m.size_bytes > 10_000, len(m.expected_output)
     (True, True, 3)
     """
-    target = _check_path(path)
-    format, compress = _check_format(format, compress)
-    if not callable(getattr(model, "predict_proba", None)):
-        raise TypeError(
-            f"`model` must be a fitted classifier with predict_proba; got {type(model).__name__}."
-        )
-    example = _check_example(model, example_input)
-    if not target.parent.is_dir():
-        raise ArtefactNotFoundError(
-            f"`path` must be in an existing folder; got {str(target)!r}, whose folder does not exist. "
-            "Create it first (Path(...).mkdir(parents=True))."
-        )
+    target, example, format, compress = _check_save_arguments(model, path, example_input,
+                                                              format, compress)
     expected = _positive_proba(model, example)
-
     _finish_interrupted(target)  # a save killed after its commit is completed first
-    tmp = _atomic.tmp_name(target)
-    pending = None
-    committed = False
-    try:
-        # 1. the new bytes, under a temporary name, then under their content address
-        _atomic.write_new(tmp, lambda fh: _dump(model, fh, format, compress))
-        sha = _utils.sha256_file(tmp)
-        size = tmp.stat().st_size
-        pending = _pending_name(target, sha)
-        os.replace(tmp, pending)
-        _atomic.fsync_dir(target.parent)
-        manifest = ArtefactManifest(
-            artefact=target.name,
-            format=format,
-            compress=compress,
-            sha256=sha,
-            size_bytes=size,
-            created_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            versions=MappingProxyType(library_versions()),
-            feature_names=tuple(str(c) for c in example.columns),
-            example_input=MappingProxyType({
-                "columns": [str(c) for c in example.columns],
-                "dtypes": [str(t) for t in example.dtypes],
-                "data": example.to_numpy(dtype=object).tolist(),
-            }),
-            expected_output=tuple(float(v) for v in expected),
-        )
-        text = json.dumps(manifest.to_dict(), indent=2, default=_json_default)
-        # 2. the commit: one atomic rename of the manifest that names the new hash
-        tmp = _atomic.tmp_name(target)
-        _atomic.write_new(tmp, lambda fh: fh.write(text.encode("utf-8")))
-        os.replace(tmp, manifest_path(target))
-        committed = True
-        _atomic.fsync_dir(target.parent)
-        # 3. the committed bytes move onto `path`; a kill before this is finished by the
-        #    next save, and load_artefact reads the pending file meanwhile
-        os.replace(pending, target)
-        _atomic.fsync_dir(target.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        if pending is not None and not committed:
-            pending.unlink(missing_ok=True)
-        raise
+    manifest = _save_atomically(model, target, format, compress, example, expected)
     _remove_leftovers(target)  # whatever earlier, interrupted saves left behind
     return manifest
 
@@ -595,26 +582,11 @@ def _json_default(obj: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- load
-def read_manifest(path: str | os.PathLike) -> ArtefactManifest:
-    """Read the manifest that sits beside the artefact at ``path`` (no checks on the artefact).
-
-    Examples
-    --------
-    Which format and which feature names did a saved artefact record?
-
-    >>> import tempfile, pathlib
-    >>> from mlops_companion import data
-    >>> s = data.make_scenario()
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = pathlib.Path(d) / "m.joblib"
-    ...     _ = save_artefact(s.pipeline, p, example_input=s.X_test.head(2))
-    ...     m = read_manifest(p)
-    >>> m.format, m.feature_names[:2]
-    ('joblib', ('request_rate', 'error_pct'))
-    """
+def _read_manifest(path: str | os.PathLike) -> ArtefactManifest:
+    """Read the manifest that sits beside the artefact at ``path`` (no checks on the artefact)."""
     mpath = manifest_path(path)
     if not mpath.is_file():
-        raise ArtefactNotFoundError(
+        raise FileNotFoundError(
             f"the manifest of `path` must exist at {str(mpath)!r}; it does not. "
             "Save artefacts with save_artefact(), which writes both files."
         )
@@ -630,7 +602,7 @@ def read_manifest(path: str | os.PathLike) -> ArtefactManifest:
 
 
 def _version_mismatches(recorded: Mapping[str, str], fmt: str) -> dict[str, tuple[str, str]]:
-    current = library_versions()
+    current = _library_versions()
     keys = ["python", "numpy", "scipy", "scikit-learn", "joblib"] + (["skops"] if fmt == "skops" else [])
     out = {}
     for key in keys:
@@ -722,7 +694,7 @@ def _read_committed(p: Path, *, attempts: int = 3
     size is the file's.
     """
     for attempt in range(attempts):
-        manifest = read_manifest(p)
+        manifest = _read_manifest(p)
         payload, size = _read_regular(p, manifest.size_bytes)
         digest = None if payload is None else hashlib.sha256(payload).hexdigest()
         if digest == manifest.sha256:
@@ -730,14 +702,87 @@ def _read_committed(p: Path, *, attempts: int = 3
         staged, _ = _read_regular(_pending_name(p, manifest.sha256), manifest.size_bytes)
         if staged is not None and hashlib.sha256(staged).hexdigest() == manifest.sha256:
             return manifest, staged, manifest.sha256, len(staged)
-        if read_manifest(p).sha256 == manifest.sha256:
+        if _read_manifest(p).sha256 == manifest.sha256:
             break  # nothing moved while we read: the mismatch is real
         time.sleep(0.01 * (attempt + 1))
     if size is None:
-        raise ArtefactNotFoundError(
+        raise FileNotFoundError(
             f"`path` must be an existing artefact file; got {str(p)!r}, which does not exist."
         )
     return manifest, payload, digest, size
+
+
+def _check_load_arguments(path: Any, expected_sha256: Any, allow_version_mismatch: Any,
+                          replay_atol: Any, trusted_types: Any) -> tuple[Path, str, float]:
+    """:func:`load_artefact`'s argument checks: the path, the trusted hash and the tolerance."""
+    p = _check_path(path)
+    trusted = _utils.check_sha256(expected_sha256, "expected_sha256")
+    if not isinstance(allow_version_mismatch, bool):
+        raise TypeError(f"`allow_version_mismatch` must be True or False; got {allow_version_mismatch!r}.")
+    replay_atol = _utils.check_number(replay_atol, "replay_atol", low=0.0)
+    if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
+        raise TypeError(f"`trusted_types` must be a sequence of type names (str); got {trusted_types!r}.")
+    if not p.exists() and not manifest_path(p).is_file():
+        raise FileNotFoundError(
+            f"`path` must be an existing artefact file; got {str(p)!r}, which does not exist."
+        )
+    return p, trusted, replay_atol
+
+
+def _verified_bytes(p: Path, trusted: str) -> tuple[ArtefactManifest, bytes]:
+    """Checks 1-3 of :func:`load_artefact`: the manifest and the bytes, if they are the trusted ones."""
+    manifest, payload, actual, size = _read_committed(p)
+    if payload is None or size != manifest.size_bytes:
+        raise ArtefactIntegrityError(
+            f"the artefact must be {manifest.size_bytes} bytes as its manifest records; got {size} bytes "
+            f"({'truncated' if size < manifest.size_bytes else 'grown'}). Do not load it: fetch it again."
+        )
+    if not hmac.compare_digest(actual, trusted):
+        raise ArtefactIntegrityError(
+            f"the artefact's SHA-256 must be the trusted {trusted[:16]}...; got {actual[:16]}... "
+            "The file was modified or replaced: do not load it."
+        )
+    if not hmac.compare_digest(manifest.sha256, trusted):
+        raise ArtefactIntegrityError(
+            f"the manifest's SHA-256 must match the trusted {trusted[:16]}...; got {manifest.sha256[:16]}... "
+            "The manifest belongs to another artefact: re-save both files together."
+        )
+    return manifest, payload
+
+
+def _check_versions(manifest: ArtefactManifest, allow_version_mismatch: bool) -> None:
+    """Check 4 of :func:`load_artefact`: the installed versions are the recorded ones."""
+    mismatches = _version_mismatches(manifest.versions, manifest.format)
+    if mismatches:
+        detail = "; ".join(f"{k} saved with {a}, installed {b}" for k, (a, b) in mismatches.items())
+        if not allow_version_mismatch:
+            raise ArtefactVersionError(
+                f"the installed library versions must match the artefact's manifest; got {detail}. "
+                "Install the recorded versions, or pass allow_version_mismatch=True and rely on the replay check."
+            )
+        # stacklevel 3: the warning names the line that called load_artefact
+        warnings.warn(f"loading despite version mismatch: {detail}", UserWarning, stacklevel=3)
+
+
+def _deserialise(manifest: ArtefactManifest, payload: bytes, trusted_types: Iterable[str]) -> Any:
+    """Step 5 of :func:`load_artefact`, on bytes that passed checks 1-4."""
+    if manifest.format == "joblib":
+        import joblib
+
+        return joblib.load(io.BytesIO(payload))
+    return _skops_load(payload, trusted_types)
+
+
+def _check_replay(model: Any, manifest: ArtefactManifest, replay_atol: float) -> None:
+    """Check 6 of :func:`load_artefact`: the recorded example gives the recorded output."""
+    got = _positive_proba(model, manifest.example_frame())
+    want = np.asarray(manifest.expected_output)
+    if not _utils.replay_matches(got, want, atol=replay_atol):
+        worst = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
+        raise ValueError(
+            f"the replayed example must reproduce the recorded output within {replay_atol:g}; "
+            f"got a largest difference of {worst:.3g}. The model does not behave as when it was saved."
+        )
 
 
 def load_artefact(
@@ -753,7 +798,7 @@ def load_artefact(
 
     The checks run in this order, and the first failure stops everything:
 
-    1. both files exist (:class:`ArtefactNotFoundError`);
+    1. both files exist (:class:`FileNotFoundError`);
     2. the file is a regular file (a symlink to one is followed) and its size equals the
        manifest's, both checked on the opened descriptor before a byte is read: a FIFO,
        a device such as ``/dev/zero``, a directory or a file larger than recorded (a
@@ -766,12 +811,12 @@ def load_artefact(
        swapped between the check and the load. If a save was killed after its commit,
        the committed bytes are read from its pending file (see :func:`save_artefact`);
     4. the installed Python (major.minor) and library versions equal the recorded ones
-       (:class:`ArtefactVersionError`, or an :class:`ArtefactVersionWarning` when
+       (:class:`ArtefactVersionError`, or a :class:`UserWarning` when
        ``allow_version_mismatch=True``);
     5. the bytes are deserialised (for skops, only ``trusted_types`` beyond skops' own
        safe list are accepted: :class:`ArtefactUntrustedTypeError`);
     6. the recorded example input is replayed and must give the recorded output within
-       ``replay_atol`` (:class:`ArtefactReplayError`).
+       ``replay_atol`` (:class:`ValueError`).
 
     Parameters
     ----------
@@ -779,19 +824,16 @@ def load_artefact(
         The artefact file written by :func:`save_artefact`.
     expected_sha256 : str
         The hash you trust: from the registry or the deployment configuration, never
-        from the manifest lying next to the file (whoever can replace the file can
-        replace the manifest with it).
+        from the manifest beside the file (see the module docstring).
     allow_version_mismatch : bool, default=False
         Opt in to loading under different library versions (with a warning).
     replay : bool, default=True
         Replay the recorded example and compare outputs.
     replay_atol : float, default=1e-9
-        Largest absolute difference accepted by the replay (the package's one replay
-        tolerance, ``_utils.REPLAY_ATOL``).
+        Largest absolute difference the replay accepts (``_utils.REPLAY_ATOL``).
     trusted_types : sequence of str, default=SKOPS_TRUSTED_TYPES
-        For skops files: the types, beyond skops' defaults, you accept. Write this list
-        down in advance; never build it from ``skops.io.get_untrusted_types`` of the
-        file being loaded, which would trust whatever the file's author put in it.
+        For skops files: the types, beyond skops' defaults, you accept, written down in
+        advance; never ``skops.io.get_untrusted_types`` of the file being loaded.
 
     Returns
     -------
@@ -813,65 +855,13 @@ def load_artefact(
     True
     """
     start = time.perf_counter()
-    p = _check_path(path)
-    trusted = _utils.check_sha256(expected_sha256, "expected_sha256")
-    if not isinstance(allow_version_mismatch, bool):
-        raise TypeError(f"`allow_version_mismatch` must be True or False; got {allow_version_mismatch!r}.")
-    replay_atol = _utils.check_number(replay_atol, "replay_atol", low=0.0)
-    if isinstance(trusted_types, str) or not all(isinstance(t, str) for t in trusted_types):
-        raise TypeError(f"`trusted_types` must be a sequence of type names (str); got {trusted_types!r}.")
-    if not p.exists() and not manifest_path(p).is_file():
-        raise ArtefactNotFoundError(
-            f"`path` must be an existing artefact file; got {str(p)!r}, which does not exist."
-        )
-
-    # 1-3. integrity, before a single byte is deserialised
-    manifest, payload, actual, size = _read_committed(p)
-    if payload is None or size != manifest.size_bytes:
-        raise ArtefactIntegrityError(
-            f"the artefact must be {manifest.size_bytes} bytes as its manifest records; got {size} bytes "
-            f"({'truncated' if size < manifest.size_bytes else 'grown'}). Do not load it: fetch it again."
-        )
-    if not hmac.compare_digest(actual, trusted):
-        raise ArtefactIntegrityError(
-            f"the artefact's SHA-256 must be the trusted {trusted[:16]}...; got {actual[:16]}... "
-            "The file was modified or replaced: do not load it."
-        )
-    if not hmac.compare_digest(manifest.sha256, trusted):
-        raise ArtefactIntegrityError(
-            f"the manifest's SHA-256 must match the trusted {trusted[:16]}...; got {manifest.sha256[:16]}... "
-            "The manifest belongs to another artefact: re-save both files together."
-        )
-
-    # 4. environment
-    mismatches = _version_mismatches(manifest.versions, manifest.format)
-    if mismatches:
-        detail = "; ".join(f"{k} saved with {a}, installed {b}" for k, (a, b) in mismatches.items())
-        if not allow_version_mismatch:
-            raise ArtefactVersionError(
-                f"the installed library versions must match the artefact's manifest; got {detail}. "
-                "Install the recorded versions, or pass allow_version_mismatch=True and rely on the replay check."
-            )
-        warnings.warn(f"loading despite version mismatch: {detail}", ArtefactVersionWarning, stacklevel=2)
-
-    # 5. deserialise
-    if manifest.format == "joblib":
-        import joblib
-
-        model = joblib.load(io.BytesIO(payload))
-    else:
-        model = _skops_load(payload, trusted_types)
-
-    # 6. behaviour
-    if replay:
-        got = _positive_proba(model, manifest.example_frame())
-        want = np.asarray(manifest.expected_output)
-        if not _utils.replay_matches(got, want, atol=replay_atol):
-            worst = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
-            raise ArtefactReplayError(
-                f"the replayed example must reproduce the recorded output within {replay_atol:g}; "
-                f"got a largest difference of {worst:.3g}. The model does not behave as when it was saved."
-            )
+    p, trusted, replay_atol = _check_load_arguments(path, expected_sha256, allow_version_mismatch,
+                                                    replay_atol, trusted_types)
+    manifest, payload = _verified_bytes(p, trusted)  # 1-3: integrity, before deserialising
+    _check_versions(manifest, allow_version_mismatch)  # 4
+    model = _deserialise(manifest, payload, trusted_types)  # 5
+    if replay:  # 6
+        _check_replay(model, manifest, replay_atol)
     return LoadedArtefact(model, manifest, time.perf_counter() - start)
 
 

@@ -31,7 +31,7 @@ Before anything is written, every input file's schema (its footer) is read and c
 against the model's features, then every partition's feature columns are read and checked
 for missing (null), NaN and infinite values (on the cluster when there is one; the same
 pass hashes each file): a missing or mistyped column, a bad value, an unreadable file or a
-model whose features the data lack raises :class:`BatchInputError` naming the partition,
+model whose features the data lack raises a ``ValueError`` naming the partition,
 the column and the count, and leaves the destination untouched.
 
 Requires the ``dask`` extra (``pip install "mlops-companion[dask]"``) for a cluster;
@@ -56,7 +56,6 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "BatchInputError",
     "BatchScoreResult",
     "ScoringModel",
     "score_parquet",
@@ -69,11 +68,6 @@ _META_SOURCE_SHA = b"mlops_reference.source_sha256"
 _META_SOURCE_ROWS = b"mlops_reference.source_rows"
 _LOCK_NAME = ".score_parquet.lock"
 OUTPUT_COLUMNS = ("score", "model_version", "artefact_sha256")
-
-
-class BatchInputError(ValueError):
-    """An input partition cannot be scored: unreadable, a column missing or mistyped, or a
-    feature holding missing (null), NaN or infinite values."""
 
 
 def _pyarrow():
@@ -194,7 +188,7 @@ def _check_schema(schema: Any, spec: ScoringModel, partition: str) -> None:
     for column in spec.feature_names:
         index = schema.get_field_index(column)
         if index < 0:
-            raise BatchInputError(
+            raise ValueError(
                 f"Partition {partition!r} must have column {column!r}, which the model "
                 f"reads; it has {list(schema.names)}. Fix the input or score with a model "
                 "trained on these columns."
@@ -202,13 +196,13 @@ def _check_schema(schema: Any, spec: ScoringModel, partition: str) -> None:
         kind = schema.field(index).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
                 or pa.types.is_boolean(kind)):
-            raise BatchInputError(
+            raise ValueError(
                 f"Partition {partition!r} must hold numbers in column {column!r}; got "
                 f"{kind}. Cast it upstream; the batch job does not guess."
             )
     clash = [c for c in OUTPUT_COLUMNS if c in schema.names]
     if clash:
-        raise BatchInputError(
+        raise ValueError(
             f"Partition {partition!r} must not already have the output columns {clash}; "
             "it looks like a scored file. Point `source` at the unscored input."
         )
@@ -222,8 +216,8 @@ def _read_schema(path: Path) -> Any:
         raise _unreadable(path, exc) from None
 
 
-def _unreadable(path: Path, exc: Exception) -> BatchInputError:
-    return BatchInputError(f"Partition {_partition_name(path)!r} must be a readable Parquet "
+def _unreadable(path: Path, exc: Exception) -> ValueError:
+    return ValueError(f"Partition {_partition_name(path)!r} must be a readable Parquet "
                            f"file; reading {path} failed: {exc}")
 
 
@@ -256,7 +250,7 @@ def _check_values(table: Any, spec: ScoringModel, partition: str) -> None:
             nans = pc.sum(pc.is_nan(values)).as_py() or 0
             infinite = pc.sum(pc.is_inf(values)).as_py() or 0
         if nulls or nans or infinite:
-            raise BatchInputError(
+            raise ValueError(
                 f"Partition {partition!r} must hold finite values in column {column!r}, "
                 f"which the model reads; got {nulls + nans + infinite} bad of "
                 f"{table.num_rows} ({nulls} missing, {nans} NaN, {infinite} infinite). "
@@ -289,7 +283,7 @@ def _score_partition(spec: ScoringModel, source: str, target: str,
     columns = None if keep is None else list(dict.fromkeys([*spec.feature_names, *keep]))
     table, sha, _ = _read_partition(source_path, columns)
     if sha != source_sha256:
-        raise BatchInputError(
+        raise ValueError(
             f"Partition {partition!r} must not change while the job runs; its SHA-256 is "
             f"now {sha[:16]}..., {source_sha256[:16]}... when it was checked. Run again "
             "once the input is complete."
@@ -382,62 +376,45 @@ def score_parquet(
     Parameters
     ----------
     source : str or path-like
-        A folder of ``*.parquet`` files, one per partition (``dask.dataframe.to_parquet``
-        writes one per partition).
+        A folder of ``*.parquet`` files, one per partition (as ``dask.dataframe.to_parquet`` writes).
     destination : str or path-like
         Output folder (created); ``destination/<input file name>`` per partition.
     model : ScoringModel
         The model and its trusted hash.
     client : distributed.Client, default=None
-        Run the partitions on this cluster; ``None`` runs them one by one in this
-        process (the single-process baseline, same code per partition).
+        Run the partitions on this cluster; ``None`` runs them one by one in this process.
     keep : sequence of str, default=None
-        Input columns copied to the output (``None``: all of them), before ``score``,
-        ``model_version`` and ``artefact_sha256``. With ``keep``, only the model's
-        features and these columns are decoded (each file's bytes are read whole once,
-        to hash them).
+        Input columns copied to the output before ``score``, ``model_version`` and
+        ``artefact_sha256`` (``None``: all); only they and the model's features are decoded.
 
     Returns
     -------
     BatchScoreResult
+        A re-run skips an output whose metadata records this model and the input as it is
+        now (``result.skipped``), and scores again one whose input changed or that records
+        none, written by an older version (``result.redone``).
 
     Raises
     ------
-    BatchInputError
-        A partition is unreadable, lacks a column the model reads, holds it as
-        non-numbers, or holds missing (null), NaN or infinite values in it (the message
-        names the partition, the column and the count); raised before anything is written.
-        Also raised, without leaving a partial file, for an input that changes while the
-        job runs.
     ValueError
-        ``destination`` holds output of another model, an unreadable file (named), or an
-        output whose input partition no longer exists (named; it is neither kept nor
-        deleted: remove it yourself, or use a new folder). Raised before anything is written.
+        Before anything is written: a partition is unreadable, lacks a column the model
+        reads or holds it as non-numbers or with missing (null), NaN or infinite values
+        (named, with the column and the count), or ``destination`` holds another model's
+        output, an unreadable file or an output whose input is gone (named; neither kept nor
+        deleted). Also, leaving no partial file, for an input that changes while the job runs.
     RuntimeError
-        Another run holds ``destination``'s lock file (``.score_parquet.lock``, left in
-        place between runs; hidden files are ignored by Parquet readers).
-
-    Notes
-    -----
-    What a re-run does with an output that exists, decided before anything is written:
-    it is skipped when its metadata records this model (SHA-256 and ``model_version``)
-    and the input as it is now (SHA-256 and row count); scored again when the input
-    changed, or when the output records no input (written by an older version of this
-    function); refused (``ValueError``) when another model wrote it, when it cannot be
-    read, or when its input file is gone. The names are in ``result.skipped`` and
-    ``result.redone``.
+        Another run holds ``destination``'s lock file (``.score_parquet.lock``).
 
     Examples
     --------
     Score two partitions in this process; how many rows came out, and which model?
 
-    >>> import tempfile
-    >>> from pathlib import Path
+    >>> import tempfile, pathlib
     >>> import pandas as pd
     >>> from mlops_companion import data
     >>> from mlops_reference import artefacts
     >>> s = data.make_scenario()
-    >>> root = Path(tempfile.mkdtemp())
+    >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> manifest = artefacts.save_artefact(s.pipeline, root / "model.joblib",
     ...                                    example_input=s.X_test.head(3))
     >>> (root / "in").mkdir()
@@ -448,13 +425,29 @@ def score_parquet(
     >>> result = score_parquet(root / "in", root / "out", spec)
     >>> result.n_rows_written == len(s.X_test), result.n_written
     (True, 2)
-    >>> scored = pd.read_parquet(root / "out")
-    >>> scored["model_version"].astype(str).unique().tolist()
+    >>> pd.read_parquet(root / "out")["model_version"].astype(str).unique().tolist()
     ['v1']
     >>> score_parquet(root / "in", root / "out", spec).n_skipped  # a re-run skips both
     2
     """
     started = time.perf_counter()
+    source, destination, files, keep = _check_job(source, destination, model, keep)
+    inspected = _inspect(client, files, model, keep)  # every partition, before writing anything
+    destination.mkdir(parents=True, exist_ok=True)
+    with _exclusive(destination):  # one run at a time in `destination`
+        todo, skipped, redone = _plan(files, inspected, destination, model)
+        counts = _score(client, todo, model, keep, destination)
+    return BatchScoreResult(
+        destination=destination, n_partitions=len(files), n_written=len(todo),
+        n_skipped=len(skipped), n_rows_written=int(sum(counts)),
+        model_version=model.model_version, artefact_sha256=model.artefact_sha256,
+        seconds=time.perf_counter() - started, skipped=tuple(skipped), redone=tuple(redone),
+    )
+
+
+def _check_job(source: Any, destination: Any, model: Any, keep: Any
+               ) -> tuple[Path, Path, list[Path], tuple[str, ...] | None]:
+    """:func:`score_parquet`'s argument checks; also lists the input files."""
     if not isinstance(model, ScoringModel):
         raise TypeError(
             f"`model` must be a ScoringModel; got {type(model).__name__}. Build one with "
@@ -469,39 +462,35 @@ def score_parquet(
         raise ValueError(f"`source` must hold at least one *.parquet file; {source} has none.")
     if destination.resolve() == source.resolve():
         raise ValueError("`destination` must differ from `source`; got the same folder.")
+    return source, destination, files, keep
 
-    # 1. Check every partition's schema (footers), then its feature values (read on the
-    #    cluster when there is one), before writing anything. The same pass hashes each file.
+
+def _inspect(client: Any, files: list[Path], model: ScoringModel,
+             keep: tuple[str, ...] | None) -> list[tuple[str, int]]:
+    """Check every partition's schema (footers), then its feature values (read on the cluster
+    when there is one); return each file's SHA-256 and row count, from the same pass."""
     for path in files:
         schema = _read_schema(path)
         _check_schema(schema, model, path.name)
         if keep is not None:
             absent = [k for k in keep if k not in schema.names]
             if absent:
-                raise BatchInputError(
+                raise ValueError(
                     f"Partition {path.name!r} must have the columns in `keep`; it lacks {absent}."
                 )
-    inspected = _run(client, _inspect_partition, [model] * len(files),
-                     [str(p) for p in files])
+    return _run(client, _inspect_partition, [model] * len(files), [str(p) for p in files])
 
-    # 2. One run at a time in `destination`, then what an earlier run already wrote.
-    destination.mkdir(parents=True, exist_ok=True)
-    with _exclusive(destination):
-        todo, skipped, redone = _plan(files, inspected, destination, model)
-        _remove_temporaries(destination)  # left by a process killed mid-write earlier
 
-        # 3. Score what is left: on the cluster, or one by one here.
-        counts = _run(client, _score_partition, [model] * len(todo), [s for s, _, _ in todo],
-                      [t for _, t, _ in todo], [keep] * len(todo), [h for _, _, h in todo])
-        # Every partition is written now; a worker killed mid-write during this run left
-        # its temporary file behind (its task ran again elsewhere and wrote the whole file).
-        _remove_temporaries(destination)
-    return BatchScoreResult(
-        destination=destination, n_partitions=len(files), n_written=len(todo),
-        n_skipped=len(skipped), n_rows_written=int(sum(counts)),
-        model_version=model.model_version, artefact_sha256=model.artefact_sha256,
-        seconds=time.perf_counter() - started, skipped=tuple(skipped), redone=tuple(redone),
-    )
+def _score(client: Any, todo: list[tuple[str, str, str]], model: ScoringModel,
+           keep: tuple[str, ...] | None, destination: Path) -> list[int]:
+    """Score the partitions ``todo`` (source, target, source hash); return their row counts."""
+    _remove_temporaries(destination)  # left by a process killed mid-write earlier
+    counts = _run(client, _score_partition, [model] * len(todo), [s for s, _, _ in todo],
+                  [t for _, t, _ in todo], [keep] * len(todo), [h for _, _, h in todo])
+    # Every partition is written now; a worker killed mid-write during this run left
+    # its temporary file behind (its task ran again elsewhere and wrote the whole file).
+    _remove_temporaries(destination)
+    return counts
 
 
 def _run(client: Any, function: Any, *arguments: list) -> list:

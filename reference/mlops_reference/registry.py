@@ -68,7 +68,6 @@ from mlops_reference import _atomic, _utils
 __all__ = [
     "Registry",
     "ModelVersionInfo",
-    "RegistryError",
     "ARTEFACT_FILE",
 ]
 
@@ -84,10 +83,6 @@ _LOCK_FILE = "registry.lock"
 _LOCK_TIMEOUT_S = 300.0
 _MAX_NAME = 256
 _ALIAS = re.compile(r"[A-Za-z0-9_-]{1,255}")
-
-
-class RegistryError(LookupError):
-    """A registry request that cannot be met: unknown model, alias or version, nothing to roll back to."""
 
 
 @dataclass(frozen=True)
@@ -453,7 +448,7 @@ class Registry:
         try:
             self._lock.acquire()
         except Timeout as exc:
-            raise RegistryError(
+            raise TimeoutError(
                 f"the registry lock {self._lock.lock_file!r} must be free within {_LOCK_TIMEOUT_S:g} s; "
                 "another process has held it longer. Check for a hung process using this registry."
             ) from exc
@@ -631,7 +626,7 @@ class Registry:
                 else:
                     mv = self._client.get_model_version(name, str(_check_version(alias_or_version)))
         except MlflowException as exc:
-            raise RegistryError(
+            raise LookupError(
                 f"`alias_or_version` must name an existing version of {name!r}; got "
                 f"{alias_or_version!r} ({exc.message if hasattr(exc, 'message') else exc})."
             ) from exc
@@ -651,9 +646,13 @@ class Registry:
                       key=lambda v: v.version)
 
     def _current(self, name: str, alias: str) -> int | None:
+        """The version ``alias`` points at, or None (``name`` and ``alias`` already checked)."""
+        from mlflow.exceptions import MlflowException
+
         try:
-            return self.get(name, alias).version
-        except RegistryError:
+            with _quiet_mlflow():
+                return int(self._client.get_model_version_by_alias(name, alias).version)
+        except MlflowException:
             return None
 
     # -- moving aliases ---------------------------------------------------------------
@@ -684,7 +683,7 @@ class Registry:
         version = _check_version(version)
         _check_alias(alias)
         _check_name(reason, "reason")
-        target = self.get(name, version)  # raises RegistryError for an unknown version
+        target = self.get(name, version)  # raises LookupError for an unknown version
         with self._locked():  # read the alias, move it, log the move: one step for every process
             before = self._reconcile(name, alias)
             with _quiet_mlflow():
@@ -739,11 +738,11 @@ class Registry:
         with self._locked():
             current = self._reconcile(name, alias)
             if current is None or self._current(name, alias) is None:
-                raise RegistryError(
+                raise LookupError(
                     f"`alias` must point at a version of {name!r} to roll back; {alias!r} points nowhere.")
             stack = _alias_stack(self._audit.history(name, alias))
             if len(stack) < 2:
-                raise RegistryError(
+                raise LookupError(
                     f"Nothing to roll back to: the audit log has no version that {alias!r} of {name!r} "
                     f"pointed at before version {current}. Promote a version explicitly instead."
                 )
@@ -781,7 +780,7 @@ class Registry:
 
         info = self.get(name, alias_or_version)
         if not info.artefact_sha256:
-            raise RegistryError(f"Version {info.version} of {name!r} carries no `{_TAG_SHA}` tag; it was not registered by this module.")
+            raise LookupError(f"Version {info.version} of {name!r} carries no `{_TAG_SHA}` tag; it was not registered by this module.")
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
         with _quiet_mlflow(), contextlib.redirect_stderr(io.StringIO()):

@@ -56,6 +56,11 @@ METRICS: Mapping[str, str] = MappingProxyType({
 #: The directional check (feature, low, high): raising the error rate from 0.5% to 5% must
 #: raise the predicted incident probability, the other features held at their medians.
 _DIRECTIONAL = ("error_pct", 0.5, 5.0)
+#: The distribution check: more than one predicted class, and max(p) - min(p) above this.
+_MIN_PROB_RANGE = 0.3
+#: Level of the gate's intervals; bootstrap resamples, and their seed (the same verdict twice).
+_CONFIDENCE, _N_BOOTSTRAP, _BOOTSTRAP_SEED = 0.95, 1000, 0
+_COLUMNS = ["name", "kind", "value", "threshold", "ci_low", "ci_high", "passed"]
 
 
 @dataclass(frozen=True)
@@ -263,6 +268,17 @@ def _metric_interval(name: str, y, pred, proba, conf, gen, n_bootstrap) -> tuple
     return float(low), float(high)
 
 
+def _metric(name: str, threshold: float, y: np.ndarray, pred: np.ndarray, proba: np.ndarray,
+            gate: str, gen: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A metric's row (value, interval, verdict under ``gate``) and details."""
+    value = _point_metric(name, y, pred, proba)
+    low, high = _metric_interval(name, y, pred, proba, _CONFIDENCE, gen, _N_BOOTSTRAP)
+    passed = bool((value if gate == "point" else low) >= threshold)
+    row = {"name": name, "kind": "metric", "value": value, "threshold": threshold,
+           "ci_low": low, "ci_high": high, "passed": passed}
+    return row, {"interval": METRICS[name]}
+
+
 def _directional(model: Any, reference: pd.DataFrame) -> tuple[dict[str, Any], dict[str, Any]]:
     """The directional check's row and details: does more ``error_pct`` mean more risk?"""
     feature, low, high = _DIRECTIONAL
@@ -304,11 +320,7 @@ def validate_model(
     thresholds: Mapping[str, float],
     *,
     X_reference: pd.DataFrame | None = None,
-    min_prob_range: float = 0.3,
-    confidence: float = 0.95,
     gate: str = "point",
-    n_bootstrap: int = 1000,
-    rng: int | np.random.Generator | None = 0,
 ) -> ValidationResult:
     """Run a model's performance gates and behavioural checks, with confidence intervals.
 
@@ -326,33 +338,24 @@ def validate_model(
         to 5.0 must raise the incident probability) holds the other features at the
         medians of these rows, usually the training set, and must stay within their range
         (trees do not extrapolate); ``None`` uses ``X``.
-    min_prob_range : float, default=0.3
-        The distribution check requires ``max(p) - min(p)`` above this, and more than one
-        predicted class.
-    confidence : float, default=0.95
-        Level of the intervals: Wilson for accuracy, precision and recall (proportions);
-        a percentile bootstrap for the others.
     gate : {"point", "lower"}, default="point"
         ``"point"``: a metric passes when its value is at least its threshold.
-        ``"lower"``: when the lower bound of its interval is.
-    n_bootstrap : int, default=1000
-        Resamples for bootstrap intervals.
-    rng : int, Generator or None, default=0
-        Seed of the bootstrap; fixed by default so a gate gives the same verdict twice.
+        ``"lower"``: when the lower bound of its 95% interval is (Wilson for accuracy,
+        precision and recall; a percentile bootstrap of 1000 resamples, seeded so a gate
+        gives the same verdict twice, for the others).
 
     Returns
     -------
     ValidationResult
         ``result.passed``, ``result.table`` and ``result[name]`` for each metric and for
         ``"directional"`` (its ``value`` is the change of probability, threshold 0) and
-        ``"distribution"``.
+        ``"distribution"`` (more than one predicted class, and ``max(p) - min(p)`` above 0.3).
 
     Examples
     --------
     Does the book's pipeline clear the accuracy gate, and how wide is the interval?
 
     >>> from mlops_companion import data
-    >>> from mlops_reference import _utils
     >>> s = data.make_scenario()
     >>> result = validate_model(s.pipeline, s.X_test, s.y_test, {"accuracy": 0.70})
     >>> result["accuracy"]["passed"], result["directional"]["passed"]
@@ -370,39 +373,24 @@ def validate_model(
     """
     frame, y_arr = _check_inputs(model, X, y)
     limits = _check_thresholds(thresholds)
-    conf = _check_confidence(confidence)
     if gate not in ("point", "lower"):
         raise ValueError(f"`gate` must be 'point' or 'lower'; got {gate!r}.")
-    if isinstance(min_prob_range, bool) or not isinstance(min_prob_range, (int, float)) or not 0 <= min_prob_range < 1:
-        raise ValueError(f"`min_prob_range` must be a number in [0, 1); got {min_prob_range!r}.")
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 100:
-        raise ValueError(f"`n_bootstrap` must be an integer of at least 100; got {n_bootstrap!r}.")
-    gen = _utils.check_rng(rng)
-    if X_reference is None:
-        reference = frame
-    else:
-        reference, _ = _check_inputs(model, X_reference, np.zeros(len(X_reference), dtype=int))
+    reference = frame if X_reference is None else _check_inputs(
+        model, X_reference, np.zeros(len(X_reference), dtype=int))[0]
     if "roc_auc" in limits and len(np.unique(y_arr)) < 2:
         raise ValueError("`y` must contain both classes to compute roc_auc; got a single class.")
-
     pred = np.asarray(model.predict(_model_input(model, frame))).astype(int)
     proba = np.asarray(model.predict_proba(_model_input(model, frame)), dtype=float)[:, 1]
-    rows: list[dict[str, Any]] = []
-    details: dict[str, Mapping[str, Any]] = {}
-    for name, threshold in limits.items():
-        value = _point_metric(name, y_arr, pred, proba)
-        low, high = _metric_interval(name, y_arr, pred, proba, conf, gen, int(n_bootstrap))
-        passed = bool((value if gate == "point" else low) >= threshold)
-        rows.append({"name": name, "kind": "metric", "value": value, "threshold": threshold,
-                     "ci_low": low, "ci_high": high, "passed": passed})
-        details[name] = MappingProxyType({**rows[-1], "interval": METRICS[name]})
-    checks = [_directional(model, reference)] if _DIRECTIONAL[0] in frame.columns else []
-    for row, extra in [*checks, _distribution(pred, proba, float(min_prob_range))]:
-        rows.append(row)
-        details[row["name"]] = MappingProxyType({**row, **extra})
-    table = pd.DataFrame(rows, columns=["name", "kind", "value", "threshold", "ci_low", "ci_high", "passed"])
+    gen = np.random.default_rng(_BOOTSTRAP_SEED)
+    results = [_metric(name, threshold, y_arr, pred, proba, gate, gen)
+               for name, threshold in limits.items()]
+    if _DIRECTIONAL[0] in frame.columns:
+        results.append(_directional(model, reference))
+    results.append(_distribution(pred, proba, _MIN_PROB_RANGE))
+    table = pd.DataFrame([row for row, _ in results], columns=_COLUMNS)
+    details = {row["name"]: MappingProxyType({**row, **extra}) for row, extra in results}
     return ValidationResult(
-        passed=bool(table["passed"].all()), table=table, gate=gate, confidence=conf,
+        passed=bool(table["passed"].all()), table=table, gate=gate, confidence=_CONFIDENCE,
         n_samples=len(frame), details=MappingProxyType(details),
     )
 
