@@ -35,9 +35,11 @@ def test_a_synthetic_chapter_enters_what_it_calls_and_nothing_else(book_coverage
         # Tiny
 
         ```{python}
+        import pandas as pd
+
         from mlops_companion import lifecycle
 
-        lifecycle.drift_ramp(15, n_weeks=26, onset=5)
+        lifecycle.labels_available(pd.DataFrame({"week": [0, 1, 2]}), 2, delay=1)
         ```
         """), encoding="utf-8")
     report = book_coverage.measure([chapter], data_dir=tmp_path / "data", root=None,
@@ -45,9 +47,9 @@ def test_a_synthetic_chapter_enters_what_it_calls_and_nothing_else(book_coverage
     assert report.runs == {str(chapter): {"status": "ok", "seconds": pytest.approx(0, abs=120),
                                           "error": ""}}
     entered = {p.name: p.entered for p in report.public}
-    assert entered["mlops_companion.lifecycle.drift_ramp"] is True
-    assert entered["mlops_companion.lifecycle.labels_available"] is False
-    assert "mlops_companion.lifecycle.labels_available" in {p.name for p in report.never_entered}
+    assert entered["mlops_companion.lifecycle.labels_available"] is True
+    assert entered["mlops_companion.lifecycle.make_weekly_traffic"] is False
+    assert "mlops_companion.lifecycle.make_weekly_traffic" in {p.name for p in report.never_entered}
     modules = {m.module: m for m in report.modules}
     # the module ran (imported, one function called) but not all of it
     assert 0 < modules["mlops_companion.lifecycle"].executed < modules["mlops_companion.lifecycle"].statements

@@ -765,17 +765,12 @@ class Registry:
         return self._audit.frame(name)
 
     # -- loading ----------------------------------------------------------------------
-    def fetch_artefact(self, name: str, alias_or_version: str | int, dest: str | os.PathLike) -> tuple[Path, ModelVersionInfo]:
-        """Download a version's artefact folder into ``dest`` and check its hash; don't load it.
-
-        Returns the path of the joblib file and the version's info. Raises
+    def _fetch_artefact(self, name: str, alias_or_version: str | int,
+                        dest: str | os.PathLike) -> tuple[Path, ModelVersionInfo]:
+        """Download a version's artefact folder into ``dest`` and check its hash (:meth:`load`'s
+        first half): the path of the joblib file and the version's info, or
         :class:`~mlops_reference.artefacts.ArtefactIntegrityError` when the file's SHA-256
-        differs from the one tagged at registration.
-
-        Examples
-        --------
-        Used by :func:`mlops_reference.serving.create_app_from_registry`; see :meth:`load`.
-        """
+        differs from the one tagged at registration."""
         from mlops_reference import artefacts
 
         info = self.get(name, alias_or_version)
@@ -817,6 +812,6 @@ class Registry:
         from mlops_reference import artefacts
 
         with tempfile.TemporaryDirectory(dir=self.root) as tmp:
-            path, info = self.fetch_artefact(name, alias, tmp)
+            path, info = self._fetch_artefact(name, alias, tmp)
             loaded = artefacts.load_artefact(path, expected_sha256=info.artefact_sha256)
         return loaded.model, info
