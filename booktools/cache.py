@@ -85,8 +85,11 @@ def _tree_digest(folder: Path) -> str:
 
 
 def package_dirs(root: Path) -> list[Path]:
-    """The project's own Python packages: top-level folders with ``__init__.py``."""
-    return sorted(p.parent for p in root.glob("*/__init__.py")
+    """The project's own Python packages: the folders with ``__init__.py`` at the top of the
+    project and at the top of each of its sub-projects (a folder with a ``pyproject.toml``,
+    such as ``reference/``, the production reference's own distribution)."""
+    projects = [root, *(p.parent for p in root.glob("*/pyproject.toml"))]
+    return sorted(p.parent for project in projects for p in project.glob("*/__init__.py")
                   if p.parent.name not in ("booktools", "tests"))
 
 
@@ -107,7 +110,8 @@ def environment_fingerprint(root: Path, executor: bool = True) -> str:
 
 
 def installed_distributions() -> list[str]:
-    """Every installed distribution on ``sys.path``, as its metadata folder's name.
+    """Every distribution installed in this interpreter's site folders, as its metadata
+    folder's name.
 
     A wheel installs its metadata as ``{name}-{version}.dist-info`` (the packaging
     specifications define the name), so the folder names alone say what is installed, at
@@ -115,8 +119,18 @@ def installed_distributions() -> list[str]:
     ``importlib.metadata`` takes half a second. Legacy ``.egg-info`` folders count as well.
     """
     found: set[str] = set()
-    for entry in sys.path:
-        folder = Path(entry or ".")
+    # The interpreter's own site folders, not ``sys.path``: what a kernel of this interpreter
+    # imports from, whatever the caller added to its path (pytest puts the folder above each
+    # doctested package there, which holds a build's ``.egg-info``).
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    folders = [paths["purelib"], paths["platlib"], *site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
+    for entry in dict.fromkeys(folders):
+        folder = Path(entry)
         try:
             found.update(p.name for p in folder.iterdir()
                          if p.suffix in (".dist-info", ".egg-info"))
@@ -244,7 +258,7 @@ class ExecutionCache:
 
     def _read_hashes(self, result, key: ChapterKey) -> dict[str, str]:
         known = set(key.state["files"])
-        packages = tuple(d.name + "/" for d in package_dirs(self.root))
+        packages = tuple(d.relative_to(self.root).as_posix() + "/" for d in package_dirs(self.root))
         out = {}
         for rel in sorted(set(getattr(result, "reads", ()) or ())):
             path = self.root / rel

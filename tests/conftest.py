@@ -2,7 +2,9 @@
 rendered by real Quarto."""
 from __future__ import annotations
 
+import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,21 @@ def pytest_xdist_make_scheduler(config, log):
             super()._assign_work_unit(node)
 
     return BookScheduling(config, log)
+
+
+# -- Where a run's time goes --------------------------------------------------------------------
+# `make test PYTEST_ARGS=...` with TEST_TIMELINE=FILE set appends one line per test phase:
+# worker, phase, start and end (seconds since the epoch) and the test's id, so that a run's
+# critical path can be read afterwards (which unit ran when, on which worker, beside what).
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    timeline = os.environ.get("TEST_TIMELINE")
+    if not timeline:
+        return (yield)
+    start = time.time()
+    try:
+        return (yield)
+    finally:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with open(timeline, "a", encoding="utf-8") as out:
+            out.write(f"{worker}\t{start:.2f}\t{time.time():.2f}\t{item.nodeid}\n")

@@ -161,7 +161,10 @@ def test_installed_distributions_are_part_of_the_key(book, monkeypatch, tmp_path
     (site / "some_new_dependency-1.0.dist-info").mkdir(parents=True)
     (site / "some_new_dependency-1.0.dist-info" / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: some-new-dependency\nVersion: 1.0\n")
-    monkeypatch.syspath_prepend(str(site))
+    import site as site_module
+
+    own = site_module.getsitepackages()
+    monkeypatch.setattr(site_module, "getsitepackages", lambda: [*own, str(site)])
     assert "some_new_dependency-1.0.dist-info" in bcache.installed_distributions()
     bcache.environment_fingerprint.cache_clear()
     changed = bcache.environment_fingerprint(root)
@@ -170,6 +173,36 @@ def test_installed_distributions_are_part_of_the_key(book, monkeypatch, tmp_path
     (site / "some_new_dependency-1.0.dist-info").rename(site / "some_new_dependency-1.1.dist-info")
     bcache.environment_fingerprint.cache_clear()
     assert bcache.environment_fingerprint(root) not in (fingerprint, changed)
+
+
+def test_a_folder_on_the_callers_path_is_not_an_installed_distribution(book, monkeypatch, tmp_path):
+    # pytest puts the folder above each doctested package on sys.path (reference/, which holds
+    # a build's mlops_reference.egg-info): what a kernel of this interpreter imports is the same,
+    # so the key must be too (it was not, and `make book` after `make test` executed everything
+    # again)
+    root, _ = book
+    bcache.environment_fingerprint.cache_clear()
+    fingerprint = bcache.environment_fingerprint(root)
+    (tmp_path / "some_build.egg-info").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "some_build.egg-info" not in bcache.installed_distributions()
+    bcache.environment_fingerprint.cache_clear()
+    assert bcache.environment_fingerprint(root) == fingerprint
+
+
+def test_a_sub_projects_package_is_part_of_the_key(book):
+    # reference/ is a distribution of its own beside the book's kit: its package counts too
+    root, _ = book
+    sub = root / "reference" / "some_reference"
+    sub.mkdir(parents=True)
+    (root / "reference" / "pyproject.toml").write_text("[project]\nname = 'some-reference'\n")
+    (sub / "__init__.py").write_text("X = 1\n")
+    assert sub in bcache.package_dirs(root)
+    bcache.environment_fingerprint.cache_clear()
+    before = bcache.environment_fingerprint(root)
+    (sub / "__init__.py").write_text("X = 2\n")
+    bcache.environment_fingerprint.cache_clear()
+    assert bcache.environment_fingerprint(root) != before
 
 
 def test_failed_chapter_is_not_cached(make_book, tmp_path):
