@@ -252,6 +252,14 @@ def prefreeze(root: Path | str, entries: list[str], profile: str | None = None, 
             part = json.loads(json.dumps(config, default=str))
             part["book"]["chapters"] = ["index.qmd"] + [e for e in share if e != "index.qmd"]
             part["book"].pop("appendices", None)
+            # Only the frozen results are kept, and they are the engine's output, before any
+            # theme: the pages of a share need no Bootstrap theme (its Sass), which saves a
+            # second of every page (the results match the full theme's but for the cells'
+            # random ids and the chapters' own timings).
+            html = (part.get("format") or {}).get("html")
+            part["format"] = {**(part.get("format") or {}),
+                              "html": {**(html if isinstance(html, dict) else {}),
+                                       "minimal": True, "theme": "none"}}
             for extra in copy.glob("_quarto-*.yml"):
                 extra.unlink()
             (copy / "_quarto.yml").write_text(yaml.safe_dump(part, sort_keys=False),
