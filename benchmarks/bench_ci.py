@@ -84,10 +84,16 @@ def main() -> int:
                     print(tail)
                     return 1
             base, (new, steps) = results["baseline"][0], results["candidate"]
-            production = steps.get("production", 0)
+            # A `.ci/run` that runs its production checks beside the test step lists them after
+            # it: their time is then inside the test step's, and nothing can be taken off.
+            order = list(steps)
+            beside = "test" in order and order.index("production" if "production" in order
+                                                     else "test") > order.index("test")
+            production = 0 if beside else steps.get("production", 0)
             ratios.append((new - production) / base)
             print(f"baseline {base:.0f} s; candidate {new:.0f} s in all, {new - production:.0f} s "
-                  f"without the production checks ({production} s)")
+                  f"without the production checks ({production} s"
+                  f"{', which ran beside the test step' if beside else ''})")
             print(f"ratio (candidate without production / baseline): {ratios[-1]:.2f}"
                   f"  (target <= 0.5)")
             ratios_all.append(new / base)

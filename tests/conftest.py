@@ -124,17 +124,26 @@ def pytest_xdist_make_scheduler(config, log):
 
 # -- Where a run's time goes --------------------------------------------------------------------
 # `make test PYTEST_ARGS=...` with TEST_TIMELINE=FILE set appends one line per test phase:
-# worker, phase, start and end (seconds since the epoch) and the test's id, so that a run's
+# worker, start and end (seconds since the epoch), CPU seconds (the worker's and its finished
+# children's) and the test's id, so that a run's
 # critical path can be read afterwards (which unit ran when, on which worker, beside what).
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     timeline = os.environ.get("TEST_TIMELINE")
     if not timeline:
         return (yield)
-    start = time.time()
+    import resource
+
+    def cpu() -> float:  # this process's and its finished children's CPU seconds
+        own, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                           resource.RUSAGE_CHILDREN))
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    start, cpu_start = time.time(), cpu()
     try:
         return (yield)
     finally:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         with open(timeline, "a", encoding="utf-8") as out:
-            out.write(f"{worker}\t{start:.2f}\t{time.time():.2f}\t{item.nodeid}\n")
+            out.write(f"{worker}\t{start:.2f}\t{time.time():.2f}\t{cpu() - cpu_start:.2f}\t"
+                      f"{item.nodeid}\n")

@@ -145,13 +145,20 @@ CLEAN = """\
     pd.DataFrame({{"x": [1, 2]}})
     ```
     """
-# Each mistake in a chapter of its own: (name, what replaces what in CLEAN).
+# A chapter of prose only: no kernel starts for it.
+PROSE = """\
+    # {title} {{#sec-{name}}}
+
+    @sec-{name} is this chapter.
+    """
+# Each mistake in a chapter of its own: (name, template, what replaces what in it). The
+# mistakes in cell options need executed cells; the ones in prose need none.
 PLANTED = {
-    "alt": ('#| fig-alt: "A line rising from the lower left to the upper right."',
+    "alt": (CLEAN, '#| fig-alt: "A line rising from the lower left to the upper right."',
             '#| fig-alt: "A line rising from the lower left\n    #|   to the upper right."'),
-    "cap": ('#| tbl-cap: "Two numbers."', '#| tbl-cap: "Two numbers,\n    #|   in a table."'),
-    "ref": ("@fig-{name} and", "@fig-missing, @fig-{name} and"),
-    "head": ("are below.", "are below.\n    ## Later {{#sec-{name}-later}}"),
+    "cap": (CLEAN, '#| tbl-cap: "Two numbers."', '#| tbl-cap: "Two numbers,\n    #|   in a table."'),
+    "ref": (PROSE, "@sec-{name} is", "@fig-missing and @sec-{name} are"),
+    "head": (PROSE, "is this chapter.", "is this chapter.\n    ## Later {{#sec-{name}-later}}"),
 }
 
 
@@ -159,8 +166,8 @@ PLANTED = {
 def test_each_planted_mistake_fails_the_checks_and_the_real_render(quarto_cli, tmp_path):
     files = {"index.qmd": "# Preface {.unnumbered}\n\nStart with @sec-clean.\n",
              "chapters/01-clean.qmd": CLEAN.format(title="Clean", name="clean")}
-    for i, (name, (old, new)) in enumerate(PLANTED.items(), start=2):
-        text = CLEAN.replace(old, new).format(title=name.title(), name=name)
+    for i, (name, (template, old, new)) in enumerate(PLANTED.items(), start=2):
+        text = template.replace(old, new).format(title=name.title(), name=name)
         files[f"chapters/0{i}-{name}.qmd"] = text
     root = write_book(tmp_path / "book", files)
 
