@@ -221,7 +221,8 @@ def run_deployment(work: Path, *, progress=print) -> dict[str, dict[str, Any]]:
     runs: dict[str, dict[str, Any]] = {}
     env = dict(os.environ)
     start = time.perf_counter()
-    gen = subprocess.run([sys.executable, "-m", "mlops_reference.deploy", "generate", str(work / "deploy")],
+    gen = subprocess.run([sys.executable, "-m", "mlops_reference.deploy", "generate", str(work / "deploy"),
+                          "--rule", str(ROOT / "deploy" / "canary-rule.json")],
                          env=env, capture_output=True, text=True, timeout=300)
     runs["python -m mlops_reference.deploy generate"] = {
         "status": "ok" if gen.returncode == 0 else "failed",
