@@ -15,6 +15,7 @@ from scipy import stats
 from mlops_companion import checks, data
 from mlops_companion.checks import _ch01_artefacts, _ch06_monitoring, _harness
 from mlops_companion.checks._harness import FAILED, NOT_ATTEMPTED, PASSED, CheckResult
+from mlops_reference import _utils
 
 #: Each self-checked exercise and its exercise set, as the chapter modules register them.
 EXERCISES = _harness.EXERCISES
@@ -179,7 +180,7 @@ def test_package_load_artefact_refuses_a_swapped_file_before_unpickling(tmp_path
     s = data.make_scenario()
     path = tmp_path / "model.joblib"
     artefacts.save_artefact(s.pipeline, path, example_input=s.X_test.head(3))
-    digest = artefacts.sha256_file(path)
+    digest = _utils.sha256_file(path)
     loaded = artefacts.load_artefact(path, expected_sha256=digest)
     assert np.array_equal(loaded.model.predict(s.X_test), s.pipeline.predict(s.X_test))
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from mlops_reference import deploy, rollout
+from mlops_reference import _utils
 from mlops_reference.deploy import _container, _kubernetes, _promql
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,7 +194,7 @@ def test_a_stable_pod_still_loads_its_own_artefact_through_a_canary_and_its_abor
 
     stable_rel = publish(s.pipeline, "v1")
     stable_env = pod_env(stable_rel)
-    before = artefacts.sha256_file(stable_env["MODEL_ARTEFACT"])
+    before = _utils.sha256_file(stable_env["MODEL_ARTEFACT"])
     # the canary: v2 is added to the volume and gets a pod template of its own
     refit = data.fit_pipeline(s.X_train.iloc[::2], s.y_train.iloc[::2])
     canary_rel = publish(refit, "v2")
@@ -202,7 +203,7 @@ def test_a_stable_pod_still_loads_its_own_artefact_through_a_canary_and_its_abor
     assert canary_env["MODEL_SHA256"] != stable_env["MODEL_SHA256"]
     # abort: the stable ReplicaSet keeps (or restarts, or scales up with) its own template
     assert pod_env(stable_rel) == stable_env
-    assert artefacts.sha256_file(stable_env["MODEL_ARTEFACT"]) == before
+    assert _utils.sha256_file(stable_env["MODEL_ARTEFACT"]) == before
     settings = deploy.check_environment(stable_env)
     loaded = artefacts.load_artefact(settings["artefact"], expected_sha256=settings["expected_sha256"])
     assert loaded.manifest.sha256 == stable_rel.artefact_sha256

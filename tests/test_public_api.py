@@ -17,7 +17,7 @@ PUBLIC_API = {
     "artefacts": {
         "ArtefactIntegrityError", "ArtefactManifest", "ArtefactUntrustedTypeError",
         "ArtefactVersionError", "LoadedArtefact", "SKOPS_TRUSTED_TYPES", "compare_formats",
-        "load_artefact", "manifest_path", "save_artefact", "sha256_file",
+        "load_artefact", "manifest_path", "save_artefact",
     },
     "batch": {"BatchScoreResult", "ScoringModel", "score_parquet", "track_peak_memory"},
     "deploy": {

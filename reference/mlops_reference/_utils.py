@@ -3,8 +3,8 @@
 Argument checks (the error template "`param` must be <constraint>; got <value>."), the Wilson
 score interval, the SHA-256 of a file and the replay tolerance live here once, and every
 public module calls them (scikit-learn keeps the same things in ``utils/validation.py``).
-Nothing here is part of the public API; the public faces are ``validation.wilson_interval``
-and ``artefacts.sha256_file``.
+Shared by the package's modules and by the kit; nothing here is part of the public API (the
+public face of the Wilson interval is ``validation.wilson_interval``).
 """
 from __future__ import annotations
 
@@ -132,7 +132,8 @@ def wilson_interval(successes: int, n: int, *, confidence: float = 0.95) -> tupl
 
 # --------------------------------------------------------------------------- files and models
 def sha256_file(path: str | os.PathLike, *, chunk_size: int = _CHUNK) -> str:
-    """Hex SHA-256 of a file, read in chunks (public face: ``artefacts.sha256_file``)."""
+    """Hex SHA-256 of a file, read in chunks (the registry, the loader and the container's
+    start-up check all hash artefacts with it)."""
     chunk_size = check_positive_int(chunk_size, "chunk_size")
     h = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -3,8 +3,8 @@
 Covers saving a fitted model atomically (:func:`save_artefact`), loading it back with
 every check a serving process should make before trusting it (:func:`load_artefact`:
 the SHA-256 against a value you trust, *before* any unpickling; the library versions;
-a replay of a recorded example), hashing a file in chunks (:func:`sha256_file`) and the
-size and load-time trade-off between formats (:func:`compare_formats`).
+a replay of a recorded example) and the size and load-time trade-off between formats
+(:func:`compare_formats`).
 
 Two formats are supported: ``"joblib"`` (pickle underneath, optionally compressed) and
 ``"skops"`` (a zip of JSON and arrays that is loaded without executing arbitrary code,
@@ -67,7 +67,6 @@ __all__ = [
     "save_artefact",
     "load_artefact",
     "manifest_path",
-    "sha256_file",
     "compare_formats",
 ]
 
@@ -79,7 +78,6 @@ _FORMATS = ("joblib", "skops")
 #: GradientBoostingClassifier, numpy arrays) is on skops' own safe list already.
 SKOPS_TRUSTED_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
 
-_CHUNK = 1 << 20  # 1 MiB per read when hashing (the default of _utils.sha256_file)
 _SHA256 = _utils.SHA256_PATTERN
 _MAX_EXAMPLE_ROWS = 100
 _MANIFEST_VERSION = 1
@@ -282,39 +280,6 @@ def _check_path(path: Any, name: str = "path") -> Path:
     if not isinstance(path, (str, os.PathLike)) or str(path) == "":
         raise TypeError(f"`{name}` must be a non-empty str or os.PathLike; got {path!r}.")
     return Path(path)
-
-
-def sha256_file(path: str | os.PathLike, *, chunk_size: int = _CHUNK) -> str:
-    """Hex SHA-256 of a file, read in chunks so memory stays flat for large artefacts.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file to hash.
-    chunk_size : int, default=1048576
-        Bytes read per call.
-
-    Returns
-    -------
-    str
-        64 lowercase hex characters.
-
-    Examples
-    --------
-    Does the hash of a file equal hashlib's hash of its bytes?
-
-    >>> import hashlib, tempfile, pathlib
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     p = pathlib.Path(d) / "f.bin"
-    ...     _ = p.write_bytes(b"model bytes")
-    ...     sha256_file(p) == hashlib.sha256(b"model bytes").hexdigest()
-    True
-    """
-    p = _check_path(path)
-    chunk_size = _utils.check_positive_int(chunk_size, "chunk_size")
-    if not p.is_file():
-        raise FileNotFoundError(f"`path` must be an existing file; got {str(p)!r}, which does not exist.")
-    return _utils.sha256_file(p, chunk_size=chunk_size)
 
 
 def _library_versions() -> dict[str, str]:
@@ -556,13 +521,13 @@ def save_artefact(
     --------
     How large is the standard pipeline once saved, and does the manifest know its hash?
 
-    >>> import tempfile, pathlib
+    >>> import hashlib, tempfile, pathlib
     >>> from mlops_companion import data
     >>> s = data.make_scenario()
     >>> with tempfile.TemporaryDirectory() as d:
     ...     m = save_artefact(s.pipeline, pathlib.Path(d) / "model.joblib",
     ...                       example_input=s.X_test.head(3))
-    ...     same = m.sha256 == sha256_file(pathlib.Path(d) / "model.joblib")
+    ...     same = m.sha256 == hashlib.sha256((pathlib.Path(d) / "model.joblib").read_bytes()).hexdigest()
     >>> same, m.size_bytes > 10_000, len(m.expected_output)
     (True, True, 3)
     """

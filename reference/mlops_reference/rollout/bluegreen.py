@@ -49,11 +49,6 @@ class BlueGreen:
         """``(event, live environment afterwards)`` pairs, oldest first."""
         return tuple(self._history)
 
-    def deploy(self, model: Any) -> None:
-        """Install ``model`` in the idle environment (the live one is never touched)."""
-        self.environments[self.idle] = model
-        self._history.append(("deploy", self._live))
-
     def switch(self) -> None:
         """Send all traffic to the idle environment."""
         self._previous.append(self._live)

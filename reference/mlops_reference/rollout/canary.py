@@ -501,11 +501,6 @@ class CanaryMonitor:
                               window_size=window_size, min_samples=min_samples, **parameters))
 
     @property
-    def margin(self) -> float:
-        """The rule's margin (read-only: build another rule to change it)."""
-        return self.rule.margin
-
-    @property
     def alpha(self) -> float:
         """The rule's false-rollback rate at the margin, over the whole schedule."""
         return self.rule.alpha
