@@ -46,7 +46,6 @@ PACKAGES = {"mlops_companion": ROOT, "mlops_reference": ROOT / "reference"}
 KIT, REFERENCE = "mlops_companion", "mlops_reference"
 MAX_FUNCTION_LINES = 80
 MAX_KIT_LINES = 4000
-#: Modules (and packages, with their submodules) cleaned up on another branch.
 
 
 # ----------------------------------------------------------------------------- the reader
