@@ -87,8 +87,8 @@ def main() -> int:
             # A `.ci/run` that runs its production checks beside the test step lists them after
             # it: their time is then inside the test step's, and nothing can be taken off.
             order = list(steps)
-            beside = "test" in order and order.index("production" if "production" in order
-                                                     else "test") > order.index("test")
+            beside = {"production", "test"} <= set(order) and \
+                order.index("production") > order.index("test")
             production = 0 if beside else steps.get("production", 0)
             ratios.append((new - production) / base)
             print(f"baseline {base:.0f} s; candidate {new:.0f} s in all, {new - production:.0f} s "

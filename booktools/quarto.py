@@ -269,17 +269,22 @@ def prefreeze(root: Path | str, entries: list[str], profile: str | None = None, 
             if proc.returncode != 0:
                 tail = "".join((proc.stdout + proc.stderr).splitlines(True)[-60:])
                 return f"executing {', '.join(share)} failed (exit {proc.returncode}):\n{tail}"
-            for entry in share:
-                source = _frozen_dir(copy, entry)
-                if source.is_dir():
-                    target = _frozen_dir(root, entry)
-                    shutil.rmtree(target, ignore_errors=True)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copytree(source, target)
+            _take_frozen(copy, root, share)
         return None
 
     with ThreadPoolExecutor(jobs) as pool:
         return [p for p in pool.map(run, [s for s in shares if s]) if p]
+
+
+def _take_frozen(copy: Path, root: Path, entries: list[str]) -> None:
+    """Move the frozen results of ``entries`` that a render in ``copy`` wrote into ``root``."""
+    for entry in entries:
+        source = _frozen_dir(copy, entry)
+        if source.is_dir():
+            target = _frozen_dir(root, entry)
+            shutil.rmtree(target, ignore_errors=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(source, target)
 
 
 def _copy_project(root: Path, copy: Path) -> None:
@@ -328,6 +333,11 @@ class RenderResult:
         return self.returncode == 0 and not self.problems
 
 
+def _log_path(root: Path, profile: str | None) -> Path:
+    """Where an edition's render log is kept: beside its site, in the project."""
+    return root / f".quarto-render{'-' + profile if profile else ''}.log"
+
+
 def render(root: Path | str, profile: str | None = None, *, quarto: str | None = None,
            echo: bool = True, log: Path | None = None) -> RenderResult:
     """Run ``quarto render`` (with ``--profile``) at ``root``, its log kept beside the site
@@ -343,7 +353,7 @@ def render(root: Path | str, profile: str | None = None, *, quarto: str | None =
                                 "https://quarto.org/docs/get-started/")
     command = [quarto, "render"] + (["--profile", profile] if profile else [])
     env = dict(os.environ, QUARTO_PYTHON=sys.executable)
-    log = log or root / f".quarto-render{'-' + profile if profile else ''}.log"
+    log = log or _log_path(root, profile)
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as out, \
             subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE,
@@ -587,10 +597,11 @@ def _render_editions(root: Path, todo: list[_Edition], keys: dict[str, str], *, 
         print(f"==> quarto render{' --profile ' + edition.profile if edition.profile else ''} "
               f"({quarto})", flush=True)
     alone = len(todo) == 1
+    first, *others = todo
     with ThreadPoolExecutor(len(todo)) as pool:
-        results = list(pool.map(
-            lambda i: render(root, todo[i].profile, quarto=quarto, echo=echo and alone) if i == 0
-            else _render_in_copy(root, todo[i].profile, quarto=quarto), range(len(todo))))
+        pending = [pool.submit(render, root, first.profile, quarto=quarto, echo=echo and alone)]
+        pending += [pool.submit(_render_in_copy, root, e.profile, quarto=quarto) for e in others]
+        results = [future.result() for future in pending]
     failed = 0
     for edition, result in zip(todo, results):
         if result.returncode != 0:
@@ -631,12 +642,9 @@ def _render_in_copy(root: Path, profile: str | None, *, quarto: str) -> RenderRe
         if (root / "_freeze").is_dir():
             shutil.copytree(root / "_freeze", copy / "_freeze")
         result = render(copy, profile, quarto=quarto, echo=False,
-                        log=root / f".quarto-render{'-' + profile if profile else ''}.log")
+                        log=_log_path(root, profile))
         if result.returncode == 0:
             shutil.rmtree(root / out, ignore_errors=True)
             shutil.move(str(copy / out), str(root / out))
-            for entry in fresh:
-                if _frozen_dir(copy, entry).is_dir():
-                    shutil.rmtree(_frozen_dir(root, entry), ignore_errors=True)
-                    shutil.copytree(_frozen_dir(copy, entry), _frozen_dir(root, entry))
+            _take_frozen(copy, root, fresh)
     return result
