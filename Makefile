@@ -98,8 +98,8 @@ instructor: $(STAMP) quarto system
 execute: $(STAMP)
 	$(PY) -m booktools execute
 
-# The browser tests (tests/test_booktools_browser.py) drive a real headless Chromium:
-# installed from Debian's packages when no Chromium or Chrome is on the PATH and apt works.
+# The browser tests (tests/test_book.py, tests/test_booktools_browser.py) drive a real headless
+# Chromium: installed from Debian's packages when no Chromium or Chrome is on the PATH and apt works.
 browser:
 	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
 	    || command -v google-chrome >/dev/null; then :; \

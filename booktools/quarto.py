@@ -22,7 +22,7 @@ What a reader opens is what ``quarto render`` writes, so that is what the build 
   number and caption; every internal link and ``#fragment`` resolves; the student edition
   links to no solution and the instructor edition has the solutions page.
 
-Out of scope: how the pages look in a browser (``tests/test_booktools_browser.py`` measures
+Out of scope: how the pages look in a browser (``tests/test_book.py`` measures
 them in headless Chromium) and the Quarto-free preview (:mod:`booktools.preview`, used only
 where no Quarto can be had).
 """

@@ -74,21 +74,38 @@ def rendered_book(quarto_cli):
             for profile in profiles}
 
 
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium (`make browser` installs it); installed here if missing and possible,
+    else the browser tests skip with that reason."""
+    import shutil
+    import subprocess
+
+    import browser
+
+    found = next((shutil.which(b) for b in browser.BROWSERS if shutil.which(b)), None)
+    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+                       capture_output=True, timeout=900)
+        found = shutil.which("chromium")
+    if found is None:
+        pytest.skip("no Chromium: `make browser` installs it (needs apt-get and root)")
+    return found
+
+
 # -- Parallel runs (`make test` runs pytest-xdist with `--dist loadscope`) --------------------
 # Each test module runs whole on one worker, so its module-scoped fixtures (a server, a Dask
 # cluster, an MLflow registry) start once. Modules that share state outside tmp_path may form
-# one unit here. The two modules that read the rendered book (test_book.py and
-# test_booktools_browser.py) do not need to: the first to reach `rendered_book` renders both
-# editions under the build's file lock, the other waits on that lock and then finds both sites
-# rendered from the same inputs, so the book is rendered once and their tests then run side by
-# side on two workers.
+# one unit here. Every test that reads the rendered book is in test_book.py, so they follow
+# the render on the worker that did it; a test of the rendered book in another module would
+# hold its worker idle, waiting on the build's file lock, for as long as the render takes.
 SHARED_UNITS: dict[str, str] = {}
 # Longest units first (measured with `pytest --durations`), so that a long one does not start
 # last and leave the other worker idle; this order changes how long a run takes, never what it
 # tests. Units not listed follow in collection order.
 LONGEST_FIRST = [
     "tests/test_book.py",
-    "tests/test_booktools_browser.py",
     "tests/test_registry.py",
     "tests/test_production.py",
     "tests/test_batch.py",

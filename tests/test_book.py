@@ -6,16 +6,23 @@ book's own chapter keys by :mod:`booktools.quarto`), and each listed file gets i
 so ``make test`` names the chapter that broke: its page exists, it was executed from the
 current state, and every figure and table labelled in its source has its number and
 caption on the page. A Quarto warning, an unresolved cross-reference or raw source on any
-page fails the fixture, with Quarto's log.
+page fails the fixture, with Quarto's log. Then the site in headless Chromium (helpers in
+``browser.py``): at desktop (1366 px) and phone (390 px) widths no page scrolls sideways and
+no image is wider than its text column; Quarto's own search box, typed into, lists the
+chapter a term comes from; the instructor edition's solution links resolve and the student
+edition has none.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from booktools import checks, qmd, quarto
+from booktools.quarto import broken_links
+from browser import assert_no_overflow, page_info, quarto_search
 from conftest import ROOT
 
 # Every chapter and appendix of either edition (the instructor profile adds to the default).
@@ -65,3 +72,39 @@ def test_real_book_has_no_render_list_and_instructor_adds_only_the_solutions():
     default = [e.path for e in qmd.book_entries(ROOT, None)]
     instructor = [e.path for e in qmd.book_entries(ROOT, "instructor")]
     assert instructor == default + ["appendices/solutions.qmd"]
+
+
+# In the browser (headless Chromium, `browser.py`): what readers get, at desktop and phone
+# widths, with Quarto's own search.
+
+@pytest.mark.slow
+def test_real_book_in_the_browser(chromium, rendered_book, tmp_path):
+    site = rendered_book[None]
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) == len(qmd.book_entries(ROOT))
+    assert_no_overflow(chromium, site, tmp_path, pages)
+
+
+@pytest.mark.slow
+def test_real_book_search_finds_a_chapter_term(chromium, rendered_book, tmp_path):
+    site = rendered_book[None]
+    found = quarto_search(chromium, site, ["canary", "zqxjkvw"], tmp_path)
+    hrefs = found["canary"]
+    pages = {urlsplit(h).path.lstrip("./") for h in hrefs}
+    assert "chapters/05-safe-deployment.html" in pages, hrefs
+    assert broken_links(site, site / "index.html", hrefs) == []
+    assert found["zqxjkvw"] == []
+
+
+@pytest.mark.slow
+def test_instructor_edition_solution_links_resolve(rendered_book):
+    site = rendered_book["instructor"]
+    links = [(page, link) for page in site.rglob("*.html") for link in page_info(page).links
+             if "#sol-" in link]
+    assert links, "the instructor edition links to no solution"
+    broken = [f"{p.relative_to(site)}: {link}" for p, link in links
+              if broken_links(site, p, [link])]
+    assert not broken, broken
+    student = rendered_book[None]
+    assert not [link for page in student.rglob("*.html") for link in page_info(page).links
+                if "#sol-" in link or "solutions.html" in link]

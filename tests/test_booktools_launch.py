@@ -3,7 +3,6 @@ when installing fails, and a Binder configuration that really resolves and runs.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil

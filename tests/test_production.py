@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import yaml
 
 from mlops_reference import deploy, rollout
 from mlops_reference import _utils
-from mlops_reference.deploy import _container, _kubernetes, _promql
+from mlops_reference.deploy import _kubernetes, _promql
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
