@@ -368,7 +368,8 @@ def check_numbers(root: Path | str, profile: str | None = None) -> list[str]:
             # e.g. "160 rows" or "a threshold of 0.70": the self-check tests exactly those
             # values, so they are specifications, not results that could go stale.
             # The solutions appendix is generated from the same sources (`make notebooks`):
-            # its worked answers restate those givens; its results are executed cells.
+            # its worked answers restate those givens; its outputs are the solution notebooks'
+            # (nbval executes them and compares).
             if Path(str(finding.path)).parent.name == "_exercises" or \
                     entry.path == "appendices/solutions.qmd":
                 continue

@@ -9,8 +9,8 @@ What a reader opens is what ``quarto render`` writes, so that is what the build 
   it keeps the book's own key of every chapter (:func:`freeze_keys`, the same inputs as the
   execution cache of :mod:`booktools.cache`, in ``.freeze-keys.json``) and removes the frozen
   result of each chapter whose key changed, so Quarto executes exactly those again. The
-  instructor edition renders after the default one from the same ``_freeze/`` and executes
-  only what it adds (the solutions appendix). A site whose inputs are all unchanged since it
+  instructor edition renders from the same ``_freeze/`` and executes nothing more (its
+  solutions appendix shows the outputs of the solution notebooks, which nbval executes). A site whose inputs are all unchanged since it
   was last rendered and verified is not rendered again (:func:`site_stamp`).
 - **A render that warns fails.** Quarto exits 0 when a cross-reference does not resolve or a
   fenced div leaks onto the page; it only says so in its log. :func:`log_problems` turns each

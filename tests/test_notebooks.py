@@ -148,14 +148,35 @@ def test_check_mode_names_a_stale_file(copy_of_book, relative, capsys):
     assert f"{relative}: differs from what its source generates" in capsys.readouterr().err
 
 
-def test_check_mode_ignores_solution_outputs(copy_of_book, capsys):
+def test_check_mode_compares_solution_notebooks_without_their_outputs(copy_of_book, capsys):
+    # nbval verifies a solution notebook's outputs; --check its cells. The appendix shows
+    # those outputs, so a notebook whose outputs changed leaves the appendix stale.
     path = copy_of_book / "solutions" / "02-registry.ipynb"
     nb = _read(path)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nbformat.write(nb, path)
-    assert notebooks.main(["--check", "--root", str(copy_of_book)]) == 0
+    assert notebooks.main(["--check", "--root", str(copy_of_book)]) == 1
+    err = capsys.readouterr().err
+    assert "appendices/solutions.qmd: differs" in err and "solutions/02-registry" not in err
+
+
+def test_appendix_shows_each_cells_printed_output_and_no_stderr():
+    sets = [notebooks.parse_source(p) for p in sorted((ROOT / "exercises" / "source").glob("*.py"))]
+    first = next(c for c in sets[0].exercises[0].cells if c.cell_type == "code")
+    printed = "a line\n```\nwith a fence inside\n"
+    nb = {"cells": [{"cell_type": "code", "id": first.cell_id, "outputs": [
+        {"output_type": "stream", "name": "stderr", "text": "a warning\n"},
+        {"output_type": "stream", "name": "stdout", "text": printed.splitlines(True)}]}]}
+    outputs = notebooks.notebook_outputs(nb)
+    assert outputs == {first.cell_id: [printed]}
+    page = notebooks.solutions_appendix(sets, outputs)
+    # the output follows its cell, in a fence longer than the one it prints
+    block = "::: {.cell-output .cell-output-stdout}\n````\n" + printed + "````\n:::"
+    assert block in page and page.index(block) > page.index(notebooks._unmark(first.source))
+    assert "a warning" not in page
+    assert page.count(".cell-output-stdout") == 1
 
 
 def test_a_source_breaking_the_conventions_is_refused(tmp_path):
@@ -251,7 +272,7 @@ def test_chapter_blocks_have_labels_links_and_an_instructor_reference(stem):
     for label in labels:
         assert f"See @sol-{label}." in text
         assert f"The solution to @exr-{label};" in text
-        assert f"@sol-{label}, for @exr-{label}, executed." in appendix
+        assert f"@sol-{label}, for @exr-{label}, with its output." in appendix
     assert text.count('::: {.content-visible when-profile="instructor"}') == len(labels) + 1
     assert text.index("::::::: {.content-visible") > text.rindex("#exr-")
     assert f"](../exercises/{stem}.ipynb)" in text
@@ -267,10 +288,10 @@ def test_chapter_blocks_have_labels_links_and_an_instructor_reference(stem):
 
 def test_solutions_appendix_front_matter_and_solution_cells():
     text = (ROOT / "appendices" / "solutions.qmd").read_text()
-    assert text.startswith("---\njupyter: python3\n---\n")
+    assert text.startswith("---\nengine: markdown\n---\n")  # shown, not executed again
     assert "\n# Solutions {#sec-solutions}\n" in text
     assert "BEGIN SOLUTION" not in text
-    assert "```{python}" in text
+    assert "```{python}" not in text and "``` {.python .cell-code}" in text
     sols = re.findall(r"^@sol-(" + LABEL + r"), for @exr-", text, flags=re.M)
     exrs = [label for stem in STEMS for label in re.findall(
         r"#exr-(" + LABEL + r")\}", (ROOT / "chapters" / "_exercises" / f"{stem}.qmd").read_text())]
