@@ -410,7 +410,7 @@ def exercise_blocks(ex: ExerciseSet, repo_url: str, *, branch: str = "main") -> 
             f"::::: {{#sol-{label}}}",
             f"## {exercise.title}",
             "",
-            f"The solution to @exr-{label}; it runs, with its output, in @sec-solutions.",
+            f"The solution to @exr-{label}; @sec-solutions shows it with its output.",
             "",
             *_solution_cells(exercise, lambda cell: f"```python\n{_unmark(cell.source)}\n```"),
             ":::::",
