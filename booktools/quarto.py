@@ -10,8 +10,9 @@ What a reader opens is what ``quarto render`` writes, so that is what the build 
   execution cache of :mod:`booktools.cache`, in ``.freeze-keys.json``) and removes the frozen
   result of each chapter whose key changed, so Quarto executes exactly those again. The
   instructor edition renders from the same ``_freeze/`` and executes nothing more (its
-  solutions appendix shows the outputs of the solution notebooks, which nbval executes). A site whose inputs are all unchanged since it
-  was last rendered and verified is not rendered again (:func:`site_stamp`).
+  solutions appendix shows the outputs of the solution notebooks, which nbval executes).
+  A site whose inputs are all unchanged since it was last rendered and verified is not
+  rendered again (:func:`site_stamp`).
 - **A render that warns fails.** Quarto exits 0 when a cross-reference does not resolve or a
   fenced div leaks onto the page; it only says so in its log. :func:`log_problems` turns each
   ``WARN``/``WARNING``/``ERROR`` line of Quarto's into a failure (a kernel's own log lines,
@@ -22,8 +23,8 @@ What a reader opens is what ``quarto render`` writes, so that is what the build 
   number and caption; every internal link and ``#fragment`` resolves; the student edition
   links to no solution and the instructor edition has the solutions page.
 
-Out of scope: how the pages look in a browser (``tests/test_book.py`` measures
-them in headless Chromium) and the Quarto-free preview (:mod:`booktools.preview`, used only
+Out of scope: how the pages look in a browser (``tests/test_book.py`` measures them in
+headless Chromium) and the Quarto-free preview (:mod:`booktools.preview`, used only
 where no Quarto can be had).
 """
 from __future__ import annotations

@@ -29,9 +29,6 @@ from ._scores import as_scores
 __all__ = ["CanarySchedule", "TrafficSplit", "MonitorDecision", "CanaryRule", "CanaryMonitor",
            "derive_rule"]
 
-SPENDING = ("pocock", "obrien-fleming")
-ALTERNATIVES = ("two-sided", "less", "greater")
-
 
 @dataclass(frozen=True)
 class CanarySchedule:
@@ -238,8 +235,8 @@ class CanaryRule:
         put("margin", check_number(self.margin, "margin", low=0.0))
         put("alpha", check_level(self.alpha, "alpha"))
         put("min_samples", check_int(self.min_samples, "min_samples", low=2))
-        put("spending", check_one_of(self.spending, "spending", SPENDING))
-        put("alternative", check_one_of(self.alternative, "alternative", ALTERNATIVES))
+        put("spending", check_one_of(self.spending, "spending", _sequential.SPENDING))
+        put("alternative", check_one_of(self.alternative, "alternative", _sequential.ALTERNATIVES))
         put("k", None if self.k is None else check_positive_number(self.k, "k"))
         put("consecutive", check_positive_int(self.consecutive, "consecutive"))
         looks, known = self._planned_looks()
